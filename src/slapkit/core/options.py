@@ -1,0 +1,120 @@
+"""Typed reading of a part's options.
+
+Every parser raises ``zc.buildout.UserError`` of the form
+``[part] option: what is wrong``. An empty value counts as an absent one,
+as a SlapOS profile author expects (``second-disk-location =``).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping
+
+from slapkit.core.errors import option_error
+
+TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
+FALSE_WORDS = frozenset({"false", "no", "off", "0"})
+
+
+class PartOptions:
+    """Read and validate the options of one buildout part."""
+
+    def __init__(self, part: str, options: Mapping[str, str]):
+        self.part = part
+        self.options = options
+
+    def error(self, option: str, message: str) -> Exception:
+        return option_error(self.part, option, message)
+
+    def text(self, option: str, default: str | None = None) -> str | None:
+        """The value with surrounding blanks stripped; ``default`` when empty."""
+        value = self.options.get(option)
+        if value is None:
+            return default
+        value = value.strip()
+        return value if value else default
+
+    def required(self, option: str) -> str:
+        value = self.text(option)
+        if value is None:
+            raise self.error(option, "is required and was not given")
+        return value
+
+    def boolean(self, option: str, default: bool = False) -> bool:
+        value = self.text(option)
+        if value is None:
+            return default
+        word = value.lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise self.error(
+            option, f"{value!r} is not a boolean (true/yes/on/1 or false/no/off/0)"
+        )
+
+    def integer(self, option: str, default: int, minimum: int | None = None) -> int:
+        value = self.text(option)
+        if value is None:
+            return default
+        try:
+            number = int(value, 10)
+        except ValueError:
+            raise self.error(option, f"{value!r} is not a whole number") from None
+        if minimum is not None and number < minimum:
+            raise self.error(option, f"{number} is less than {minimum}")
+        return number
+
+    def mode(self, option: str = "mode", default: int | None = None) -> int | None:
+        """An octal file mode such as ``0750`` or ``750``."""
+        value = self.text(option)
+        if value is None:
+            return default
+        digits = value[2:] if value[:2].lower() == "0o" else value
+        try:
+            mode = int(digits, 8)
+        except ValueError:
+            raise self.error(option, f"{value!r} is not an octal file mode") from None
+        if not 0 <= mode <= 0o7777:
+            raise self.error(option, f"{value!r} is not an octal file mode")
+        return mode
+
+    def lines(self, option: str) -> list[str]:
+        """Non-empty lines, stripped."""
+        value = self.options.get(option) or ""
+        return [line.strip() for line in value.splitlines() if line.strip()]
+
+    def paths(self, option: str) -> list[str]:
+        """Non-empty lines, each an absolute path (relative ones are refused)."""
+        paths = self.lines(option)
+        for path in paths:
+            if not os.path.isabs(path):
+                raise self.error(option, f"{path!r} is not an absolute path")
+        return paths
+
+    def command(self, option: str) -> list[str]:
+        """A shell-like command line split into arguments (quotes honoured)."""
+        value = self.required(option)
+        try:
+            words = shlex.split(value)
+        except ValueError as exc:
+            raise self.error(option, f"cannot split {value!r}: {exc}") from None
+        if not words:
+            raise self.error(option, "is required and was not given")
+        return words
+
+    def assignments(self, option: str) -> list[tuple[str, str]]:
+        """Lines of ``NAME=value``; NAME must be a valid environment name."""
+        pairs = []
+        for line in self.lines(option):
+            name, sep, value = line.partition("=")
+            name = name.strip()
+            if not sep or not name or not _is_identifier(name):
+                raise self.error(option, f"{line!r} is not of the form NAME=value")
+            pairs.append((name, value.strip()))
+        return pairs
+
+
+def _is_identifier(name: str) -> bool:
+    return name.replace("_", "a").isalnum() and name.isascii() and not name[0].isdigit()

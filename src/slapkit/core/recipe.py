@@ -1,0 +1,59 @@
+"""The base class of every slapkit recipe."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import MutableMapping
+from typing import Any
+
+from slapkit.core.errors import option_error
+from slapkit.core.files import remove_file, write_if_changed
+from slapkit.core.options import PartOptions
+
+
+class BaseRecipe:
+    """Holds the part's name and options, and writes files the slapkit way.
+
+    Subclasses validate everything in ``__init__`` (so a bad option stops the
+    run before any part touches the disk) and do their work in ``install``;
+    ``update`` runs the same promise check, so a file changed or removed by
+    hand is put right on the next run.
+    """
+
+    def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
+        self.buildout = buildout
+        self.name = name
+        self.options = options
+        self.opts = PartOptions(name, options)
+        self.log = logging.getLogger(name)
+
+    def install(self) -> list[str]:  # pragma: no cover - every recipe overrides it
+        raise NotImplementedError
+
+    def update(self) -> list[str] | None:
+        return self.install()
+
+    def error(self, option: str, message: str) -> Exception:
+        return option_error(self.name, option, message)
+
+    def report(self, verb: str, path: str) -> None:
+        """The one line said for each file or directory created, changed or removed."""
+        self.log.info("%s %s", verb, path)
+
+    def write(
+        self, option: str, path: str, content: bytes | str, mode: int | None = None
+    ) -> bool:
+        """Write ``path`` if its content or mode differ; say so; True if changed."""
+        existed = os.path.lexists(path)
+        try:
+            changed = write_if_changed(path, content, mode)
+        except OSError as exc:
+            raise self.error(option, f"cannot write {path!r}: {exc.strerror}") from None
+        if changed:
+            self.report("updated" if existed else "created", path)
+        return changed
+
+    def remove(self, path: str) -> None:
+        if remove_file(path):
+            self.report("removed", path)

@@ -1,0 +1,1 @@
+"""One module a recipe; entry points are declared in setup.py."""

@@ -1,0 +1,68 @@
+"""``slapkit:mkdirectory``: create directories, never remove them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import MutableMapping
+from typing import Any
+
+from slapkit.core import BaseRecipe
+
+CONTROL_OPTIONS = frozenset({"recipe", "mode"})
+
+
+class MkDirectory(BaseRecipe):
+    """Create every directory named by an option.
+
+    Options:
+      mode   -- octal; directories this part creates (parents too) get exactly
+                that mode. Default: 0777 less the umask, as slapos.cookbook.
+      <any>  -- every other option is a directory path (parents are created);
+                an empty value is skipped. Other parts use them as
+                ``${directory:etc}``.
+
+    An existing directory is kept as it is, content and mode. A path that
+    exists and is not a directory is an error. Nothing is returned to
+    buildout, so nothing is removed on uninstall.
+    """
+
+    def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
+        super().__init__(buildout, name, options)
+        self.mode = self.opts.mode("mode")
+        self.directories: list[tuple[str, str]] = []
+        for option in sorted(options.keys()):
+            if option in CONTROL_OPTIONS or option.startswith(("<", "_")):
+                continue
+            path = self.opts.text(option)
+            if path is None:
+                continue
+            path = os.path.normpath(path)
+            if not os.path.isabs(path):
+                path = os.path.join(buildout["buildout"]["directory"], path)
+            if os.path.lexists(path) and not os.path.isdir(path):
+                raise self.error(option, f"{path!r} exists and is not a directory")
+            self.directories.append((option, path))
+
+    def install(self) -> list[str]:
+        for option, path in self.directories:
+            self._make(option, path)
+        return []
+
+    def _make(self, option: str, path: str) -> None:
+        if os.path.isdir(path):
+            return
+        parent = os.path.dirname(path)
+        if parent != path and not os.path.isdir(parent):
+            self._make(option, parent)
+        try:
+            os.mkdir(path) if self.mode is None else os.mkdir(path, self.mode)
+            if self.mode is not None:
+                # mkdir's mode is reduced by the umask; "exactly that mode" needs chmod.
+                os.chmod(path, self.mode)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise self.error(option, f"{path!r} exists and is not a directory") from None
+            return
+        except OSError as exc:
+            raise self.error(option, f"cannot create {path!r}: {exc.strerror}") from None
+        self.report("created directory", path)

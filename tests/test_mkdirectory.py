@@ -1,0 +1,114 @@
+import stat
+
+from buildout_harness import snapshot
+
+PROFILE = """
+[buildout]
+parts = directory
+
+[directory]
+recipe = slapkit:mkdirectory
+{options}
+"""
+
+
+def profile(options: str) -> str:
+    return PROFILE.format(options=options)
+
+
+def mode_of(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_creates_directories_with_parents_and_default_mode(buildout):
+    etc = buildout.path("srv", "deep", "etc")
+    result = buildout.run(profile(f"etc = {etc}\nlog = {buildout.path('var', 'log')}"))
+    result.check()
+    assert etc.is_dir() and buildout.path("var", "log").is_dir()
+    # 0777 less slapgrid's umask 027, as slapos.cookbook.
+    assert mode_of(etc) == 0o750
+    assert mode_of(buildout.path("srv")) == 0o750
+    assert f"created directory {etc}" in result.output
+
+
+def test_mode_is_applied_exactly_to_created_directories_and_parents(buildout):
+    data = buildout.path("a", "b", "data")
+    buildout.run(profile(f"mode = 0700\ndata = {data}")).check()
+    assert mode_of(data) == 0o700
+    assert mode_of(buildout.path("a")) == 0o700
+    buildout.run(profile(f"mode = 775\nshared = {buildout.path('shared')}")).check()
+    # exactly 0775 although the umask is 027
+    assert mode_of(buildout.path("shared")) == 0o775
+
+
+def test_existing_directory_keeps_its_content_and_mode(buildout):
+    data = buildout.path("srv", "data")
+    data.mkdir(parents=True)
+    data.chmod(0o711)
+    (data / "database").write_text("precious")
+    result = buildout.run(profile(f"mode = 0700\ndata = {data}")).check()
+    assert (data / "database").read_text() == "precious"
+    assert mode_of(data) == 0o711
+    assert "created" not in result.output
+
+
+def test_empty_value_is_skipped(buildout):
+    result = buildout.run(profile(f"optional =\netc = {buildout.path('etc')}")).check()
+    assert buildout.path("etc").is_dir()
+    assert result.output.count("created directory") == 1
+
+
+def test_second_run_writes_nothing_and_reinstalls_nothing(buildout):
+    text = profile(f"etc = {buildout.path('etc', 'service')}\nvar = {buildout.path('var')}")
+    first = buildout.run(text).check()
+    assert "Installing directory." in first.output
+    before = snapshot(buildout.directory)
+    second = buildout.run().check()
+    assert snapshot(buildout.directory) == before
+    assert "Installing" not in second.output and "Uninstalling" not in second.output
+    assert "created" not in second.output
+
+
+def test_directory_removed_by_hand_is_created_again(buildout):
+    text = profile(f"etc = {buildout.path('etc')}")
+    buildout.run(text).check()
+    buildout.path("etc").rmdir()
+    result = buildout.run().check()
+    assert buildout.path("etc").is_dir()
+    assert f"created directory {buildout.path('etc')}" in result.output
+
+
+def test_file_in_the_way_is_a_clear_error_and_nothing_is_created(buildout):
+    buildout.path("etc").write_text("not a directory")
+    var = buildout.path("var")
+    result = buildout.run(profile(f"var = {var}\netc = {buildout.path('etc')}"))
+    assert result.returncode != 0
+    assert f"Error: [directory] etc: '{buildout.path('etc')}' exists and is not a directory" in result.output
+    assert "Traceback" not in result.output
+    assert not var.exists()
+    assert buildout.path("etc").read_text() == "not a directory"
+
+
+def test_bad_mode_is_a_clear_error(buildout):
+    result = buildout.run(profile(f"mode = 0x9\netc = {buildout.path('etc')}"))
+    assert result.returncode != 0
+    assert "Error: [directory] mode: '0x9' is not an octal file mode" in result.output
+    assert not buildout.path("etc").exists()
+
+
+def test_uninstall_keeps_the_directories(buildout):
+    data = buildout.path("srv", "data")
+    buildout.run(profile(f"data = {data}")).check()
+    (data / "file").write_text("kept")
+    result = buildout.run("[buildout]\nparts =\n").check()
+    assert "Uninstalling directory." in result.output
+    assert (data / "file").read_text() == "kept"
+
+
+def test_option_change_keeps_existing_directories(buildout):
+    data = buildout.path("data")
+    buildout.run(profile(f"data = {data}")).check()
+    (data / "file").write_text("kept")
+    buildout.run(profile(f"data = {data}\nlog = {buildout.path('log')}")).check()
+    assert (data / "file").read_text() == "kept"
+    assert buildout.path("log").is_dir()

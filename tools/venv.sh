@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Create or refresh a virtualenv with slapkit installed (editable) and its test extras.
+#   tools/venv.sh [DIR] [PYTHON]   (default: .venv, Python 3.12 when there)
+#   SLAPKIT_OLDEST=1 tools/venv.sh .venv-oldest python3.11
+#     pins what SlapOS software releases use: zc.buildout 3.0.1, setuptools 67.8.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=${1:-.venv}
+python=${2:-}
+
+find_python() {  # find_python 3.12 -> a python3.12 executable, or nothing
+    local want=$1 root
+    if command -v "python$want" >/dev/null 2>&1 && "python$want" -c pass 2>/dev/null; then
+        command -v "python$want"; return
+    fi
+    if command -v pyenv >/dev/null 2>&1; then
+        root=$(pyenv root)
+        for candidate in $(ls -d "$root"/versions/"$want".* 2>/dev/null | sort -V -r); do
+            if [ -x "$candidate/bin/python$want" ]; then echo "$candidate/bin/python$want"; return; fi
+        done
+    fi
+}
+
+if [ -z "$python" ]; then
+    python=$(find_python 3.12)
+    [ -n "$python" ] || python=python3
+elif [[ "$python" =~ ^python(3\.[0-9]+)$ ]]; then
+    found=$(find_python "${BASH_REMATCH[1]}")
+    [ -n "$found" ] || { echo "tools/venv.sh: no $python on this machine" >&2; exit 3; }
+    python=$found
+fi
+
+stamp="$venv/.slapkit-installed"
+if [ -f "$stamp" ] && [ "$stamp" -nt setup.py ] && "$venv/bin/python" -c pass 2>/dev/null; then
+    exit 0
+fi
+echo "tools/venv.sh: making $venv with $("$python" --version 2>&1)" >&2
+"$python" -m venv "$venv"
+pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
+if [ "${SLAPKIT_OLDEST:-}" = 1 ]; then
+    "${pip[@]}" "zc.buildout==3.0.1" "setuptools==67.8.0"
+    "${pip[@]}" --no-build-isolation -e ".[test]" "zc.buildout==3.0.1" "setuptools==67.8.0"
+else
+    "${pip[@]}" --upgrade pip
+    "${pip[@]}" -e ".[test]"
+fi
+touch "$stamp"
