@@ -1,0 +1,301 @@
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from buildout_harness import snapshot
+
+RECORD = Path(__file__).parent / "programs" / "record.py"
+PYTHON = sys.executable
+
+
+def wrapper_profile(buildout, options: str, part: str = "service") -> str:
+    return f"""
+[buildout]
+parts = directory {part}
+
+[directory]
+recipe = slapkit:mkdirectory
+service = {buildout.path('etc', 'service')}
+run = {buildout.path('etc', 'run')}
+
+[{part}]
+recipe = slapkit:wrapper
+wrapper-path = {buildout.path('etc', 'service', part)}
+{options}
+"""
+
+
+def run_wrapper(path, *args, env=None, timeout=10):
+    return subprocess.run(
+        [str(path), *args],
+        env=env or dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def read_record(path: Path, timeout: float = 10) -> dict:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never written"
+        time.sleep(0.02)
+    return json.loads(path.read_text())
+
+
+def test_wrapper_execs_the_program_which_keeps_the_wrapper_pid(buildout, tmp_path):
+    record = tmp_path / "record.json"
+    buildout.run(
+        wrapper_profile(
+            buildout, f"command-line = {PYTHON} {RECORD}\nenvironment = RECORD_TO={record}"
+        )
+    ).check()
+    wrapper = buildout.path("etc", "service", "service")
+    assert stat.S_IMODE(wrapper.stat().st_mode) == 0o750
+    assert wrapper.read_text().startswith("#!/bin/sh\n")
+    process = subprocess.Popen([str(wrapper)])
+    try:
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()
+    assert read_record(record)["pid"] == process.pid
+
+
+NASTY = [
+    "two words",
+    "it's",
+    'say "hi"',
+    "$HOME",
+    "`id`",
+    "$(touch {sentinel}); rm -rf ~",
+    "back\\slash",
+    "semi;colon && |pipe| >redirect",
+    "*",
+]
+
+
+def test_arguments_reach_the_program_literally_and_nothing_runs(buildout, tmp_path):
+    record = tmp_path / "record.json"
+    sentinel = tmp_path / "sentinel"
+    values = [v.format(sentinel=sentinel) for v in NASTY]
+    import shlex
+
+    command = " ".join([PYTHON, str(RECORD), *(shlex.quote(v) for v in values)])
+    buildout.run(
+        wrapper_profile(buildout, f"command-line = {command}\nenvironment = RECORD_TO={record}")
+    ).check()
+    result = run_wrapper(buildout.path("etc", "service", "service"))
+    assert result.returncode == 0, result.stderr
+    assert read_record(record)["argv"] == values
+    assert not sentinel.exists()
+
+
+def test_multi_line_argument_keeps_its_newline(buildout, tmp_path):
+    record = tmp_path / "record.json"
+    buildout.run(
+        wrapper_profile(
+            buildout,
+            f"command-line = {PYTHON} {RECORD} 'first line\n  second line'\n"
+            f"environment = RECORD_TO={record}",
+        )
+    ).check()
+    run_wrapper(buildout.path("etc", "service", "service"))
+    (argument,) = read_record(record)["argv"]
+    assert argument.splitlines() == ["first line", "second line"]
+
+
+def test_environment_is_exported_literally(buildout, tmp_path):
+    record = tmp_path / "record.json"
+    buildout.run(
+        wrapper_profile(
+            buildout,
+            f"command-line = {PYTHON} {RECORD}\n"
+            f"environment =\n  RECORD_TO={record}\n  GREETING=hello world\n"
+            f"  TRICKY=$HOME 'q' $(id)",
+        )
+    ).check()
+    run_wrapper(buildout.path("etc", "service", "service"))
+    env = read_record(record)["env"]
+    assert env["GREETING"] == "hello world"
+    assert env["TRICKY"] == "$HOME 'q' $(id)"
+
+
+@pytest.mark.parametrize("extra", [True, False])
+def test_parameters_extra(buildout, tmp_path, extra):
+    record = tmp_path / "record.json"
+    buildout.run(
+        wrapper_profile(
+            buildout,
+            f"command-line = {PYTHON} {RECORD} fixed\n"
+            f"environment = RECORD_TO={record}\nparameters-extra = {'yes' if extra else 'off'}",
+        )
+    ).check()
+    run_wrapper(buildout.path("etc", "service", "service"), "more", "and more")
+    expected = ["fixed", "more", "and more"] if extra else ["fixed"]
+    assert read_record(record)["argv"] == expected
+
+
+def test_wait_for_files_waits_then_runs(buildout, tmp_path):
+    record = tmp_path / "record.json"
+    ready = tmp_path / "ready"
+    other = tmp_path / "other"
+    other.write_text("")
+    buildout.run(
+        wrapper_profile(
+            buildout,
+            f"command-line = {PYTHON} {RECORD}\nenvironment = RECORD_TO={record}\n"
+            f"wait-for-files =\n  {other}\n  {ready}",
+        )
+    ).check()
+    process = subprocess.Popen(
+        [str(buildout.path("etc", "service", "service"))],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(0.8)
+        assert process.poll() is None and not record.exists()
+        ready.write_text("")
+        assert process.wait(timeout=10) == 0
+        assert read_record(record)["pid"] == process.pid
+        stderr = process.stderr.read()
+        assert stderr.count("waiting for") == 1
+        assert str(ready) in stderr
+    finally:
+        process.kill()
+
+
+def test_pidfile_refuses_a_second_copy_and_recovers_from_a_stale_one(buildout, tmp_path):
+    record = tmp_path / "record.json"
+    pidfile = tmp_path / "service.pid"
+    buildout.run(
+        wrapper_profile(
+            buildout,
+            f"command-line = {PYTHON} {RECORD}\n"
+            f"environment =\n  RECORD_TO={record}\n  RECORD_SLEEP=30\npidfile = {pidfile}",
+        )
+    ).check()
+    wrapper = buildout.path("etc", "service", "service")
+    first = subprocess.Popen([str(wrapper)])
+    try:
+        read_record(record)
+        assert int(pidfile.read_text()) == first.pid
+        second = run_wrapper(wrapper)
+        assert second.returncode == 1
+        assert f"already running as pid {first.pid}" in second.stderr
+    finally:
+        first.kill()
+        first.wait()
+    # first was killed without cleaning up: its pidfile is stale
+    record.unlink()
+    third = subprocess.Popen([str(wrapper)])
+    try:
+        assert read_record(record)["pid"] == third.pid
+        assert int(pidfile.read_text()) == third.pid
+    finally:
+        third.kill()
+        third.wait()
+
+
+def hashed_wrappers(buildout):
+    return sorted(p.name for p in buildout.path("etc", "service").iterdir())
+
+
+def test_hash_files_renames_on_change_and_removes_the_old_wrapper(buildout, tmp_path):
+    config = tmp_path / "service.conf"
+    config.write_text("port = 8080\n")
+    text = wrapper_profile(
+        buildout, f"command-line = {PYTHON} {RECORD}\nhash-files = {config}"
+    )
+    first = buildout.run(text).check()
+    (name,) = hashed_wrappers(buildout)
+    assert name.startswith("service-") and len(name) == len("service-") + 16
+    before = snapshot(buildout.directory)
+    rerun = buildout.run().check()
+    assert snapshot(buildout.directory) == before
+    assert "Installing" not in rerun.output and "created" not in rerun.output
+
+    # The part's options are unchanged, so buildout calls update(): the new
+    # content must still give a new name.
+    config.write_text("port = 8081\n")
+    changed = buildout.run().check()
+    assert "Updating service." in changed.output
+    (new_name,) = hashed_wrappers(buildout)
+    assert new_name != name
+    assert f"removed {buildout.path('etc', 'service', name)}" in changed.output
+    assert "Installing service." in first.output
+    after_change = snapshot(buildout.directory)
+    final = buildout.run().check()
+    assert snapshot(buildout.directory) == after_change
+    assert "Uninstalling" not in final.output and "Installing" not in final.output
+
+
+def test_hash_existing_files_gives_the_final_path_to_other_parts(buildout, tmp_path):
+    binary = tmp_path / "binary"
+    binary.write_text("v1")
+    text = wrapper_profile(
+        buildout,
+        f"command-line = {PYTHON} {RECORD}\nhash-existing-files = {binary}\n"
+        f"[show]\nrecipe = slapkit:mkdirectory\nwhere = {tmp_path}/${{service:wrapper-path}}.d\n",
+    ).replace("parts = directory service", "parts = directory service show")
+    buildout.run(text).check()
+    (name,) = hashed_wrappers(buildout)
+    assert (tmp_path / (str(buildout.path("etc", "service", name)).lstrip("/") + ".d")).is_dir()
+    binary.write_text("v2")
+    result = buildout.run().check()
+    (new_name,) = hashed_wrappers(buildout)
+    assert new_name != name
+    assert "Uninstalling service." in result.output
+
+
+def test_removing_the_part_removes_its_wrappers(buildout, tmp_path):
+    config = tmp_path / "service.conf"
+    config.write_text("x")
+    buildout.run(
+        wrapper_profile(buildout, f"command-line = {PYTHON} {RECORD}\nhash-files = {config}")
+    ).check()
+    assert hashed_wrappers(buildout)
+    result = buildout.run(
+        wrapper_profile(buildout, "").replace("parts = directory service", "parts = directory")
+    ).check()
+    assert hashed_wrappers(buildout) == []
+    assert "removed" in result.output
+
+
+def test_unchanged_wrapper_is_not_rewritten_but_a_deleted_one_comes_back(buildout):
+    text = wrapper_profile(buildout, "command-line = /bin/true")
+    buildout.run(text).check()
+    before = snapshot(buildout.directory)
+    assert "created" not in buildout.run().check().output
+    assert snapshot(buildout.directory) == before
+    buildout.path("etc", "service", "service").unlink()
+    result = buildout.run().check()
+    assert f"created {buildout.path('etc', 'service', 'service')}" in result.output
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ("", "[service] command-line: is required and was not given"),
+        ("command-line = echo 'unbalanced", "[service] command-line: cannot split"),
+        ("command-line = true\nparameters-extra = maybe", "[service] parameters-extra: 'maybe' is not a boolean"),
+        ("command-line = true\nenvironment = not an assignment", "[service] environment: 'not an assignment' is not of the form NAME=value"),
+        ("command-line = true\nhash-files = /nonexistent/config", "[service] hash-files: '/nonexistent/config' does not exist"),
+        ("command-line = true\nhash-existing-files = /nonexistent/bin", "[service] hash-existing-files: '/nonexistent/bin' does not exist"),
+        ("command-line = true\nwait-for-files = relative/path", "[service] wait-for-files: 'relative/path' is not an absolute path"),
+    ],
+)
+def test_bad_input_is_a_user_error_and_writes_no_wrapper(buildout, options, message):
+    result = buildout.run(wrapper_profile(buildout, options))
+    assert result.returncode != 0
+    assert f"Error: {message}" in result.output
+    assert "Traceback" not in result.output
+    service = buildout.path("etc", "service")
+    assert not service.exists() or list(service.iterdir()) == []
