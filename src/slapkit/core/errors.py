@@ -6,5 +6,10 @@ import zc.buildout
 
 
 def option_error(part: str, option: str, message: str) -> zc.buildout.UserError:
-    """Return the error for a bad value, as ``[part] option: message``."""
-    return zc.buildout.UserError(f"[{part}] {option}: {message}")
+    """Return the error for a bad value, as ``[part] option: message``.
+
+    A known secret quoted in the message is replaced by ``<secret>``.
+    """
+    from slapkit.core.secrets import redact
+
+    return zc.buildout.UserError(redact(f"[{part}] {option}: {message}"))

@@ -1,0 +1,82 @@
+"""Serving secret option values without buildout ever storing them.
+
+zc.buildout saves a part's options into ``.installed.cfg`` and prints them
+all at ``-vv``. Both read the options' stored data; other parts' ``${…}``
+references and ``options[...]`` go through ``options.get``. So a secret is
+taken out of the stored data and served by an instance-level ``get``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+
+Lookup = Callable[[str], "str | None"]
+CONCEALED_ATTRIBUTE = "slapkit_concealed"
+REDACTED = "<secret>"
+
+# Every secret served in this process: an error message of any part that
+# happens to quote one (e.g. an option set to ${password:passwd}) is redacted.
+_known_secrets: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    if value:
+        _known_secrets.add(value)
+
+
+def redact(text: str) -> str:
+    for secret in sorted(_known_secrets, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def take_out(options: MutableMapping[str, str], option: str) -> str | None:
+    """Remove ``option`` from every store of a buildout Options; return its value."""
+    value = options.get(option)
+    for store in ("_raw", "_cooked", "_data"):
+        getattr(options, store, {}).pop(option, None)
+    return value
+
+
+def conceal(options: MutableMapping[str, str], names: tuple[str, ...], lookup: Lookup) -> None:
+    """Answer ``options.get(name)`` through ``lookup`` for concealed names.
+
+    ``lookup`` returns None for an option it does not serve. ``names`` are the
+    options always available (a template's ``section`` context lists them).
+    """
+    for name in names:
+        take_out(options, name)
+    stored_get = options.get
+
+    def get(option, default=None, *args, **kwargs):
+        value = lookup(option)
+        if value is not None:
+            return value
+        return stored_get(option, default, *args, **kwargs)
+
+    options.get = get  # type: ignore[method-assign]
+    setattr(options, CONCEALED_ATTRIBUTE, names)
+
+
+def section_items(options: MutableMapping[str, str]) -> dict[str, str]:
+    """All of a section's options, concealed ones included (for templates)."""
+    items = {key: options[key] for key in options.keys()}
+    for name in getattr(options, CONCEALED_ATTRIBUTE, ()):
+        value = options.get(name)
+        if value is not None:
+            items[name] = value
+    return items
+
+
+@contextmanager
+def locked_directory(path: str) -> Iterator[None]:
+    """An exclusive lock held on a directory while two runs could race."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

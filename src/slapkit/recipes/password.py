@@ -1,0 +1,170 @@
+"""``slapkit:generate.password``: a secret made once and kept."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import string
+from collections.abc import MutableMapping
+from typing import Any
+
+from slapkit.core import BaseRecipe
+from slapkit.core.files import replace_atomically
+from slapkit.core.secrets import conceal, locked_directory, register_secret, take_out
+
+DEFAULT_CHARS = string.ascii_letters + string.digits
+SECRET_MODE = 0o600
+HASH_PREFIX = "passwd-"
+# Short names for the schemes servers use; any other passlib handler name
+# also works, with "-" for "_" (passwd-pbkdf2-sha256, passwd-md5-crypt, ...).
+HASH_SCHEMES = {
+    "sha256-crypt": "sha256_crypt",
+    "sha512-crypt": "sha512_crypt",
+    "bcrypt": "bcrypt",
+    "ssha": "ldap_salted_sha1",
+}
+
+
+class GeneratePassword(BaseRecipe):
+    """Generate a password once, store it, and give it to other parts.
+
+    Options:
+      storage-path  the file keeping the password (mode 0600, directory made
+                    0700 if missing). Default ``${buildout:parts-directory}/<part>``.
+                    Given empty: the password is not persisted (keep it
+                    elsewhere, or impose it with ``passwd``).
+      passwd        impose this password (stored, hashed) instead of a
+                    generated one; when it changes, the stored one is replaced.
+      bytes         length of a generated password, default 16.
+      chars         alphabet of a generated password, default letters and digits.
+
+    Outputs: ``passwd``, and on demand ``passwd-<scheme>`` hashes
+    (``sha256-crypt``, ``sha512-crypt``, ``bcrypt``, ``ssha``, or any passlib
+    handler name with dashes), each computed once and kept beside the password
+    in ``<storage-path>.hashes``. None of them is ever written to
+    ``.installed.cfg``, printed by buildout or put in an error message.
+    """
+
+    def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
+        super().__init__(buildout, name, options)
+        if "storage-path" in options:
+            storage = self.opts.text("storage-path")
+        else:
+            storage = os.path.join(buildout["buildout"]["parts-directory"], name)
+            options["storage-path"] = storage
+        self.storage = os.path.join(buildout["buildout"]["directory"], storage) if storage else None
+        self.length = self.opts.integer("bytes", 16, minimum=1)
+        chars = options.get("chars")
+        self.chars = chars if chars else DEFAULT_CHARS
+        if len(set(self.chars)) < 2:
+            raise self.error("chars", "needs at least two different characters")
+        imposed = take_out(options, "passwd")
+        imposed = imposed.strip() if imposed else None
+        self.hashes: dict[str, str] = {}
+        if imposed:
+            register_secret(imposed)
+        self.password = self._load_or_create(imposed)
+        register_secret(self.password)
+        conceal(options, ("passwd",), self._lookup)
+
+    @property
+    def hashes_path(self) -> str | None:
+        return self.storage + ".hashes" if self.storage else None
+
+    def _generate(self) -> str:
+        return "".join(secrets.choice(self.chars) for _ in range(self.length))
+
+    def _load_or_create(self, imposed: str | None) -> str:
+        if self.storage is None:
+            return imposed or self._generate()
+        directory = os.path.dirname(self.storage)
+        try:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            # Two buildouts started at once must end with one password.
+            with locked_directory(directory):
+                stored = _read_text(self.storage)
+                if stored and (not imposed or imposed == stored):
+                    self.hashes = self._load_hashes(stored)
+                    for value in self.hashes.values():
+                        register_secret(value)
+                    return stored
+                password = imposed or self._generate()
+                replace_atomically(self.storage, password.encode("utf-8"), SECRET_MODE)
+                self._save_hashes(password, {})
+        except OSError as exc:
+            raise self.error(
+                "storage-path", f"cannot store the password in {self.storage!r}: {exc.strerror}"
+            ) from None
+        self.report("updated password in" if stored else "created password in", self.storage)
+        return password
+
+    def _load_hashes(self, password: str) -> dict[str, str]:
+        try:
+            data = json.loads(_read_text(self.hashes_path) or "{}")
+        except ValueError:
+            return {}
+        if not isinstance(data, dict) or data.get("for") != _fingerprint(password, data.get("salt", "")):
+            return {}  # the password was changed by hand: hash again
+        hashes = data.get("hashes")
+        return hashes if isinstance(hashes, dict) else {}
+
+    def _save_hashes(self, password: str, hashes: dict[str, str]) -> None:
+        if not self.hashes_path:
+            return
+        salt = secrets.token_hex(8)
+        data = {"salt": salt, "for": _fingerprint(password, salt), "hashes": hashes}
+        replace_atomically(
+            self.hashes_path, json.dumps(data, sort_keys=True).encode(), SECRET_MODE
+        )
+
+    def _lookup(self, option: str) -> str | None:
+        if option == "passwd":
+            return self.password
+        if not option.startswith(HASH_PREFIX):
+            return None
+        scheme = option[len(HASH_PREFIX):]
+        if scheme not in self.hashes:
+            self.hashes[scheme] = self._hash(option, scheme)
+            register_secret(self.hashes[scheme])
+            try:
+                self._save_hashes(self.password, self.hashes)
+            except OSError as exc:
+                raise self.error(option, f"cannot store the hash: {exc.strerror}") from None
+        return self.hashes[scheme]
+
+    def _hash(self, option: str, scheme: str) -> str:
+        import passlib.hash  # slow to import: only when a hash is asked for
+
+        handler_name = HASH_SCHEMES.get(scheme, scheme.replace("-", "_"))
+        handler = getattr(passlib.hash, handler_name, None)
+        if handler is None or not hasattr(handler, "hash"):
+            known = ", ".join(sorted(HASH_SCHEMES))
+            raise self.error(option, f"unknown hash scheme {scheme!r} (known: {known}, "
+                             "or a passlib handler name)")
+        return handler.hash(self.password)
+
+    def install(self) -> list[str]:
+        # The password was stored by the constructor; a file deleted by hand
+        # since then is written again. Nothing is returned: never removed.
+        if self.storage and _read_text(self.storage) != self.password:
+            self.write("storage-path", self.storage, self.password, SECRET_MODE)
+            self._save_hashes(self.password, self.hashes)
+        return []
+
+
+def _fingerprint(password: str, salt: str) -> str:
+    # Stored 0600 beside the password itself: it protects nothing, it only
+    # tells whether the hashes still belong to the stored password.
+    return hashlib.sha256((salt + "\0" + password).encode("utf-8")).hexdigest()
+
+
+def _read_text(path: str | None) -> str | None:
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return stream.read().rstrip("\n")
+    except FileNotFoundError:
+        return None

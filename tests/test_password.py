@@ -1,0 +1,202 @@
+import os
+import stat
+import string
+import subprocess
+
+import passlib.hash
+import pytest
+
+from buildout_harness import snapshot
+
+
+def profile(buildout, options: str = "", extra: str = "", template: str = "{{ password }}") -> str:
+    return f"""
+[buildout]
+parts = password config
+
+[password]
+recipe = slapkit:generate.password
+{options}
+
+[config]
+recipe = slapkit:jinja2
+inline = {template}
+output = {buildout.path('config')}
+mode = 0600
+context = key password password:passwd
+{extra}
+"""
+
+
+def stored(buildout, part="password") -> str:
+    return buildout.path("parts", part).read_text()
+
+
+def test_generated_password_is_stored_0600_and_reaches_other_parts(buildout):
+    result = buildout.run(profile(buildout)).check()
+    password = stored(buildout)
+    assert len(password) == 16
+    assert set(password) <= set(string.ascii_letters + string.digits)
+    storage = buildout.path("parts", "password")
+    assert stat.S_IMODE(storage.stat().st_mode) == 0o600
+    assert buildout.path("config").read_text() == password
+    assert f"created password in {storage}" in result.output
+
+
+def test_password_never_changes_on_later_runs_even_if_bytes_changes(buildout):
+    buildout.run(profile(buildout)).check()
+    password = stored(buildout)
+    before = snapshot(buildout.directory)
+    rerun = buildout.run().check()
+    assert snapshot(buildout.directory) == before
+    assert "Installing" not in rerun.output and "created" not in rerun.output
+    buildout.run(profile(buildout, "bytes = 40")).check()
+    assert stored(buildout) == password
+    assert buildout.path("config").read_text() == password
+
+
+def test_bytes_and_chars_are_honoured(buildout):
+    buildout.run(profile(buildout, "bytes = 40\nchars = ab")).check()
+    password = stored(buildout)
+    assert len(password) == 40 and set(password) == {"a", "b"}
+
+
+def test_imposed_password_is_stored_and_replaces_the_old_one(buildout):
+    buildout.run(profile(buildout)).check()
+    result = buildout.run(profile(buildout, "passwd = imposed-Secret-1")).check()
+    assert stored(buildout) == "imposed-Secret-1"
+    assert buildout.path("config").read_text() == "imposed-Secret-1"
+    assert "updated password in" in result.output
+    # The imposed value is a secret too: not in .installed.cfg
+    assert "imposed-Secret-1" not in buildout.path(".installed.cfg").read_text()
+
+
+def test_empty_storage_path_persists_nothing(buildout):
+    buildout.run(profile(buildout, "storage-path =")).check()
+    assert not buildout.path("parts", "password").exists()
+    assert len(buildout.path("config").read_text()) == 16
+
+
+def test_storage_path_with_missing_directory_is_created_0700(buildout):
+    secret_dir = buildout.path("srv", "secrets")
+    buildout.run(profile(buildout, f"storage-path = {secret_dir}/admin")).check()
+    assert stat.S_IMODE(secret_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((secret_dir / "admin").stat().st_mode) == 0o600
+
+
+def test_storage_file_is_0600_even_under_a_permissive_umask(buildout):
+    old = os.umask(0)
+    try:
+        buildout.run(profile(buildout)).check()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(buildout.path("parts", "password").stat().st_mode) == 0o600
+
+
+def test_secret_never_in_installed_cfg_nor_in_verbose_output(buildout):
+    result = buildout.run(
+        profile(buildout, template="{{ password }} {{ hash }}",
+                extra="    key hash password:passwd-sha512-crypt"),
+        "-vv",
+    ).check()
+    password = stored(buildout)
+    assert "Configuration data:" in result.output  # -vv printed every option
+    installed = buildout.path(".installed.cfg").read_text()
+    hashed = buildout.path("config").read_text().split()[1]
+    for secret in (password, hashed):
+        assert secret not in installed
+        assert secret not in result.output
+    second = buildout.run(None, "-vvv").check()
+    assert password not in second.output and hashed not in second.output
+
+
+def test_secret_never_in_an_error_message(buildout):
+    text = profile(buildout) + f"""
+[broken]
+recipe = slapkit:mkdirectory
+mode = ${{password:passwd}}
+data = {buildout.path('data')}
+"""
+    buildout.run(profile(buildout)).check()
+    password = stored(buildout)
+    result = buildout.run(text.replace("parts = password config", "parts = password config broken"))
+    assert result.returncode != 0
+    assert "Error: [broken] mode: '<secret>' is not an octal file mode" in result.output
+    assert password not in result.output
+
+
+@pytest.mark.parametrize(
+    "scheme, handler",
+    [
+        ("sha256-crypt", passlib.hash.sha256_crypt),
+        ("sha512-crypt", passlib.hash.sha512_crypt),
+        ("bcrypt", passlib.hash.bcrypt),
+        ("ssha", passlib.hash.ldap_salted_sha1),
+        ("pbkdf2-sha256", passlib.hash.pbkdf2_sha256),
+    ],
+)
+def test_hashes_verify_and_stay_identical_on_later_runs(buildout, scheme, handler):
+    text = profile(buildout, template="{{ hash }}", extra=f"    key hash password:passwd-{scheme}")
+    buildout.run(text).check()
+    hashed = buildout.path("config").read_text()
+    assert handler.verify(stored(buildout), hashed)
+    hashes = buildout.path("parts", "password.hashes")
+    assert stat.S_IMODE(hashes.stat().st_mode) == 0o600
+    before = snapshot(buildout.directory)
+    buildout.run().check()
+    assert snapshot(buildout.directory) == before
+    assert buildout.path("config").read_text() == hashed
+
+
+def test_hash_follows_an_imposed_password(buildout):
+    text = profile(buildout, template="{{ hash }}", extra="    key hash password:passwd-sha256-crypt")
+    buildout.run(text).check()
+    buildout.run(profile(buildout, "passwd = another-one", template="{{ hash }}",
+                         extra="    key hash password:passwd-sha256-crypt")).check()
+    assert passlib.hash.sha256_crypt.verify("another-one", buildout.path("config").read_text())
+
+
+def test_unknown_hash_scheme_is_a_user_error(buildout):
+    result = buildout.run(
+        profile(buildout, template="{{ hash }}", extra="    key hash password:passwd-rot13")
+    )
+    assert result.returncode != 0
+    assert "Error: [password] passwd-rot13: unknown hash scheme 'rot13'" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ("bytes = many", "[password] bytes: 'many' is not a whole number"),
+        ("bytes = 0", "[password] bytes: 0 is less than 1"),
+        ("chars = a", "[password] chars: needs at least two different characters"),
+    ],
+)
+def test_bad_options_are_user_errors_and_store_nothing(buildout, options, message):
+    result = buildout.run(profile(buildout, options))
+    assert result.returncode != 0
+    assert f"Error: {message}" in result.output
+    assert not buildout.path("parts", "password").exists()
+
+
+def test_two_concurrent_buildouts_end_with_one_password(buildout, tmp_path):
+    from buildout_harness import BUILDOUT_SCRIPT
+
+    buildout.write(profile(buildout))
+    copies = []
+    for index in range(2):
+        env = dict(os.environ, HOME=str(buildout.directory))
+        copies.append(subprocess.Popen(
+            [str(BUILDOUT_SCRIPT), "-U", "-o", "-c", "buildout.cfg"],
+            cwd=buildout.directory, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        ))
+    outputs = [copy.communicate(timeout=120)[0].decode() for copy in copies]
+    password = stored(buildout)
+    assert len(password) == 16
+    # One made the password, the other found it: both rendered the same one.
+    assert sum(output.count("created password in") for output in outputs) == 1, outputs
+    assert buildout.path("config").read_text() == password
+    buildout.run().check()
+    assert buildout.path("config").read_text() == password

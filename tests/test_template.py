@@ -1,0 +1,195 @@
+import json
+import os
+import stat
+
+import pytest
+
+from buildout_harness import snapshot
+
+
+def profile(options: str, extra: str = "") -> str:
+    return f"""
+[buildout]
+parts = config
+
+[values]
+name = world
+port = 8080
+json = {{"replicas": 3, "tags": ["a", "b"]}}
+
+[config]
+recipe = slapkit:jinja2
+{options}
+{extra}
+"""
+
+
+def test_inline_template_with_every_context_type(buildout):
+    output = buildout.path("out.txt")
+    buildout.run(profile(f"""output = {output}
+inline =
+  hello {{{{ name }}}} on {{{{ port }}}}
+  section: {{{{ values['name'] }}}}/{{{{ values['port'] }}}}
+  raw: {{{{ text }}}}
+  json: {{{{ data['k'] | join(',') }}}}
+  jsonkey: {{{{ settings['replicas'] }}}} {{{{ settings['tags'] | length }}}}
+  import: {{{{ posixpath.join('a', 'b') }}}}
+  builtins: {{{{ len(values) }}}} {{{{ sorted(['b', 'a']) }}}}
+  own: {{{{ me }}}}
+context =
+  key name values:name
+  key port values:port
+  section values values
+  raw text some literal text
+  json data {{"k": [1, 2]}}
+  jsonkey settings values:json
+  import posixpath posixpath
+  key me :output
+""")).check()
+    assert output.read_text().splitlines() == [
+        "hello world on 8080",
+        "section: world/8080",
+        "raw: some literal text",
+        "json: 1,2",
+        "jsonkey: 3 2",
+        "import: a/b",
+        "builtins: 3 ['a', 'b']",
+        f"own: {output}",
+    ]
+
+
+def test_file_template_rewritten_only_on_change_atomically_keeping_mode(buildout):
+    template = buildout.path("service.conf.in")
+    template.write_text("port = {{ port }}\n")
+    output = buildout.path("service.conf")
+    text = profile(f"url = service.conf.in\noutput = {output}\nmode = 0640\ncontext = key port values:port")
+    first = buildout.run(text).check()
+    assert output.read_text() == "port = 8080\n"
+    assert stat.S_IMODE(output.stat().st_mode) == 0o640
+    assert f"created {output}" in first.output
+
+    before = snapshot(buildout.directory)
+    second = buildout.run().check()
+    assert snapshot(buildout.directory) == before
+    assert "Installing" not in second.output and "updated" not in second.output
+
+    inode = output.stat().st_ino
+    template.write_text("port = {{ port }}\nlisten = 127.0.0.1\n")
+    third = buildout.run().check()
+    assert "Updating config." in third.output
+    assert output.read_text() == "port = 8080\nlisten = 127.0.0.1\n"
+    assert output.stat().st_ino != inode  # replaced by rename, never rewritten in place
+    assert stat.S_IMODE(output.stat().st_mode) == 0o640
+    assert f"updated {output}" in third.output
+    assert [p.name for p in buildout.directory.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_output_edited_by_hand_is_restored(buildout):
+    output = buildout.path("out")
+    buildout.run(profile(f"inline = x={{{{ 1 + 1 }}}}\noutput = {output}")).check()
+    output.write_text("edited")
+    buildout.run().check()
+    assert output.read_text() == "x=2"
+
+
+def test_undefined_name_names_template_and_line_and_keeps_previous_output(buildout):
+    template = buildout.path("t.in")
+    template.write_text("line one\n{{ port }}\n")
+    output = buildout.path("out")
+    text = profile(f"url = {template}\noutput = {output}\ncontext = key port values:port")
+    buildout.run(text).check()
+    before = snapshot(buildout.directory)
+    template.write_text("line one\nline two\n{{ missing_name }}\n")
+    result = buildout.run()
+    assert result.returncode != 0
+    assert (
+        f"Error: [config] url: rendering failed at {template}, line 3: "
+        "UndefinedError: 'missing_name' is undefined"
+    ) in result.output
+    assert "Traceback" not in result.output
+    assert output.read_text() == "line one\n8080\n"
+    after = snapshot(buildout.directory)
+    assert after["out"] == before["out"]
+
+
+def test_syntax_error_in_inline_template(buildout):
+    result = buildout.run(profile(f"inline =\n  ok\n  {{% if %}}\noutput = {buildout.path('out')}"))
+    assert result.returncode != 0
+    assert "Error: [config] inline: rendering failed at <inline template of [config]>, line 2: TemplateSyntaxError" in result.output
+    assert not buildout.path("out").exists()
+
+
+def test_import_list_file_and_rawfile(buildout):
+    macros = buildout.path("macros.in")
+    macros.write_text("{% macro greet(who) %}hello {{ who }}{% endmacro %}")
+    raw = buildout.path("raw.in")
+    raw.write_text("{{ not rendered }}")
+    output = buildout.path("out")
+    buildout.run(profile(f"""output = {output}
+macros-path = {macros}
+inline = {{% import 'macros' as m %}}{{{{ m.greet('you') }}}} {{% include 'verbatim' %}}
+import-list =
+  file macros :macros-path
+  rawfile verbatim {raw}
+""")).check()
+    assert output.read_text() == "hello you {{ not rendered }}"
+
+
+def test_extensions(buildout):
+    output = buildout.path("out")
+    buildout.run(profile(f"""output = {output}
+extensions = jinja2.ext.do
+inline = {{% set l = [] %}}{{% do l.append(7) %}}{{{{ l }}}}
+""")).check()
+    assert output.read_text() == "[7]"
+
+
+def test_encoding(buildout):
+    output = buildout.path("out")
+    buildout.run(profile(f"output = {output}\nencoding = latin-1\ninline = caf\u00e9")).check()
+    assert output.read_bytes() == b"caf\xe9"
+
+
+def test_once_renders_a_single_time(buildout):
+    output = buildout.path("service.conf")
+    once = buildout.path("service.conf.done")
+    text = profile(f"output = {output}\nonce = {once}\ninline = port={{{{ port }}}}\ncontext = key port values:port")
+    buildout.run(text).check()
+    assert output.read_text() == "port=8080" and once.exists()
+    output.write_text("port=9999  # rewritten by the service")
+    buildout.run(text.replace("port = 8080", "port = 8081")).check()
+    assert output.read_text() == "port=9999  # rewritten by the service"
+    # removing the part keeps the file the service owns
+    buildout.run("[buildout]\nparts =\n").check()
+    assert output.exists()
+
+
+def test_removing_the_part_removes_its_output(buildout):
+    output = buildout.path("out")
+    buildout.run(profile(f"inline = x\noutput = {output}")).check()
+    buildout.run("[buildout]\nparts =\n").check()
+    assert not output.exists()
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ("output = /tmp/x", "[config] url: give exactly one of 'url' and 'inline'"),
+        ("output = /tmp/x\nurl = a\ninline = b", "[config] url: give exactly one of 'url' and 'inline'"),
+        ("inline = x", "[config] output: is required and was not given"),
+        ("inline = x\noutput = /tmp/x\nmode = rw", "[config] mode: 'rw' is not an octal file mode"),
+        ("inline = x\noutput = /tmp/x\ncontext = key onlytwo", "[config] context: 'key onlytwo' is not of the form TYPE NAME EXPRESSION"),
+        ("inline = x\noutput = /tmp/x\ncontext = bogus a b", "[config] context: 'bogus a b' is not of the form TYPE NAME EXPRESSION"),
+        ("inline = x\noutput = /tmp/x\ncontext = json a {nope", "[config] context: '{nope' is not valid JSON"),
+        ("inline = x\noutput = /tmp/x\ncontext = key a values:nothing", "[config] context: 'values:nothing': no such option"),
+        ("inline = x\noutput = /tmp/x\ncontext = import a no_such_module_here", "[config] context: cannot import 'no_such_module_here'"),
+        ("inline = x\noutput = /tmp/x\nextensions = no.such.Extension", "[config] extensions: cannot load"),
+        ("inline = x\noutput = /tmp/x\nencoding = klingon", "[config] encoding: unknown encoding 'klingon'"),
+        ("url = http://example.invalid/t\noutput = /tmp/x", "[config] url: 'http://example.invalid/t': only local files are supported"),
+    ],
+)
+def test_bad_input_is_a_user_error(buildout, options, message):
+    result = buildout.run(profile(options))
+    assert result.returncode != 0
+    assert f"Error: {message}" in result.output
+    assert "Traceback" not in result.output
