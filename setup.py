@@ -29,14 +29,20 @@ setup(
         "zc.buildout>=3.0.1",
         "setuptools",
         "Jinja2>=3.0",
-        "jsonschema>=4.0",
+        "jsonschema>=4.18",
         "libpass>=1.9",
         "bcrypt>=4.0",
         "supervisor>=4.2",
     ],
     extras_require={
         "master": ["slapos.core>=1.20", "slapos.libnetworkcache"],
-        "test": ["pytest>=7", "hypothesis>=6"],
+        "test": [
+            "pytest>=7",
+            "hypothesis>=6",
+            # The real-master tests run `slapos proxy`, which needs Python 3.12+.
+            "slapos.core>=1.20; python_version >= '3.12'",
+            "slapos.libnetworkcache; python_version >= '3.12'",
+        ],
     },
     entry_points={
         "zc.buildout": [f"{name} = {target}" for name, target in RECIPES.items()],

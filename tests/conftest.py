@@ -22,3 +22,18 @@ def _slapgrid_umask():
     previous = os.umask(0o027)
     yield
     os.umask(previous)
+
+
+@pytest.fixture
+def slapos_master(tmp_path: Path):
+    """A real slapos proxy on 127.0.0.1 with a computer of two partitions."""
+    from slapos_master import start_master, stop_master
+
+    directory = tmp_path / "master"
+    directory.mkdir()
+    master = start_master(directory)
+    try:
+        master.format()
+        yield master
+    finally:
+        stop_master(master)

@@ -1,0 +1,1 @@
+"""What speaks SlapOS: instance parameters, the master, schemas."""

@@ -1,0 +1,288 @@
+import json
+
+import pytest
+
+from buildout_harness import snapshot
+
+KVM_DEFAULTS = """
+[slap-parameter]
+recipe = slapkit:parameters
+ram-size = 1024
+second-disk-location =
+{extra}
+
+[config]
+recipe = slapkit:jinja2
+output = {output}
+inline =
+  ram={{{{ ram }}}} disk=[{{{{ disk }}}}] all={{{{ all | tojson }}}}
+context =
+  key ram slap-parameter:ram-size
+  key disk slap-parameter:configuration.second-disk-location
+  jsonkey all slap-parameter:parameters-json
+"""
+
+
+def kvm(buildout, parameters=None, extra="", fmt="json"):
+    text = "[buildout]\nparts = config\n" + KVM_DEFAULTS.format(
+        output=buildout.path("config"), extra=extra
+    )
+    if parameters is not None:
+        path = buildout.path("parameters." + fmt)
+        path.write_text(json.dumps(parameters) if fmt == "json" else parameters)
+        text = text.replace("recipe = slapkit:parameters", f"recipe = slapkit:parameters\nparameters-file = {path}")
+    return text
+
+
+def rendered(buildout):
+    line = buildout.path("config").read_text()
+    head, _, everything = line.partition(" all=")
+    return head, json.loads(everything)
+
+
+def test_defaults_make_the_instance_work_without_parameters(buildout):
+    buildout.run(kvm(buildout)).check()
+    head, everything = rendered(buildout)
+    assert head == "ram=1024 disk=[]"
+    assert everything == {"ram-size": "1024", "second-disk-location": ""}
+
+
+def test_user_value_wins(buildout):
+    buildout.run(kvm(buildout, {"ram-size": "4096", "second-disk-location": "/dev/sdb"})).check()
+    assert rendered(buildout)[0] == "ram=4096 disk=[/dev/sdb]"
+
+
+@pytest.mark.parametrize("empty", ["", None])
+def test_empty_or_null_user_value_counts_as_absent(buildout, empty):
+    buildout.run(kvm(buildout, {"ram-size": empty, "second-disk-location": empty})).check()
+    assert rendered(buildout)[0] == "ram=1024 disk=[]"
+
+
+def test_unknown_parameters_are_kept(buildout):
+    buildout.run(kvm(buildout, {"cpu-count": 4, "tags": ["a"], "nested": {"k": True}})).check()
+    everything = rendered(buildout)[1]
+    assert everything["cpu-count"] == 4 and everything["tags"] == ["a"]
+
+
+def test_outputs_render_numbers_booleans_and_objects_as_json(buildout):
+    text = kvm(buildout, {"cpu-count": 4, "enabled": False, "nested": {"k": [1]}}) + """
+[show]
+recipe = slapkit:jinja2
+output = {out}
+inline = {{{{ a }}}}|{{{{ b }}}}|{{{{ c }}}}|{{{{ d }}}}
+context =
+  key a slap-parameter:cpu-count
+  key b slap-parameter:enabled
+  key c slap-parameter:nested
+  key d slap-parameter:configuration.ram-size
+""".format(out=buildout.path("show"))
+    buildout.run(text.replace("parts = config", "parts = config show")).check()
+    assert buildout.path("show").read_text() == '4|false|{"k": [1]}|1024'
+
+
+def test_slapos_instance_xml(buildout):
+    xml = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<instance>\n'
+        '  <parameter id="ram-size">2048</parameter>\n'
+        '  <parameter id="second-disk-location"/>\n</instance>\n'
+    )
+    buildout.run(kvm(buildout, xml, fmt="xml")).check()
+    assert rendered(buildout)[0] == "ram=2048 disk=[]"
+
+
+def test_serialised_underscore_form(buildout):
+    serialised = {"_": json.dumps({"ram-size": 8192, "second-disk-location": "/srv/disk"})}
+    buildout.run(kvm(buildout, serialised)).check()
+    head, everything = rendered(buildout)
+    assert head == "ram=8192 disk=[/srv/disk]"
+    assert everything["ram-size"] == 8192 and "_" not in everything
+
+
+def test_underscore_form_in_xml(buildout):
+    xml = '<instance><parameter id="_">{"ram-size": "512"}</parameter></instance>'
+    buildout.run(kvm(buildout, xml, fmt="xml")).check()
+    assert rendered(buildout)[0] == "ram=512 disk=[]"
+
+
+def test_parameters_from_the_connection_section_file(buildout):
+    params = buildout.path("runner-parameters.json")
+    params.write_text(json.dumps({"ram-size": "3072"}))
+    text = kvm(buildout) + f"\n[slap-connection]\nparameters-file = {params}\n"
+    buildout.run(text).check()
+    assert rendered(buildout)[0] == "ram=3072 disk=[]"
+
+
+INJECTIONS = ["${buildout:directory}", "a$$b", "line1\nline2", "{{ 7 * 7 }}", "$(id)", "; rm -rf /"]
+
+
+def test_values_are_data_never_buildout_or_template_syntax(buildout):
+    buildout.run(kvm(buildout, {f"p{i}": v for i, v in enumerate(INJECTIONS)})).check()
+    everything = rendered(buildout)[1]
+    assert [everything[f"p{i}"] for i in range(len(INJECTIONS))] == INJECTIONS
+
+
+def test_unchanged_parameters_change_nothing_and_changed_ones_rerun_dependents(buildout):
+    text = kvm(buildout, {"ram-size": "2048"})
+    buildout.run(text).check()
+    before = snapshot(buildout.directory)
+    second = buildout.run().check()
+    assert snapshot(buildout.directory) == before
+    assert "Installing" not in second.output
+    buildout.path("parameters.json").write_text(json.dumps({"ram-size": "4096"}))
+    third = buildout.run().check()
+    assert "Installing slap-parameter." in third.output
+    assert rendered(buildout)[0] == "ram=4096 disk=[]"
+
+
+SCHEMA = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "properties": {
+        "ram-size": {"type": "integer", "minimum": 512, "default": 1024},
+        "enable-ipv6": {"type": "boolean", "default": False},
+        "disk": {"$ref": "definitions.json#/definitions/disk"},
+        "admin-password": {"type": "string", "minLength": 12, "writeOnly": True},
+        "tags": {"type": "array", "items": {"type": "string"}},
+    },
+    "additionalProperties": False,
+}
+DEFINITIONS = {"definitions": {"disk": {"type": "integer", "maximum": 100, "default": 10}}}
+
+
+@pytest.fixture
+def schema(buildout):
+    path = buildout.path("instance-input-schema.json")
+    path.write_text(json.dumps(SCHEMA))
+    buildout.path("definitions.json").write_text(json.dumps(DEFINITIONS))
+    return path
+
+
+def schema_profile(buildout, schema, parameters):
+    params = buildout.path("parameters.json")
+    params.write_text(json.dumps(parameters))
+    return f"""
+[buildout]
+parts = config
+
+[slap-parameter]
+recipe = slapkit:parameters
+parameters-file = {params}
+schema = {schema}
+
+[config]
+recipe = slapkit:jinja2
+output = {buildout.path('config')}
+inline = {{{{ all | tojson }}}}
+context = jsonkey all slap-parameter:parameters-json
+"""
+
+
+def test_schema_defaults_and_string_conversion(buildout, schema):
+    buildout.run(schema_profile(buildout, schema, {"ram-size": "2048", "enable-ipv6": "true", "tags": '["x"]'})).check()
+    assert json.loads(buildout.path("config").read_text()) == {
+        "ram-size": 2048, "enable-ipv6": True, "disk": 10, "tags": ["x"],
+    }
+
+
+def test_schema_reports_every_violation_in_one_error_and_hides_write_only_values(buildout, schema):
+    result = buildout.run(schema_profile(buildout, schema, {
+        "ram-size": "12", "disk": 500, "admin-password": "tiny-Secret", "colour": "blue",
+        "enable-ipv6": "perhaps",
+    }))
+    assert result.returncode != 0
+    assert "Error: [slap-parameter] schema: 5 parameter errors:" in result.output
+    for expected in [
+        "ram-size: 12 is less than the minimum of 512 ('minimum')",
+        "disk: 500 is greater than the maximum of 100 ('maximum')",
+        "enable-ipv6: 'perhaps' is not of type 'boolean' ('type')",
+        "(parameters): Additional properties are not allowed ('colour' was unexpected) ('additionalProperties')",
+        "admin-password: the value (hidden: writeOnly) fails 'minLength'",
+    ]:
+        assert expected in result.output
+    assert "tiny-Secret" not in result.output
+    assert not buildout.path("config").exists()
+
+
+def test_write_only_parameters_never_reach_installed_cfg(buildout, schema):
+    result = buildout.run(
+        schema_profile(buildout, schema, {"admin-password": "a-long-enough-Secret"}), "-vv"
+    ).check()
+    assert json.loads(buildout.path("config").read_text())["admin-password"] == "a-long-enough-Secret"
+    assert "a-long-enough-Secret" not in buildout.path(".installed.cfg").read_text()
+    assert "a-long-enough-Secret" not in result.output
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "[slap-parameter] parameters-file: neither SlapOS XML nor JSON"),
+        ("[1, 2]", "[slap-parameter] parameters-file: JSON parameters must be an object"),
+        ("<instance><parameter>x</parameter>", "[slap-parameter] parameters-file: invalid XML"),
+        ('{"_": "[1]"}', "[slap-parameter] parameters-file: the '_' parameter must hold a JSON object"),
+    ],
+)
+def test_bad_parameter_files(buildout, content, message):
+    path = buildout.path("parameters.json")
+    path.write_text(content)
+    text = kvm(buildout).replace("recipe = slapkit:parameters", f"recipe = slapkit:parameters\nparameters-file = {path}")
+    result = buildout.run(text)
+    assert result.returncode != 0
+    assert f"Error: {message}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_parameters_file_and_bad_schema(buildout):
+    result = buildout.run(kvm(buildout, extra="parameters-file = /nonexistent.json"))
+    assert "Error: [slap-parameter] parameters-file: cannot read '/nonexistent.json': No such file or directory" in result.output
+    bad = buildout.path("bad-schema.json")
+    bad.write_text('{"type": 12}')
+    result = buildout.run(kvm(buildout, extra=f"schema = {bad}"))
+    assert f"Error: [slap-parameter] schema: {bad} is not a valid JSON Schema" in result.output
+
+
+def test_unreachable_master_is_a_clear_error_naming_the_url(buildout):
+    text = kvm(buildout) + """
+[slap-connection]
+server-url = http://127.0.0.1:9/
+computer-id = COMP-0
+partition-id = slappart0
+"""
+    result = buildout.run(text)
+    assert result.returncode != 0
+    assert "Error: [slap-parameter] connection-section:" in result.output
+    assert "http://127.0.0.1:9" in result.output
+    assert "Traceback" not in result.output
+    assert not buildout.path("config").exists()
+
+
+def master_profile(buildout, master, partition_id):
+    return KVM_DEFAULTS.format(output=buildout.path("config"), extra="").join(
+        ["[buildout]\nparts = config\n", "\n" + master.connection_section(partition_id)]
+    )
+
+
+def test_parameters_from_a_real_slapos_master(buildout, slapos_master):
+    partition = slapos_master.request("kvm", {"ram-size": "2048", "second-disk-location": ""})
+    buildout.run(master_profile(buildout, slapos_master, partition.getId())).check()
+    head, everything = rendered(buildout)
+    assert head == "ram=2048 disk=[]"
+    # The master's own keys (ip_list, slap_* ...) are not user parameters.
+    assert everything == {"ram-size": "2048", "second-disk-location": ""}
+
+
+def test_serialised_parameters_from_a_real_slapos_master(buildout, slapos_master):
+    partition = slapos_master.request(
+        "kvm", {"_": json.dumps({"ram-size": 4096, "second-disk-location": "/dev/vdb"})}
+    )
+    buildout.run(master_profile(buildout, slapos_master, partition.getId())).check()
+    head, everything = rendered(buildout)
+    assert head == "ram=4096 disk=[/dev/vdb]"
+    assert everything["ram-size"] == 4096
+
+
+def test_unknown_partition_on_a_real_master_is_a_clear_error(buildout, slapos_master):
+    result = buildout.run(master_profile(buildout, slapos_master, "slappart99"))
+    assert result.returncode != 0
+    assert "Error: [slap-parameter] connection-section:" in result.output
+    assert slapos_master.url in result.output
+    assert "Traceback" not in result.output
