@@ -16,6 +16,7 @@ import signal
 import subprocess as _subprocess
 import sys
 import tempfile
+import threading
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,10 @@ class BuildoutDir:
         if profile is not None:
             self.write(profile, config)
         argv = ["-U", "-o", "-c", config, *args]
-        if subprocess if subprocess is not None else not FORK_BY_DEFAULT:
+        if subprocess is None:
+            # fork() with other threads running could deadlock the child.
+            subprocess = not FORK_BY_DEFAULT or threading.active_count() > 1
+        if subprocess:
             return self._run_subprocess(argv)
         return self._run_forked(argv)
 

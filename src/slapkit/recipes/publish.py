@@ -1,0 +1,105 @@
+"""``slapkit:publish``: connection parameters, to the master or to a local file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import MutableMapping
+from typing import Any
+
+from slapkit.core import BaseRecipe
+from slapkit.core.files import write_if_changed
+from slapkit.core.secrets import conceal
+
+STATE_DIR = ".slapkit"
+CONNECTION_FILE = "connection.json"
+CONTROL_OPTIONS = frozenset({"recipe", "connection-section"})
+
+
+class Publish(BaseRecipe):
+    """Publish every option (but ``recipe``) as a connection parameter.
+
+    Options:
+      <any>               a connection parameter, e.g. ``url = http://…``.
+      connection-section  default ``slap-connection``. When it names a
+                          master (``server-url``), parameters go there through
+                          slapos.core; otherwise into
+                          ``${buildout:directory}/.slapkit/connection.json``
+                          (0600), which ``slapkit deploy`` shows.
+
+    Nothing is sent or written when the values did not change since the
+    last publication. The values (often passwords) are kept out of
+    ``.installed.cfg`` and of buildout's output.
+    """
+
+    def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
+        super().__init__(buildout, name, options)
+        self.values = {
+            key: options[key]
+            for key in options.keys()
+            if key not in CONTROL_OPTIONS and not key.startswith("<")
+        }
+        conceal(options, tuple(self.values), self.values.get)
+        section = self.opts.text("connection-section", "slap-connection")
+        try:
+            self.connection = buildout[section]
+        except KeyError:
+            self.connection = None
+        self.state = os.path.join(buildout["buildout"]["directory"], STATE_DIR)
+
+    def _server_url(self) -> str:
+        if self.connection is None:
+            return ""
+        return (self.connection.get("server-url") or "").strip()
+
+    def install(self) -> list[str]:
+        if self._server_url():
+            self._publish_to_master()
+        else:
+            self._publish_to_file()
+        return []
+
+    def _publish_to_file(self) -> None:
+        path = os.path.join(self.state, CONNECTION_FILE)
+        try:
+            os.makedirs(self.state, mode=0o700, exist_ok=True)
+            try:
+                with open(path, encoding="utf-8") as stream:
+                    published = json.load(stream)
+            except (OSError, ValueError):
+                published = {}
+            merged = {**published, **self.values}
+            changed = write_if_changed(path, json.dumps(merged, indent=2, sort_keys=True) + "\n", 0o600)
+        except OSError as exc:
+            raise self.error("recipe", f"cannot write {path!r}: {exc.strerror}") from None
+        if changed:
+            self.report("published", ", ".join(sorted(self.values)) + f" to {path}")
+
+    def _publish_to_master(self) -> None:
+        from slapkit.slap.master import MasterError, partition_of
+
+        url = self._server_url()
+        digest = hashlib.sha256(
+            json.dumps([url, self.values], sort_keys=True).encode("utf-8")
+        ).hexdigest()
+        record = os.path.join(self.state, f"published-{self.name}")
+        try:
+            with open(record, encoding="utf-8") as stream:
+                if stream.read().strip() == digest:
+                    return  # sent already; the master has these values
+        except OSError:
+            pass
+        try:
+            partition = partition_of(self.connection or {})
+            partition.setConnectionDict(self.values)
+        except MasterError as exc:
+            raise self.error("connection-section", str(exc)) from None
+        except Exception as exc:
+            raise self.error(
+                "connection-section",
+                f"cannot publish to the master at {url!r}: {type(exc).__name__}: {exc}",
+            ) from None
+        os.makedirs(self.state, mode=0o700, exist_ok=True)
+        write_if_changed(record, digest + "\n", 0o600)
+        self.report("published", ", ".join(sorted(self.values)) + f" to {url}")

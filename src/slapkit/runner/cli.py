@@ -1,0 +1,113 @@
+"""``slapkit deploy|status|stop``: the local runner's command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from slapkit.runner.deploy import (
+    DeployError,
+    PARTITION_ID,
+    collect_parameters,
+    deploy,
+    failed_services,
+    print_summary,
+)
+from slapkit.runner.promises import run_promises
+from slapkit.runner.supervisor import Supervisor
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="slapkit",
+        description="Deploy a SlapOS instance profile on this machine, as slapgrid would.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("deploy", help="run buildout, supervise, check promises")
+    run.add_argument("profile", type=Path, help="the instance profile (instance.cfg)")
+    run.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                     help="an instance parameter (repeatable; wins over --parameters)")
+    run.add_argument("--parameters", metavar="FILE",
+                     help="parameters: a JSON object or SlapOS instance XML")
+    run.add_argument("--partition", type=Path, default=Path("partition"), metavar="DIR",
+                     help="the partition directory (default: ./partition)")
+    run.add_argument("--promise-timeout", type=float, default=20.0, metavar="SECONDS",
+                     help="how long failing promises are retried (default: 20)")
+    for name, text in (("status", "programs and promises"), ("stop", "stop every program")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("partition", type=Path, metavar="DIR")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "deploy":
+            return _deploy(args)
+        if args.command == "status":
+            return _status(args.partition)
+        return _stop(args.partition)
+    except DeployError as exc:
+        print(f"slapkit: {exc}", file=sys.stderr)
+        return 2
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    parameters = collect_parameters(args.parameter, args.parameters)
+    interactive = sys.stdout.isatty()
+
+    def progress(line: str) -> None:
+        if interactive:
+            print(f"\r\033[K{line}", end="", flush=True)
+        else:
+            print(line, flush=True)
+
+    print(f"slapkit deploy {args.profile} -> {args.partition}", flush=True)
+    result = deploy(args.profile, args.partition, parameters, progress, args.promise_timeout)
+    if interactive:
+        print("\r\033[K", end="")
+    print_summary(result, sys.stdout)
+    return 0 if result.ok else 1
+
+
+def _status(partition: Path) -> int:
+    supervisor = Supervisor(partition, PARTITION_ID)
+    if not supervisor.is_running():
+        print(f"{supervisor.partition}: not running")
+        return 3
+    now = time.time()
+    print(f"partition    {supervisor.partition}")
+    print("programs")
+    for info in sorted(supervisor.process_info(), key=lambda i: i["name"]):
+        uptime = f"up {int(now - info['start'])}s, pid {info['pid']}" if info["statename"] == "RUNNING" else ""
+        if info["statename"] == "EXITED":
+            uptime = f"exit {info['exitstatus']}"
+        print(f"  {info['statename']:9} {info['name']:40} {uptime}")
+    failures = failed_services(supervisor)
+    for name, log in failures:
+        print(f"  FAILED    {name}")
+        for line in log.splitlines():
+            print(f"    | {line}")
+    promises = run_promises(supervisor.partition)
+    print("promises")
+    for promise in promises:
+        state = "kept" if promise.kept else "FAILING"
+        print(f"  {state:9} {promise.name}" + ("" if promise.kept else f": {promise.message}"))
+    return 0 if not failures and all(p.kept for p in promises) else 1
+
+
+def _stop(partition: Path) -> int:
+    supervisor = Supervisor(partition, PARTITION_ID)
+    if not supervisor.is_running():
+        print(f"{supervisor.partition}: not running")
+        return 0
+    count = len(supervisor.process_info())
+    supervisor.shutdown()
+    print(f"{supervisor.partition}: stopped supervisord and its {count} programs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

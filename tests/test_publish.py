@@ -1,0 +1,70 @@
+import json
+import stat
+
+from buildout_harness import snapshot
+
+
+def profile(buildout, values: str, extra: str = "") -> str:
+    return f"""
+[buildout]
+parts = publish
+
+[password]
+recipe = slapkit:generate.password
+
+[publish]
+recipe = slapkit:publish
+{values}
+{extra}
+"""
+
+
+def connection(buildout) -> dict:
+    return json.loads(buildout.path(".slapkit", "connection.json").read_text())
+
+
+def test_publishes_to_a_local_file_without_a_master(buildout):
+    result = buildout.run(profile(buildout, "url = http://127.0.0.1:8080/\nadmin-password = ${password:passwd}")).check()
+    password = buildout.path("parts", "password").read_text()
+    assert connection(buildout) == {"url": "http://127.0.0.1:8080/", "admin-password": password}
+    path = buildout.path(".slapkit", "connection.json")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "publish: published admin-password, url to" in result.output
+    # A published secret stays out of buildout's records.
+    assert password not in buildout.path(".installed.cfg").read_text()
+
+
+def test_nothing_is_written_when_values_did_not_change(buildout):
+    buildout.run(profile(buildout, "url = http://a/")).check()
+    before = snapshot(buildout.directory)
+    result = buildout.run().check()
+    assert snapshot(buildout.directory) == before
+    assert "published" not in result.output
+    result = buildout.run(profile(buildout, "url = http://b/")).check()
+    assert connection(buildout) == {"url": "http://b/"}
+    assert "published url" in result.output
+
+
+def test_publishes_to_a_real_slapos_master(buildout, slapos_master):
+    partition = slapos_master.request("web", {})
+    text = profile(buildout, "url = http://[::1]:8080/\nadmin-password = ${password:passwd}",
+                   slapos_master.connection_section(partition.getId()))
+    first = buildout.run(text).check()
+    password = buildout.path("parts", "password").read_text()
+    assert f"to {slapos_master.url}" in first.output
+    # The requester sees them, as a SlapOS user would.
+    published = slapos_master.request("web", {}).getConnectionParameterDict()
+    assert published["url"] == "http://[::1]:8080/"
+    assert published["admin-password"] == password
+    assert not buildout.path(".slapkit", "connection.json").exists()
+    second = buildout.run().check()
+    assert "published" not in second.output  # unchanged: nothing sent
+
+
+def test_master_error_names_the_url(buildout):
+    text = profile(buildout, "url = x", "[slap-connection]\nserver-url = http://127.0.0.1:9/\ncomputer-id = C\npartition-id = p")
+    result = buildout.run(text)
+    assert result.returncode != 0
+    assert "Error: [publish] connection-section:" in result.output
+    assert "http://127.0.0.1:9/" in result.output
+    assert "Traceback" not in result.output

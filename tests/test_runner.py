@@ -1,0 +1,161 @@
+"""The local runner deploying examples/hello-web with real buildout and supervisord."""
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from slapkit.runner.supervisor import Supervisor
+from slapos_master import free_port
+
+SLAPKIT = str(Path(sys.executable).with_name("slapkit"))
+HELLO_WEB = Path(__file__).parent.parent / "examples" / "hello-web" / "instance.cfg"
+
+
+@pytest.fixture
+def partition(tmp_path):
+    directory = tmp_path / "partition"
+    yield directory
+    # Every process a test starts is stopped, also when it fails.
+    Supervisor(directory).shutdown()
+
+
+def slapkit(*args, check=True):
+    result = subprocess.run(
+        [SLAPKIT, *map(str, args)], capture_output=True, text=True, timeout=180
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def get(url, auth=None):
+    request = urllib.request.Request(url)
+    if auth:
+        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.read().decode()
+
+
+def service_pid(partition):
+    (info,) = [p for p in Supervisor(partition).process_info() if p["name"].endswith("-on-watch")]
+    assert info["statename"] == "RUNNING"
+    return info["pid"]
+
+
+def test_deploy_redeploy_change_and_stop(partition):
+    port, other_port = free_port(), free_port()
+    first = slapkit("deploy", HELLO_WEB, "--partition", partition, "-p", f"port={port}")
+    assert "services     2 started, 0 restarted, 0 stopped" in first.stdout
+    assert "promises     2 kept, 0 failing" in first.stdout
+    assert f"url = http://127.0.0.1:{port}/" in first.stdout
+    assert "[1] Installing directory" in first.stdout  # progress, a line per part
+    assert get(f"http://127.0.0.1:{port}/") == "Hello from slapkit!\n"
+    password = (partition / "srv" / "admin-password").read_text()
+    assert get(f"http://127.0.0.1:{port}/admin", auth=f"admin:{password}") == "admin area\n"
+    assert (partition / "var" / "first-run").exists()  # the one-shot ran
+    pid = service_pid(partition)
+
+    again = slapkit("deploy", HELLO_WEB, "--partition", partition, "-p", f"port={port}")
+    assert "files        0 changed" in again.stdout
+    assert "services     0 started, 0 restarted, 0 stopped" in again.stdout
+    assert service_pid(partition) == pid
+
+    changed = slapkit("deploy", HELLO_WEB, "--partition", partition, "-p", f"port={other_port}")
+    assert "services     0 started, 1 restarted, 0 stopped" in changed.stdout
+    assert "restarted slappart0_hello-web-" in changed.stdout
+    assert "promises     2 kept, 0 failing" in changed.stdout
+    new_pid = service_pid(partition)
+    assert new_pid != pid
+    assert get(f"http://127.0.0.1:{other_port}/") == "Hello from slapkit!\n"
+    assert (partition / "srv" / "admin-password").read_text() == password
+    connection = json.loads((partition / ".slapkit" / "connection.json").read_text())
+    assert connection["url"] == f"http://127.0.0.1:{other_port}/"
+
+    status = slapkit("status", partition)
+    assert "RUNNING" in status.stdout and "kept      hello-web-http" in status.stdout
+
+    slapkit("stop", partition)
+    for gone in (pid, new_pid):
+        with pytest.raises(ProcessLookupError):
+            os.kill(gone, 0)
+    assert not Supervisor(partition).is_running()
+
+
+def test_parameters_file_in_slapos_xml(partition, tmp_path):
+    port = free_port()
+    params = tmp_path / "parameters.xml"
+    params.write_text(
+        f'<instance><parameter id="port">{port}</parameter>'
+        '<parameter id="greeting">Bonjour</parameter></instance>'
+    )
+    slapkit("deploy", HELLO_WEB, "--partition", partition, "--parameters", params)
+    assert get(f"http://127.0.0.1:{port}/") == "Bonjour\n"
+
+
+FAILING_PROFILE = """
+[buildout]
+parts = directory crash
+
+[directory]
+recipe = slapkit:mkdirectory
+service = ${buildout:directory}/etc/service
+promise = ${buildout:directory}/etc/promise
+
+[crash]
+recipe = slapkit:wrapper
+command-line = /bin/sh -c "echo 'cannot open database' >&2; exit 3"
+wrapper-path = ${directory:service}/crash
+
+[missing]
+recipe = slapkit:promise
+promise-path = ${directory:promise}/missing
+path = ${buildout:directory}/never-there
+"""
+
+
+def test_failed_service_and_failing_promise_are_shown_and_exit_nonzero(partition, tmp_path):
+    profile = tmp_path / "instance.cfg"
+    profile.write_text(FAILING_PROFILE.replace("parts = directory crash", "parts = directory crash missing"))
+    result = slapkit("deploy", profile, "--partition", partition, "--promise-timeout", "0.5", check=False)
+    assert result.returncode == 1
+    assert "FAILED    crash-on-watch EXITED (exit 3)" in result.stdout
+    assert "| cannot open database" in result.stdout
+    assert f"FAILING   missing: {partition}/never-there does not exist" in result.stdout
+    assert result.stdout.rstrip().endswith("s") and "NOT OK" in result.stdout
+
+
+def test_buildout_failure_is_reported_with_its_error(partition, tmp_path):
+    profile = tmp_path / "instance.cfg"
+    profile.write_text("[buildout]\nparts = d\n[d]\nrecipe = slapkit:mkdirectory\nmode = 0x9\n")
+    result = slapkit("deploy", profile, "--partition", partition, check=False)
+    assert result.returncode == 1
+    assert "buildout     FAILED" in result.stdout
+    assert "Error: [d] mode: '0x9' is not an octal file mode" in result.stdout
+
+
+def test_runner_takes_any_executable_like_slapgrid(partition, tmp_path):
+    # A symlink to a binary in etc/service, not a slapkit wrapper.
+    profile = tmp_path / "instance.cfg"
+    profile.write_text("[buildout]\nparts = d\n[d]\nrecipe = slapkit:mkdirectory\n"
+                       "service = ${buildout:directory}/etc/service\n")
+    slapkit("deploy", profile, "--partition", partition)
+    sleeper = tmp_path / "sleeper"
+    sleeper.write_text("#!/bin/sh\nexec sleep 60\n")
+    sleeper.chmod(0o755)
+    (partition / "etc" / "service" / "sleeper").symlink_to(sleeper)
+    result = slapkit("deploy", profile, "--partition", partition)
+    assert "started   slappart0_sleeper" in result.stdout
+    assert service_pid(partition) > 0
+
+
+def test_bad_parameter_syntax(tmp_path):
+    result = slapkit("deploy", HELLO_WEB, "--partition", tmp_path / "p", "-p", "novalue", check=False)
+    assert result.returncode == 2
+    assert "-p 'novalue': expected NAME=VALUE" in result.stderr
