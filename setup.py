@@ -9,8 +9,14 @@ RECIPES = {
     "publish": "slapkit.recipes.publish:Publish",
     "promise": "slapkit.recipes.promise:Promise",
 }
+HASHES = ["libpass>=1.9", "bcrypt>=4.0"]  # passwd-<scheme> outputs
+SCHEMA = ["jsonschema>=4.18"]  # slapkit:parameters' schema option
+RUNNER = ["zc.buildout>=3.0.1", "supervisor>=4.2"]  # slapkit deploy|status|stop
+
 UNINSTALLERS = {
     "wrapper": "slapkit.recipes.wrapper:uninstall",
+    "jinja2": "slapkit.recipes.template:uninstall",
+    "promise": "slapkit.recipes.promise:uninstall",
 }
 
 setup(
@@ -25,18 +31,20 @@ setup(
     packages=find_packages("src"),
     include_package_data=True,
     python_requires=">=3.10",
-    install_requires=[
-        "zc.buildout>=3.0.1",
-        "setuptools",
-        "Jinja2>=3.0",
-        "jsonschema>=4.18",
-        "libpass>=1.9",
-        "bcrypt>=4.0",
-        "supervisor>=4.2",
-    ],
+    # Kept to what every recipe needs. zc.buildout records a recipe
+    # distribution's whole dependency tree in each part's signature in
+    # .installed.cfg, and resolves it for every part on every run: with all
+    # the extras in here, a 900-part profile's first run took 2.75x and its
+    # rerun 2x buildout's own time (benchmarks/RESULTS.md). zc.buildout
+    # itself is the host that loads the recipes, so it is not repeated here.
+    install_requires=["Jinja2>=3.0"],
     extras_require={
+        "hashes": HASHES,
+        "schema": SCHEMA,
+        "runner": RUNNER,
+        "all": HASHES + SCHEMA + RUNNER,
         "master": ["slapos.core>=1.20", "slapos.libnetworkcache"],
-        "test": [
+        "test": HASHES + SCHEMA + RUNNER + [
             "pytest>=7",
             "hypothesis>=6",
             # The real-master tests run `slapos proxy`, which needs Python 3.12+.

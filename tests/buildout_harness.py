@@ -87,21 +87,50 @@ class BuildoutDir:
         )
         return BuildoutResult(proc.returncode, proc.stdout, self.directory)
 
-    def _run_forked(self, argv: list[str]) -> BuildoutResult:
-        with tempfile.TemporaryFile() as output:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            pid = os.fork()
-            if pid == 0:  # the child: never returns
-                _child(self.directory, argv, output.fileno())
-            _, status = os.waitpid(pid, 0)
-            output.seek(0)
-            text = output.read().decode("utf-8", "replace")
-        returncode = os.waitstatus_to_exitcode(status)
-        return BuildoutResult(returncode, text, self.directory)
+    def _run_forked(self, argv: list[str], setup=None) -> BuildoutResult:
+        return RunningBuildout(self.directory, argv, setup).wait()
+
+    def start(self, *args: str, setup=None, config: str = "buildout.cfg") -> "RunningBuildout":
+        """A forked buildout left running (to be killed, or waited for).
+
+        ``setup``, when given, is called in the child before buildout starts
+        (to simulate faults by patching, e.g., ``os.fsync``)."""
+        return RunningBuildout(self.directory, ["-U", "-o", "-c", config, *args], setup)
+
+    def run_with(self, setup, *args: str) -> BuildoutResult:
+        """Run buildout with ``setup`` called in the (forked) child first."""
+        return self.start(*args, setup=setup).wait()
 
 
-def _child(directory: Path, argv: list[str], output_fd: int) -> None:
+class RunningBuildout:
+    def __init__(self, directory: Path, argv: list[str], setup=None):
+        self.directory = directory
+        self.output = tempfile.TemporaryFile()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: never returns
+            _child(directory, argv, self.output.fileno(), setup)
+
+    def kill(self) -> bool:
+        """SIGKILL it; True if it was still running (a real kill point)."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return False
+        _, status = os.waitpid(self.pid, 0)
+        self.output.close()
+        return os.WIFSIGNALED(status)
+
+    def wait(self) -> BuildoutResult:
+        _, status = os.waitpid(self.pid, 0)
+        self.output.seek(0)
+        text = self.output.read().decode("utf-8", "replace")
+        self.output.close()
+        return BuildoutResult(os.waitstatus_to_exitcode(status), text, self.directory)
+
+
+def _child(directory: Path, argv: list[str], output_fd: int, setup=None) -> None:
     code = 70
     try:
         signal.alarm(RUN_TIMEOUT)
@@ -114,6 +143,8 @@ def _child(directory: Path, argv: list[str], output_fd: int) -> None:
             root.removeHandler(handler)
         os.environ["HOME"] = str(directory)
         os.chdir(directory)
+        if setup is not None:
+            setup()
         try:
             zc.buildout.buildout.main(argv)
             code = 0

@@ -10,6 +10,7 @@ from typing import Any
 from slapkit.core.errors import option_error
 from slapkit.core.files import remove_file, write_if_changed
 from slapkit.core.options import PartOptions
+from slapkit.core.secrets import concealed_names, conceal_secret_options
 
 
 class BaseRecipe:
@@ -25,8 +26,16 @@ class BaseRecipe:
         self.buildout = buildout
         self.name = name
         self.options = options
+        # Before anything reads them: an option quoting a secret made by an
+        # earlier part must not be saved by buildout.
+        conceal_secret_options(options)
         self.opts = PartOptions(name, options)
         self.log = logging.getLogger(name)
+
+    def option_names(self) -> list[str]:
+        """Every option of the part, concealed ones included."""
+        names = list(self.options.keys())
+        return names + [n for n in concealed_names(self.options) if n not in names]
 
     def install(self) -> list[str]:  # pragma: no cover - every recipe overrides it
         raise NotImplementedError

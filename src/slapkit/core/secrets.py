@@ -58,13 +58,42 @@ def conceal(options: MutableMapping[str, str], names: tuple[str, ...], lookup: L
         return stored_get(option, default, *args, **kwargs)
 
     options.get = get  # type: ignore[method-assign]
-    setattr(options, CONCEALED_ATTRIBUTE, names)
+    setattr(options, CONCEALED_ATTRIBUTE, concealed_names(options) + tuple(names))
+
+
+def concealed_names(options: MutableMapping[str, str]) -> tuple[str, ...]:
+    return getattr(options, CONCEALED_ATTRIBUTE, ())
+
+
+def holds_secret(value: str) -> bool:
+    return any(secret in value for secret in _known_secrets)
+
+
+def conceal_secret_options(options: MutableMapping[str, str]) -> tuple[str, ...]:
+    """Conceal every option whose value quotes a known secret.
+
+    ``environment = PASSWORD=${admin:passwd}`` puts the password into the
+    part's options; buildout would save it in ``.installed.cfg``.
+    """
+    if not _known_secrets:
+        return ()
+    # Only a ${…} substitution can bring another part's secret in: options
+    # written literally in the profile are not scanned (the hot path).
+    raw = getattr(options, "_raw", None)
+    candidates = [
+        key for key in list(options.keys()) if raw is None or "${" in (raw.get(key) or "")
+    ]
+    names = tuple(key for key in candidates if holds_secret(options[key]))
+    if names:
+        values = {name: options[name] for name in names}
+        conceal(options, names, values.get)
+    return names
 
 
 def section_items(options: MutableMapping[str, str]) -> dict[str, str]:
     """All of a section's options, concealed ones included (for templates)."""
     items = {key: options[key] for key in options.keys()}
-    for name in getattr(options, CONCEALED_ATTRIBUTE, ()):
+    for name in concealed_names(options):
         value = options.get(name)
         if value is not None:
             items[name] = value

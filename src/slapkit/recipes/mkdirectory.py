@@ -30,7 +30,7 @@ class MkDirectory(BaseRecipe):
         super().__init__(buildout, name, options)
         self.mode = self.opts.mode("mode")
         self.directories: list[tuple[str, str]] = []
-        for option in sorted(options.keys()):
+        for option in sorted(self.option_names()):
             if option in CONTROL_OPTIONS or option.startswith(("<", "_")):
                 continue
             path = self.opts.text(option)
@@ -39,8 +39,11 @@ class MkDirectory(BaseRecipe):
             path = os.path.normpath(path)
             if not os.path.isabs(path):
                 path = os.path.join(buildout["buildout"]["directory"], path)
-            if os.path.lexists(path) and not os.path.isdir(path):
+            blocker = _first_existing_non_directory(path)
+            if blocker == path:
                 raise self.error(option, f"{path!r} exists and is not a directory")
+            if blocker is not None:
+                raise self.error(option, f"cannot create {path!r}: {blocker!r} is not a directory")
             self.directories.append((option, path))
 
     def install(self) -> list[str]:
@@ -66,3 +69,14 @@ class MkDirectory(BaseRecipe):
         except OSError as exc:
             raise self.error(option, f"cannot create {path!r}: {exc.strerror}") from None
         self.report("created directory", path)
+
+
+def _first_existing_non_directory(path: str) -> str | None:
+    """The path itself or its nearest existing ancestor, if that is not a directory."""
+    current = path
+    while not os.path.lexists(current):
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+    return None if os.path.isdir(current) else current

@@ -52,7 +52,7 @@ class Parameters(BaseRecipe):
         super().__init__(buildout, name, options)
         defaults = {
             key: options[key]
-            for key in options.keys()
+            for key in self.option_names()
             if key not in CONTROL_OPTIONS and not key.startswith("<")
         }
         user = self._read_user_parameters()
@@ -99,7 +99,12 @@ class Parameters(BaseRecipe):
         path = self.opts.text("schema")
         if not path:
             return merged
-        from slapkit.slap.schema import ParameterSchema, SchemaError
+        try:
+            from slapkit.slap.schema import ParameterSchema, SchemaError
+        except ImportError:
+            raise self.error(
+                "schema", "JSON Schema validation needs jsonschema (install slapkit[schema])"
+            ) from None
 
         try:
             schema = ParameterSchema(os.path.join(self.buildout["buildout"]["directory"], path))

@@ -135,15 +135,23 @@ class GeneratePassword(BaseRecipe):
         return self.hashes[scheme]
 
     def _hash(self, option: str, scheme: str) -> str:
-        import passlib.hash  # slow to import: only when a hash is asked for
-
+        try:
+            import passlib.hash  # slow to import: only when a hash is asked for
+        except ImportError:
+            raise self.error(
+                option, "password hashes need libpass (install slapkit[hashes])"
+            ) from None
         handler_name = HASH_SCHEMES.get(scheme, scheme.replace("-", "_"))
         handler = getattr(passlib.hash, handler_name, None)
         if handler is None or not hasattr(handler, "hash"):
             known = ", ".join(sorted(HASH_SCHEMES))
             raise self.error(option, f"unknown hash scheme {scheme!r} (known: {known}, "
                              "or a passlib handler name)")
-        return handler.hash(self.password)
+        try:
+            return handler.hash(self.password)
+        except Exception as exc:  # e.g. passlib's MissingBackendError without bcrypt
+            raise self.error(option, f"cannot hash with {scheme!r}: {exc} "
+                             "(install slapkit[hashes])") from None
 
     def install(self) -> list[str]:
         # The password was stored by the constructor; a file deleted by hand

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
+from slapkit.core.claims import claim, remove_unclaimed
 from slapkit.core.files import current_umask
+from slapkit.core.options import PartOptions
 
 KINDS = ("port", "url", "path")
 
@@ -71,6 +73,7 @@ class Promise(BaseRecipe):
             )
         self.kind = given[0]
         self.path = os.path.join(buildout["buildout"]["directory"], opts.required("promise-path"))
+        claim(self.path)
         values: dict[str, Any] = {}
         if self.kind == "port":
             values["port"] = opts.integer("port", 0, minimum=1)
@@ -91,4 +94,8 @@ class Promise(BaseRecipe):
 
     def install(self) -> list[str]:
         self.write("promise-path", self.path, self.script, 0o777 & ~current_umask())
-        return [self.path]
+        return []
+
+
+def uninstall(name: str, options: Mapping[str, str]) -> None:
+    remove_unclaimed(name, [PartOptions(name, options).text("promise-path") or ""])

@@ -37,7 +37,7 @@ class Publish(BaseRecipe):
         super().__init__(buildout, name, options)
         self.values = {
             key: options[key]
-            for key in options.keys()
+            for key in self.option_names()
             if key not in CONTROL_OPTIONS and not key.startswith("<")
         }
         conceal(options, tuple(self.values), self.values.get)

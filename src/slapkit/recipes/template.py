@@ -7,10 +7,12 @@ import importlib
 import json
 import os
 import traceback
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
+from slapkit.core.claims import claim, remove_unclaimed
+from slapkit.core.options import PartOptions
 from slapkit.core.secrets import section_items
 
 # The builtins a template may call, as slapos.recipe.template offers them.
@@ -87,6 +89,7 @@ class Jinja2(BaseRecipe):
         self.template_path = self._local_path("url", url) if url else None
         self.inline = inline.lstrip("\r\n") if inline else None
         self.output = self._local_path("output", opts.required("output"))
+        claim(self.output)
         self.mode = opts.mode("mode")
         self.encoding = opts.text("encoding", "utf-8")
         try:
@@ -95,6 +98,8 @@ class Jinja2(BaseRecipe):
             raise self.error("encoding", f"unknown encoding {self.encoding!r}") from None
         once = opts.text("once")
         self.once = self._local_path("once", once) if once else None
+        if self.once and not os.path.isdir(os.path.dirname(self.once)):
+            raise self.error("once", f"the directory of {self.once!r} does not exist")
         self.extensions = tuple(opts.text("extensions", "").split())
         self.imports = self._imports()
         self.context = self._context()
@@ -116,7 +121,10 @@ class Jinja2(BaseRecipe):
         section, sep, key = expression.partition(":")
         if not sep or not key:
             raise self.error(option, f"{expression!r} is not of the form section:option")
-        options = self.buildout[section] if section else self.options
+        try:
+            options = self.buildout[section] if section else self.options
+        except KeyError:
+            raise self.error(option, f"{expression!r}: no section [{section}]") from None
         value = options.get(key)
         if value is None:
             raise self.error(option, f"{expression!r}: no such option")
@@ -234,8 +242,16 @@ class Jinja2(BaseRecipe):
         self.write("output", self.output, self.rendered, self.mode)
         if self.once:
             self.write("once", self.once, b"")
-            return []
-        return [self.output]
+        return []
+
+
+def uninstall(name: str, options: Mapping[str, str]) -> None:
+    """The part is gone, or its options changed: remove its output unless a
+    current part still writes it, or it is a ``once`` file the service owns."""
+    opts = PartOptions(name, options)
+    if opts.text("once"):
+        return
+    remove_unclaimed(name, [opts.text("output") or ""])
 
 
 def _describe(exc: Exception, filename: str) -> str:

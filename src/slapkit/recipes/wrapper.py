@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
 import re
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
-from slapkit.core import BaseRecipe, remove_file
+from slapkit.core import BaseRecipe
+from slapkit.core.claims import claim, is_claimed, remove_unclaimed
 from slapkit.core.files import current_umask
 from slapkit.core.options import PartOptions
+from slapkit.core.secrets import holds_secret
 
 DIGEST_LENGTH = 16
 _DIGEST_SUFFIX = re.compile(r"-[0-9a-f]{%d}\Z" % DIGEST_LENGTH)
@@ -64,6 +65,7 @@ class Wrapper(BaseRecipe):
         opts = self.opts
         self.arguments = opts.command("command-line")
         self.base_path = self._absolute(opts.required("wrapper-path"))
+        claim(self.base_path)
         self.environment = opts.assignments("environment")
         self.parameters_extra = opts.boolean("parameters-extra", False)
         self.wait_for_files = opts.paths("wait-for-files")
@@ -139,34 +141,60 @@ class Wrapper(BaseRecipe):
     def install(self) -> list[str]:
         path = self._final_path()
         self.options["wrapper-path"] = path
-        self.write("wrapper-path", path, self.script, 0o777 & ~current_umask())
+        # A wrapper that exports a secret is readable by its owner only.
+        mode = 0o700 if holds_secret(self.script) else 0o777 & ~current_umask()
+        self.write("wrapper-path", path, self.script, mode)
         if self.hashed:
+            directory = os.path.dirname(path)
+            _listing(directory).add(os.path.basename(path))
             for stale in hashed_siblings(self.base_path):
                 if stale != path:
                     self.remove(stale)
+                    _listing(directory).discard(os.path.basename(stale))
         # Nothing is returned: removal is this recipe's own (see uninstall), so
         # that a new digest never makes buildout see a missing file and reinstall.
         return []
 
 
+_listings: dict[str, set[str]] = {}
+
+
+def _listing(directory: str) -> set[str]:
+    """A directory's names, read once per buildout process and kept up to date
+    with this module's own writes: a profile with hundreds of hashed wrappers
+    in one directory would otherwise list it once per wrapper."""
+    names = _listings.get(directory)
+    if names is None:
+        try:
+            names = set(os.listdir(directory))
+        except OSError:
+            names = set()
+        _listings[directory] = names
+    return names
+
+
 def hashed_siblings(base_path: str) -> list[str]:
-    pattern = glob.escape(base_path) + "-" + "[0-9a-f]" * DIGEST_LENGTH
-    return sorted(glob.glob(pattern))
+    """Every ``base_path-<digest>`` file."""
+    directory, base = os.path.split(base_path)
+    return sorted(
+        os.path.join(directory, name)
+        for name in _listing(directory)
+        if len(name) == len(base) + 1 + DIGEST_LENGTH
+        and name.startswith(base + "-")
+        and _DIGEST_SUFFIX.search(name)
+    )
 
 
 def uninstall(name: str, options: Mapping[str, str]) -> None:
     """Remove the wrapper (every digest of it) when its part goes away."""
-    import logging
-
-    path = (options.get("wrapper-path") or "").strip()
+    opts = PartOptions(name, options)
+    path = opts.text("wrapper-path")
     if not path:
         return
-    log = logging.getLogger(name)
-    opts = PartOptions(name, options)
     candidates = [path]
     if opts.lines("hash-files") or opts.lines("hash-existing-files"):
         base = _DIGEST_SUFFIX.sub("", path)
-        candidates = [base, *hashed_siblings(base)]
-    for candidate in candidates:
-        if remove_file(candidate):
-            log.info("removed %s", candidate)
+        if is_claimed(base):
+            return  # the new part writes this wrapper and removes stale digests
+        candidates = [base, *hashed_siblings(os.path.abspath(base))]
+    remove_unclaimed(name, candidates)

@@ -44,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        import supervisor  # noqa: F401
+        import zc.buildout  # noqa: F401
+    except ImportError as exc:
+        print(f"slapkit: the runner needs zc.buildout and supervisor ({exc}); "
+              "install slapkit[runner]", file=sys.stderr)
+        return 2
+    try:
         if args.command == "deploy":
             return _deploy(args)
         if args.command == "status":

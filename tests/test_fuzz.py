@@ -1,0 +1,185 @@
+"""Property-based fuzzing of every recipe's options.
+
+The only outcomes allowed: success, or a zc.buildout.UserError that names
+the part and an option, having changed nothing on disk. Never another
+exception. Path-like values are relative (joined to a temporary buildout
+directory), and modules or extensions come from a fixed pool, so a fuzz
+case never writes or imports outside what the test controls.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import zc.buildout
+import zc.buildout.buildout
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from buildout_harness import snapshot
+from slapkit.recipes.mkdirectory import MkDirectory
+from slapkit.recipes.parameters import Parameters
+from slapkit.recipes.password import GeneratePassword
+from slapkit.recipes.promise import Promise
+from slapkit.recipes.publish import Publish
+from slapkit.recipes.template import Jinja2
+from slapkit.recipes.wrapper import Wrapper
+
+EXAMPLES = int(os.environ.get("SLAPKIT_FUZZ_EXAMPLES", "150"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+PART = "part"
+
+
+class FakeOptions(dict):
+    """Just enough of zc.buildout's Options for a recipe's constructor."""
+
+
+class FakeBuildout(dict):
+    def __getitem__(self, name):
+        try:
+            return dict.__getitem__(self, name)
+        except KeyError:
+            raise zc.buildout.buildout.MissingSection(name) from None
+
+
+def text(**kwargs):
+    return st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), **kwargs)
+
+
+segment = st.text("abcdefgh_-.", min_size=1, max_size=6).filter(lambda s: s not in (".", ".."))
+relative_path = st.lists(segment, min_size=1, max_size=3).map("/".join)
+TRICKY = ["", " ", "0", "1", "yes", "off", "maybe", "0750", "750", "0o700", "0x9", "8888",
+          "-1", "99999999999999999999", "a b", "'unbalanced", '"x y" z', "${x:y}", "$$",
+          "\n", "line\nline", "{{ x }}", "{% if %}", "\\", "é", "[1, 2]", '{"a": 1}']
+value = st.one_of(st.sampled_from(TRICKY), text(max_size=30))
+context_line = st.builds(
+    lambda kind, name, expr: f"{kind} {name} {expr}",
+    st.sampled_from(["key", "section", "raw", "json", "jsonkey", "import", "bogus"]),
+    st.sampled_from(["a", "b", "v"]),
+    st.sampled_from(["values:x", ":output", "values", "nosuch:x", "{}", "[1", "json", "no_such_module", "x y"]),
+)
+lines = lambda element: st.lists(element, max_size=3).map("\n".join)  # noqa: E731
+
+RECIPES = {
+    MkDirectory: {"mode": value, "a": relative_path, "b": relative_path, "c": st.just("")},
+    Wrapper: {
+        "command-line": value, "wrapper-path": relative_path, "environment": lines(value),
+        "parameters-extra": value, "wait-for-files": lines(value), "pidfile": relative_path,
+        "hash-files": lines(relative_path), "hash-existing-files": lines(relative_path),
+    },
+    GeneratePassword: {
+        "storage-path": st.one_of(st.just(""), relative_path), "passwd": value,
+        "bytes": value, "chars": value,
+    },
+    Jinja2: {
+        "url": relative_path, "inline": value, "output": relative_path, "mode": value,
+        "encoding": st.sampled_from(["utf-8", "latin-1", "ascii", "klingon", ""]),
+        "context": lines(context_line), "once": relative_path,
+        "extensions": st.sampled_from(["", "jinja2.ext.do", "no.such.Ext", "jinja2.ext.loopcontrols"]),
+        "import-list": lines(st.builds(lambda k, n, p: f"{k} {n} {p}",
+                                       st.sampled_from(["file", "rawfile", "folder"]),
+                                       st.sampled_from(["lib", "x"]), relative_path)),
+    },
+    Parameters: {
+        "parameters-file": relative_path, "schema": relative_path,
+        "connection-section": st.sampled_from(["", "nosuch", "values"]),
+        "ram-size": value, "other": value,
+    },
+    Publish: {"url": value, "password": value, "connection-section": st.sampled_from(["", "nosuch"])},
+    Promise: {
+        "promise-path": relative_path, "port": value, "host": value,
+        "url": value, "status": value, "path": value,
+    },
+}
+
+
+def option_sets(recipe):
+    known = RECIPES[recipe]
+    return st.fixed_dictionaries({}, optional=known)
+
+
+def seed_files(directory: Path) -> None:
+    """Some files and directories for paths to collide with."""
+    (directory / "a").mkdir()
+    (directory / "a" / "b").write_text("a file where a directory may be wanted")
+    (directory / "c").write_text("{{ 1 + 1 }}")
+    (directory / "schema.json").write_text('{"type": "object", "properties": {"x": {"type": "integer"}}}')
+    (directory / "params.json").write_text('{"x": "7", "ram-size": ""}')
+
+
+def check(recipe_class, options: dict) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        seed_files(directory)
+        buildout = FakeBuildout(
+            buildout=FakeOptions(directory=str(directory), **{"parts-directory": str(directory / "parts")}),
+            values=FakeOptions(x="1"),
+        )
+        before = snapshot(directory)
+        fake_options = FakeOptions(recipe="slapkit:fuzz", **options)
+        try:
+            recipe = recipe_class(buildout, PART, fake_options)
+            recipe.install()
+            recipe.update()
+        except zc.buildout.UserError as error:
+            message = str(error)
+            assert message.startswith(f"[{PART}] "), message
+            option = message[len(PART) + 3:].split(":", 1)[0]
+            assert option in options or option in RECIPES[recipe_class] or option == "recipe", message
+            if recipe_class is not GeneratePassword:  # it persists in its constructor, by contract
+                assert snapshot(directory) == before, f"{message} but the disk changed"
+            return "error"
+        return "ok"
+
+
+def make_test(recipe_class):
+    @FUZZ
+    @given(options=option_sets(recipe_class))
+    def test(options):
+        check(recipe_class, options)
+
+    test.__name__ = f"test_fuzz_{recipe_class.__name__.lower()}"
+    return test
+
+
+for _recipe in RECIPES:
+    globals()[f"test_fuzz_{_recipe.__name__.lower()}"] = make_test(_recipe)
+
+
+@settings(max_examples=max(EXAMPLES // 5, 10), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(mode=value, command=value, environment=value)
+def test_fuzz_through_real_buildout(tmp_path_factory, mode, command, environment):
+    """A sample through the real buildout: success, or an error naming part and option."""
+    from buildout_harness import BuildoutDir
+
+    directory = tmp_path_factory.mktemp("fuzz")
+    buildout = BuildoutDir(directory)
+
+    def indent(v):  # a buildout value: continuation lines are indented
+        return v.replace("\n", "\n  ")
+
+    profile = (
+        "[buildout]\nparts = d w\n"
+        f"[d]\nrecipe = slapkit:mkdirectory\nmode = {indent(mode)}\nsub = {directory}/sub\n"
+        f"[w]\nrecipe = slapkit:wrapper\ncommand-line = {indent(command)}\n"
+        f"environment = {indent(environment)}\nwrapper-path = {directory}/wrapper\n"
+    )
+    try:
+        buildout.write(profile)
+    except UnicodeEncodeError:
+        return
+    result = buildout.run()
+    assert "Traceback" not in result.output, result.output
+    if result.returncode != 0:
+        errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+        assert errors, result.output
+        # buildout's own parse errors are buildout's; ours name part and option
+        if errors[0].startswith("Error: [d]") or errors[0].startswith("Error: [w]"):
+            assert not (directory / "wrapper").exists()
