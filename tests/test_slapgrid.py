@@ -1,0 +1,148 @@
+"""slapkit under the engine its users run: slapos.core's StandaloneSlapOS.
+
+A real local master (slapos proxy), real slapgrid (slapos node software /
+instance) and real supervisord. slapgrid refuses to run as root, so
+tools/slapgrid-test.sh runs this module as an unprivileged user.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slapgrid
+
+standalone_module = pytest.importorskip(
+    "slapos.slap.standalone", reason="needs slapos.core on Python 3.12+"
+)
+if os.getuid() == 0:
+    pytest.skip(
+        "slapgrid refuses to run as root: tools/slapgrid-test.sh runs this as another user",
+        allow_module_level=True,
+    )
+
+from slapos_master import free_port  # noqa: E402
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+SOFTWARE_CFG = """\
+# A software release made of what is installed beside slapgrid: nothing to
+# download. Its instance profile is examples/hello-web, copied as is.
+[buildout]
+parts = instance-profile
+offline = true
+
+[instance-profile]
+recipe = slapkit:jinja2
+import-list = rawfile profile {profile}
+inline = {{% include 'profile' %}}
+output = ${{buildout:directory}}/instance.cfg
+"""
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()
+
+
+def files(partition: Path) -> dict[str, tuple[int, int]]:
+    """(inode, mtime) of the files slapkit manages in a partition."""
+    result = {}
+    for sub in ("etc", "srv"):
+        for root, _, names in os.walk(partition / sub):
+            for name in names:
+                info = os.lstat(os.path.join(root, name))
+                result[os.path.relpath(os.path.join(root, name), partition)] = (
+                    info.st_ino, info.st_mtime_ns)
+    return result
+
+
+@pytest.fixture
+def slapos():
+    # Short path: supervisord's UNIX sockets live under it.
+    base = Path(tempfile.mkdtemp(prefix="sk-", dir="/tmp"))
+    port = free_port()
+    standalone = standalone_module.StandaloneSlapOS(str(base), "127.0.0.1", port)
+    try:
+        standalone.start()
+        standalone.format(partition_count=2, ipv4_address="127.0.0.1", ipv6_address="::1")
+        yield standalone
+    finally:
+        standalone.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def software(tmp_path):
+    directory = tmp_path / "hello-web-software"
+    directory.mkdir()
+    shutil.copy(EXAMPLES / "hello-web" / "instance.cfg", directory / "instance-hello-web.cfg")
+    path = directory / "software.cfg"
+    path.write_text(SOFTWARE_CFG.format(profile=directory / "instance-hello-web.cfg"))
+    return str(path)
+
+
+def service_pid(slapos) -> int:
+    with slapos.instance_supervisor_rpc as supervisor:
+        running = [p for p in supervisor.getAllProcessInfo()
+                   if "hello-web" in p["name"] and p["statename"] == "RUNNING"]
+    assert len(running) == 1, running
+    return running[0]["pid"]
+
+
+def process(slapos, everything: bool = False) -> None:
+    # slapgrid skips a partition whose request did not change, unless told
+    # to process them all: that is the daily "nothing changed" run.
+    slapos._force_slapos_node_instance_all = everything
+    try:
+        slapos.waitForInstance(max_retry=5)
+    finally:
+        slapos._force_slapos_node_instance_all = False
+
+
+@pytest.mark.parametrize("form", ["xml", "serialised"])
+def test_hello_web_under_real_slapgrid(slapos, software, form):
+    started = time.monotonic()
+    slapos.supply(software)
+    slapos.waitForSoftware(max_retry=3)
+
+    port = free_port()
+
+    def request(parameters: dict):
+        if form == "serialised":
+            parameters = {"_": json.dumps(parameters)}
+        return slapos.request(software, "hello", partition_parameter_kw=parameters)
+
+    partition = request({"port": str(port), "greeting": "Hello slapgrid"})
+    process(slapos)
+    partition = request({"port": str(port), "greeting": "Hello slapgrid"})
+    connection = partition.getConnectionParameterDict()
+    assert connection["url"] == f"http://127.0.0.1:{port}/"  # published to the master
+    assert get(connection["url"]) == "Hello slapgrid\n"
+    directory = Path(slapos.instance_directory) / partition.getId()
+    password = (directory / "srv" / "admin-password").read_text()
+    pid = service_pid(slapos)
+
+    # The daily run: nothing changed, nothing written, nothing restarted.
+    before = files(directory)
+    process(slapos, everything=True)
+    assert files(directory) == before
+    assert service_pid(slapos) == pid
+    assert (directory / "srv" / "admin-password").read_text() == password
+
+    # A changed parameter: new config, the service restarts with it.
+    request({"port": str(port), "greeting": "Bonjour slapgrid"})
+    process(slapos)
+    deadline = time.monotonic() + 30
+    while get(f"http://127.0.0.1:{port}/") != "Bonjour slapgrid\n":
+        assert time.monotonic() < deadline, "the service never served the new greeting"
+        time.sleep(0.2)
+    assert service_pid(slapos) != pid
+    assert (directory / "srv" / "admin-password").read_text() == password
+    print(f"\nslapgrid round trip ({form}): {time.monotonic() - started:.1f}s")
