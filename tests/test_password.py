@@ -170,6 +170,7 @@ def test_unknown_hash_scheme_is_a_user_error(buildout):
     [
         ("bytes = many", "[password] bytes: 'many' is not a whole number"),
         ("bytes = 0", "[password] bytes: 0 is less than 1"),
+        ("bytes = 99999999999999999999", "[password] bytes: 99999999999999999999 is more than 4096"),
         ("chars = a", "[password] chars: needs at least two different characters"),
     ],
 )

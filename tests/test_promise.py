@@ -101,7 +101,7 @@ def test_values_are_not_code(buildout, tmp_path):
         ("", "[check] promise-path: give exactly one of 'port', 'url' and 'path'"),
         ("port = 1\npath = /x", "[check] path: give exactly one of 'port', 'url' and 'path'"),
         ("port = http", "[check] port: 'http' is not a whole number"),
-        ("port = 70000", "[check] port: 70000 is not a TCP port"),
+        ("port = 70000", "[check] port: 70000 is more than 65535"),
         ("url = ftp://x/", "[check] url: 'ftp://x/' is not an http:// or https:// URL"),
     ],
 )

@@ -54,7 +54,13 @@ class PartOptions:
             option, f"{value!r} is not a boolean (true/yes/on/1 or false/no/off/0)"
         )
 
-    def integer(self, option: str, default: int, minimum: int | None = None) -> int:
+    def integer(
+        self,
+        option: str,
+        default: int,
+        minimum: int | None = None,
+        maximum: int | None = None,
+    ) -> int:
         value = self.text(option)
         if value is None:
             return default
@@ -64,6 +70,8 @@ class PartOptions:
             raise self.error(option, f"{value!r} is not a whole number") from None
         if minimum is not None and number < minimum:
             raise self.error(option, f"{number} is less than {minimum}")
+        if maximum is not None and number > maximum:
+            raise self.error(option, f"{number} is more than {maximum}")
         return number
 
     def mode(self, option: str = "mode", default: int | None = None) -> int | None:

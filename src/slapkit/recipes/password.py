@@ -16,6 +16,9 @@ from slapkit.core.secrets import conceal, locked_directory, register_secret, tak
 
 DEFAULT_CHARS = string.ascii_letters + string.digits
 SECRET_MODE = 0o600
+# Far above what any server accepts; a typo such as 160000000 would otherwise
+# make buildout spin building a gigabyte password.
+MAX_LENGTH = 4096
 HASH_PREFIX = "passwd-"
 # Short names for the schemes servers use; any other passlib handler name
 # also works, with "-" for "_" (passwd-pbkdf2-sha256, passwd-md5-crypt, ...).
@@ -37,7 +40,7 @@ class GeneratePassword(BaseRecipe):
                     elsewhere, or impose it with ``passwd``).
       passwd        impose this password (stored, hashed) instead of a
                     generated one; when it changes, the stored one is replaced.
-      bytes         length of a generated password, default 16.
+      bytes         length of a generated password, default 16, at most 4096.
       chars         alphabet of a generated password, default letters and digits.
 
     Outputs: ``passwd``, and on demand ``passwd-<scheme>`` hashes
@@ -55,7 +58,7 @@ class GeneratePassword(BaseRecipe):
             storage = os.path.join(buildout["buildout"]["parts-directory"], name)
             options["storage-path"] = storage
         self.storage = os.path.join(buildout["buildout"]["directory"], storage) if storage else None
-        self.length = self.opts.integer("bytes", 16, minimum=1)
+        self.length = self.opts.integer("bytes", 16, minimum=1, maximum=MAX_LENGTH)
         chars = options.get("chars")
         self.chars = chars if chars else DEFAULT_CHARS
         if len(set(self.chars)) < 2:

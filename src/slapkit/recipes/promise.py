@@ -76,16 +76,14 @@ class Promise(BaseRecipe):
         claim(self.path)
         values: dict[str, Any] = {}
         if self.kind == "port":
-            values["port"] = opts.integer("port", 0, minimum=1)
-            if values["port"] > 65535:
-                raise self.error("port", f"{values['port']} is not a TCP port")
+            values["port"] = opts.integer("port", 0, minimum=1, maximum=65535)
             values["host"] = opts.text("host", "127.0.0.1")
         elif self.kind == "url":
             url = opts.required("url")
             if not url.startswith(("http://", "https://")):
                 raise self.error("url", f"{url!r} is not an http:// or https:// URL")
             values["url"] = url
-            values["status"] = opts.integer("status", 200, minimum=100)
+            values["status"] = opts.integer("status", 200, minimum=100, maximum=599)
         else:
             values["path"] = opts.required("path")
         self.script = _HEADER.format(python=sys.executable, part=name) + _CHECKS[
