@@ -163,6 +163,16 @@ def _child(directory: Path, argv: list[str], output_fd: int, setup=None) -> None
             os._exit(code)
 
 
+def forget_run_state() -> None:
+    """Clear what slapkit keeps for the length of one buildout process."""
+    from slapkit.core import claims, secrets
+    from slapkit.recipes import wrapper
+
+    secrets._known_secrets.clear()
+    claims._claimed.clear()
+    wrapper._listings.clear()
+
+
 def snapshot(directory: Path) -> dict[str, tuple[int, int, int]]:
     """(inode, mtime_ns, mode) of every file and directory under ``directory``,
     buildout's own bookkeeping left out."""

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from buildout_harness import BuildoutDir
+from buildout_harness import BuildoutDir, forget_run_state
 
 
 @pytest.fixture
@@ -22,6 +22,17 @@ def _slapgrid_umask():
     previous = os.umask(0o027)
     yield
     os.umask(previous)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_run_state():
+    """slapkit keeps some state for the length of one buildout process (secrets
+    to redact, files claimed, directory listings). Tests that construct recipes
+    in this process must not hand theirs on to the next test, nor to the
+    buildouts it forks."""
+    forget_run_state()
+    yield
+    forget_run_state()
 
 
 @pytest.fixture

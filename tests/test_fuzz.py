@@ -18,7 +18,7 @@ import zc.buildout.buildout
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from buildout_harness import snapshot
+from buildout_harness import forget_run_state, snapshot
 from slapkit.recipes.mkdirectory import MkDirectory
 from slapkit.recipes.parameters import Parameters
 from slapkit.recipes.password import GeneratePassword
@@ -114,6 +114,7 @@ def seed_files(directory: Path) -> None:
 
 
 def check(recipe_class, options: dict) -> str:
+    forget_run_state()  # each example is a buildout run of its own
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         seed_files(directory)
