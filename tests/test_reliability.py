@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 
 from buildout_harness import snapshot
+from slapkit.runner.deploy import set_aside_broken_installed_cfg
 from test_wrapper import RECORD, read_record
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 KILL_POINTS = int(os.environ.get("SLAPKIT_KILL_POINTS", "100"))
 TEMPORARY = re.compile(r"^\..+\.tmp$")
-BOOKKEEPING = {".installed.cfg", "eggs", "develop-eggs", "bin", "sbin", "parts"}
+BOOKKEEPING = {".installed.cfg", ".installed.cfg.broken", "eggs", "develop-eggs", "bin", "sbin", "parts"}
 
 
 def contents(directory: Path) -> dict[str, bytes]:
@@ -59,7 +60,7 @@ def test_sigkill_at_random_points_never_leaves_a_partial_file(buildout):
     duration = time.monotonic() - started
 
     rng = random.Random(20261124)
-    kills = attempts = 0
+    kills = attempts = bookkeeping_cut = 0
     target = 0
     while kills < KILL_POINTS and attempts < KILL_POINTS * 4:
         attempts += 1
@@ -75,10 +76,16 @@ def test_sigkill_at_random_points_never_leaves_a_partial_file(buildout):
             allowed = [state[path] for state in states if path in state]
             assert data in allowed, f"kill {kills}: {path} is neither old nor new: {data[:80]!r}"
         assert buildout.path("srv", "admin-password").read_text() == password
+        # zc.buildout rewrites its own .installed.cfg in place: a kill there
+        # leaves it unreadable to buildout. slapkit deploy sets it aside; the
+        # recipes, which look at the disk, must then converge all the same.
+        if set_aside_broken_installed_cfg(buildout.directory):
+            bookkeeping_cut += 1
         buildout.run().check()  # the next run converges
         assert contents(buildout.directory) == states[target], f"kill {kills}: did not converge"
     assert kills >= KILL_POINTS, f"only {kills} kills landed in {attempts} runs"
     assert buildout.path("srv", "admin-password").read_text() == password
+    print(f"\n{kills} kill points in {attempts} runs; buildout's .installed.cfg cut {bookkeeping_cut} times")
 
 
 def test_any_sequence_of_edits_converges_and_a_final_rerun_writes_nothing(buildout):

@@ -67,6 +67,17 @@ def test_deploy_redeploy_change_and_stop(partition):
     assert "services     0 started, 0 restarted, 0 stopped" in again.stdout
     assert service_pid(partition) == pid
 
+    # A buildout killed while it rewrote .installed.cfg leaves it empty, and
+    # zc.buildout then fails on every run: the runner sets it aside, and
+    # since the recipes look at the disk, nothing changes.
+    (partition / ".installed.cfg").write_text("")
+    recovered = slapkit("deploy", HELLO_WEB, "--partition", partition, "-p", f"port={port}")
+    assert "note         buildout's .installed.cfg was cut short" in recovered.stdout
+    assert "files        0 changed" in recovered.stdout
+    assert "services     0 started, 0 restarted, 0 stopped" in recovered.stdout
+    assert service_pid(partition) == pid
+    assert (partition / "srv" / "admin-password").read_text() == password
+
     changed = slapkit("deploy", HELLO_WEB, "--partition", partition, "-p", f"port={other_port}")
     assert "services     0 started, 1 restarted, 0 stopped" in changed.stdout
     assert "restarted slappart0_hello-web-" in changed.stdout

@@ -81,6 +81,7 @@ class Deployment:
     failed_services: list[tuple[str, str]] = field(default_factory=list)
     promises: list[PromiseResult] = field(default_factory=list)
     connection: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -130,6 +131,35 @@ def prepare_partition(profile: Path, partition: Path, parameters: dict) -> None:
         parameters_file=parameters_file,
     )
     write_if_changed(str(partition / "buildout.cfg"), text + tail)
+
+
+def set_aside_broken_installed_cfg(partition: Path) -> str | None:
+    """Move away a ``.installed.cfg`` that buildout itself could not read.
+
+    zc.buildout rewrites that file in place (truncate, then write): a run
+    killed in between leaves it empty or cut short, and every later run
+    fails with an internal error. slapkit's recipes look at the disk, not at
+    that file, so starting without it changes nothing that is right already.
+    Returns the path it was moved to, or None when it was fine.
+    """
+    installed = partition / ".installed.cfg"
+    if not installed.exists():
+        return None
+    import zc.buildout.configparser
+
+    try:
+        with open(installed, encoding="utf-8") as stream:
+            sections = zc.buildout.configparser.parse(stream, str(installed))
+        readable = "parts" in sections.get("buildout", {}) and all(
+            part in sections for part in sections["buildout"]["parts"].split()
+        )
+    except Exception:  # any parse failure: buildout would fail the same way
+        readable = False
+    if readable:
+        return None
+    broken = installed.with_name(".installed.cfg.broken")
+    os.replace(installed, broken)
+    return str(broken)
 
 
 def run_buildout(
@@ -200,6 +230,11 @@ def deploy(
     partition = partition.resolve()
     prepare_partition(profile, partition, parameters)
     result = Deployment(partition)
+    broken = set_aside_broken_installed_cfg(partition)
+    if broken:
+        result.notes.append(
+            f"buildout's .installed.cfg was cut short (a killed run): moved to {broken}"
+        )
     result.buildout_ok, result.files_changed, result.buildout_error = run_buildout(
         partition, progress
     )
@@ -280,6 +315,8 @@ def print_summary(result: Deployment, out: TextIO) -> None:
     write = lambda text="": print(text, file=out)  # noqa: E731
     write()
     write(f"partition    {result.partition}")
+    for note in result.notes:
+        write(f"note         {note}")
     if not result.buildout_ok:
         write("buildout     FAILED")
         for line in result.buildout_error.splitlines():
