@@ -169,6 +169,7 @@ def forget_run_state() -> None:
     from slapkit.recipes import wrapper
 
     secrets._known_secrets.clear()
+    secrets._pattern = None
     claims._claimed.clear()
     wrapper._listings.clear()
 

@@ -125,6 +125,34 @@ data = {buildout.path('data')}
     assert password not in result.output
 
 
+def test_a_short_imposed_password_is_hidden_without_garbling_the_error(buildout):
+    """passwd = ab: the error still names part and option in plain words, and
+    the value alone is hidden; 'ab' inside other words is left as it is."""
+    text = profile(buildout, "passwd = ab") + """
+[broken]
+recipe = slapkit:mkdirectory
+mode = ${password:passwd}
+absent = /nonexistent-lab
+"""
+    result = buildout.run(text.replace("parts = password config", "parts = password config broken"))
+    assert result.returncode != 0
+    assert "Error: [broken] mode: '<secret>' is not an octal file mode" in result.output
+    assert "'ab'" not in result.output
+
+
+def test_redaction_rule():
+    from slapkit.core import secrets
+
+    secrets.register_secret("Zq3xLongSecret")
+    secrets.register_secret("ab")
+    assert secrets.redact("x Zq3xLongSecret y") == "x <secret> y"
+    assert secrets.redact("prefixZq3xLongSecretsuffix") == "prefix<secret>suffix"
+    assert secrets.redact("'ab' is not octal; cannot grab a lab") == (
+        "'<secret>' is not octal; cannot grab a lab"
+    )
+    assert secrets.holds_secret("-ab-") and not secrets.holds_secret("label")
+
+
 @pytest.mark.parametrize(
     "scheme, handler",
     [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 
@@ -20,17 +21,40 @@ REDACTED = "<secret>"
 # Every secret served in this process: an error message of any part that
 # happens to quote one (e.g. an option set to ${password:passwd}) is redacted.
 _known_secrets: set[str] = set()
+_pattern: re.Pattern[str] | None = None
+# A secret this short (an imposed "passwd = ab") is matched only as a whole
+# word: replaced inside other words it would garble every message, and the
+# garbling itself would spell the secret out.
+SHORT_SECRET = 4
 
 
 def register_secret(value: str) -> None:
-    if value:
+    global _pattern
+    if value and value not in _known_secrets:
         _known_secrets.add(value)
+        _pattern = None
+
+
+def _secret_pattern() -> re.Pattern[str] | None:
+    global _pattern
+    if _pattern is None and _known_secrets:
+        alternatives = [
+            re.escape(secret) if len(secret) >= SHORT_SECRET
+            else r"(?<![^\W_])" + re.escape(secret) + r"(?![^\W_])"
+            for secret in sorted(_known_secrets, key=len, reverse=True)
+        ]
+        _pattern = re.compile("|".join(alternatives))
+    return _pattern
 
 
 def redact(text: str) -> str:
-    for secret in sorted(_known_secrets, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
+    pattern = _secret_pattern()
+    return pattern.sub(REDACTED, text) if pattern else text
+
+
+def holds_secret(value: str) -> bool:
+    pattern = _secret_pattern()
+    return bool(pattern and pattern.search(value))
 
 
 def take_out(options: MutableMapping[str, str], option: str) -> str | None:
@@ -63,10 +87,6 @@ def conceal(options: MutableMapping[str, str], names: tuple[str, ...], lookup: L
 
 def concealed_names(options: MutableMapping[str, str]) -> tuple[str, ...]:
     return getattr(options, CONCEALED_ATTRIBUTE, ())
-
-
-def holds_secret(value: str) -> bool:
-    return any(secret in value for secret in _known_secrets)
 
 
 def conceal_secret_options(options: MutableMapping[str, str]) -> tuple[str, ...]:
