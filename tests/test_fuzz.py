@@ -164,7 +164,7 @@ def test_fuzz_through_real_buildout(tmp_path_factory, mode, command, environment
     buildout = BuildoutDir(directory)
 
     def indent(v):  # a buildout value: continuation lines are indented
-        return v.replace("\n", "\n  ")
+        return "\n  ".join(v.splitlines())  # every line break buildout sees, \r too
 
     profile = (
         "[buildout]\nparts = d w\n"

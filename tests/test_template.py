@@ -182,6 +182,7 @@ def test_removing_the_part_removes_its_output(buildout):
         ("inline = x\noutput = /tmp/x\ncontext = bogus a b", "[config] context: 'bogus a b' is not of the form TYPE NAME EXPRESSION"),
         ("inline = x\noutput = /tmp/x\ncontext = json a {nope", "[config] context: '{nope' is not valid JSON"),
         ("inline = x\noutput = /tmp/x\ncontext = key a values:nothing", "[config] context: 'values:nothing': no such option"),
+        ("inline = x\noutput = /tmp/x\ncontext = section a no-such-section", "[config] context: no section [no-such-section]"),
         ("inline = x\noutput = /tmp/x\ncontext = import a no_such_module_here", "[config] context: cannot import 'no_such_module_here'"),
         ("inline = x\noutput = /tmp/x\nextensions = no.such.Extension", "[config] extensions: cannot load"),
         ("inline = x\noutput = /tmp/x\nencoding = klingon", "[config] encoding: unknown encoding 'klingon'"),

@@ -154,12 +154,18 @@ class Jinja2(BaseRecipe):
             "jsonkey": lambda expression: self._json(
                 expression, self._key("context", expression)
             ),
-            "section": lambda expression: section_items(self.buildout[expression]),
+            "section": self._section,
             "import": self._import_module,
         }
         for kind, name, expression in self._lines("context", CONTEXT_TYPES):
             context[name] = handlers[kind](expression)
         return context
+
+    def _section(self, expression: str) -> dict[str, str]:
+        try:
+            return section_items(self.buildout[expression])
+        except KeyError:  # zc.buildout's MissingSection is one
+            raise self.error("context", f"no section [{expression}]") from None
 
     def _json(self, expression: str, text: str) -> Any:
         try:
