@@ -84,32 +84,6 @@ def replace_atomically(path: str, data: bytes, mode: int) -> None:
         raise
 
 
-def create_exclusively(path: str, data: bytes, mode: int) -> bool:
-    """Create ``path`` with ``data`` unless it exists; True when this call created it.
-
-    The complete file appears at once (a hard link of a finished temporary
-    file), so a concurrent reader or a crash never sees it half written, and
-    of two concurrent callers exactly one wins.
-    """
-    directory = os.path.dirname(path) or "."
-    fd, temporary = tempfile.mkstemp(
-        prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory
-    )
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-            os.fchmod(stream.fileno(), mode)
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            return False
-        return True
-    finally:
-        _unlink_quietly(temporary)
-
-
 def remove_file(path: str) -> bool:
     """Remove a file; True when there was one."""
     try:
