@@ -135,6 +135,46 @@ import-list =
     assert output.read_text() == "hello you {{ not rendered }}"
 
 
+def generated_templates(greeting: str) -> str:
+    """A template and a macro file made by earlier parts, used by a third."""
+    return f"""
+[buildout]
+parts = config
+
+[template]
+recipe = slapkit:jinja2
+output = ${{buildout:directory}}/config.in
+inline = {greeting} {{{{ '{{{{' }}}} name {{{{ '}}}}' }}}}{{% raw %}}{{% import 'lib' as lib %}} {{{{ lib.mark() }}}}{{% endraw %}}
+
+[macros]
+recipe = slapkit:jinja2
+output = ${{buildout:directory}}/lib.in
+inline = {{% raw %}}{{% macro mark() %}}{{% endraw %}}{greeting}!{{% raw %}}{{% endmacro %}}{{% endraw %}}
+
+[config]
+recipe = slapkit:jinja2
+url = ${{template:output}}
+lib-path = ${{macros:output}}
+import-list = file lib :lib-path
+output = ${{buildout:directory}}/config.txt
+context = raw name world
+"""
+
+
+def test_template_rewritten_by_an_earlier_part_is_rendered_in_the_same_run(buildout):
+    """The part is read before the earlier parts install: one run must converge."""
+    buildout.run(generated_templates("hello")).check()
+    output = buildout.path("config.txt")
+    assert output.read_text() == "hello world hello!"
+    buildout.run(generated_templates("bye")).check()
+    assert buildout.path("config.in").read_text().startswith("bye {{ name }}")
+    assert output.read_text() == "bye world bye!"
+    before = os.stat(output)
+    rerun = buildout.run(generated_templates("bye")).check()
+    assert "config.txt" not in rerun.output
+    assert os.stat(output).st_mtime_ns == before.st_mtime_ns
+
+
 def test_extensions(buildout):
     output = buildout.path("out")
     buildout.run(profile(f"""output = {output}

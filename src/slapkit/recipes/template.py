@@ -104,6 +104,9 @@ class Jinja2(BaseRecipe):
         self.imports = self._imports()
         self.context = self._context()
         self.rendered: bytes | None = None
+        # What the render read, as (inode, mtime, size): an earlier part of
+        # the same run may rewrite a template after this part was read.
+        self.sources: dict[str, tuple[int, int, int] | None] = {}
         if self.once and os.path.exists(self.once):
             return
         if self.template_path is None or os.path.exists(self.template_path):
@@ -207,6 +210,7 @@ class Jinja2(BaseRecipe):
         if entry is None:
             return None
         path, raw = entry
+        self.sources[path] = _signature(path)
         with open(path, encoding=self.encoding) as stream:
             source = stream.read()
         if raw:
@@ -214,7 +218,9 @@ class Jinja2(BaseRecipe):
         return source, path, lambda: False
 
     def _render(self) -> bytes:
+        self.sources = {}
         if self.template_path is not None:
+            self.sources[self.template_path] = _signature(self.template_path)
             try:
                 with open(self.template_path, encoding=self.encoding) as stream:
                     source = stream.read()
@@ -241,7 +247,7 @@ class Jinja2(BaseRecipe):
     def install(self) -> list[str]:
         if self.once and os.path.exists(self.once):
             return []
-        if self.rendered is None:
+        if self.rendered is None or self._sources_changed():
             if self.template_path is not None and not os.path.exists(self.template_path):
                 raise self.error("url", f"{self.template_path!r} does not exist")
             self.rendered = self._render()
@@ -249,6 +255,18 @@ class Jinja2(BaseRecipe):
         if self.once:
             self.write("once", self.once, b"")
         return []
+
+
+    def _sources_changed(self) -> bool:
+        return any(_signature(path) != seen for path, seen in self.sources.items())
+
+
+def _signature(path: str) -> tuple[int, int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size
 
 
 def uninstall(name: str, options: Mapping[str, str]) -> None:
