@@ -168,8 +168,7 @@ def forget_run_state() -> None:
     from slapkit.core import claims, secrets
     from slapkit.recipes import wrapper
 
-    secrets._known_secrets.clear()
-    secrets._pattern = None
+    secrets.forget_secrets()
     claims._claimed.clear()
     wrapper._listings.clear()
 

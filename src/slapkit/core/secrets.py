@@ -21,30 +21,50 @@ REDACTED = "<secret>"
 # Every secret served in this process: an error message of any part that
 # happens to quote one (e.g. an option set to ${password:passwd}) is redacted.
 _known_secrets: set[str] = set()
-_pattern: re.Pattern[str] | None = None
 # A secret this short (an imposed "passwd = ab") is matched only as a whole
 # word: replaced inside other words it would garble every message, and the
 # garbling itself would spell the secret out.
 SHORT_SECRET = 4
+_long_secrets: set[str] = set()
+_short_secrets: set[str] = set()
+# Compiled on demand. Not used by holds_secret, which every part calls: a
+# profile with hundreds of passwords would recompile an ever longer
+# alternation after each one (quadratic; it was half of a rerun's time).
+_patterns: dict[bool, re.Pattern[str] | None] = {}
 
 
 def register_secret(value: str) -> None:
-    global _pattern
     if value and value not in _known_secrets:
         _known_secrets.add(value)
-        _pattern = None
+        _patterns.pop(False, None)
+        if len(value) < SHORT_SECRET:
+            _short_secrets.add(value)
+            _patterns.pop(True, None)
+        else:
+            _long_secrets.add(value)
 
 
-def _secret_pattern() -> re.Pattern[str] | None:
-    global _pattern
-    if _pattern is None and _known_secrets:
+def forget_secrets() -> None:
+    """Forget every secret (a new buildout run in the same process: tests)."""
+    _known_secrets.clear()
+    _long_secrets.clear()
+    _short_secrets.clear()
+    _patterns.clear()
+
+
+def _word(secret: str) -> str:
+    return r"(?<![^\W_])" + re.escape(secret) + r"(?![^\W_])"
+
+
+def _secret_pattern(short_only: bool = False) -> re.Pattern[str] | None:
+    if short_only not in _patterns:
+        chosen = _short_secrets if short_only else _known_secrets
         alternatives = [
-            re.escape(secret) if len(secret) >= SHORT_SECRET
-            else r"(?<![^\W_])" + re.escape(secret) + r"(?![^\W_])"
-            for secret in sorted(_known_secrets, key=len, reverse=True)
+            re.escape(secret) if len(secret) >= SHORT_SECRET else _word(secret)
+            for secret in sorted(chosen, key=len, reverse=True)
         ]
-        _pattern = re.compile("|".join(alternatives))
-    return _pattern
+        _patterns[short_only] = re.compile("|".join(alternatives)) if alternatives else None
+    return _patterns[short_only]
 
 
 def redact(text: str) -> str:
@@ -53,7 +73,9 @@ def redact(text: str) -> str:
 
 
 def holds_secret(value: str) -> bool:
-    pattern = _secret_pattern()
+    if any(secret in value for secret in _long_secrets):
+        return True
+    pattern = _secret_pattern(short_only=True) if _short_secrets else None
     return bool(pattern and pattern.search(value))
 
 
