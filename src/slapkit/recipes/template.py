@@ -27,6 +27,8 @@ IMPORT_TYPES = ("file", "rawfile")
 # Compiled template code, by (source, file name, extensions): a profile with
 # hundreds of parts rendering the same template compiles it once.
 _compiled: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+# Loader-less environments, by extensions, shared by the parts that use them.
+_environments: dict[tuple[str, ...], Any] = {}
 
 
 def _template_assert(condition: Any, *message: Any) -> str:
@@ -192,9 +194,17 @@ class Jinja2(BaseRecipe):
     def _environment(self) -> Any:
         import jinja2
 
-        loader = None
-        if self.imports:
-            loader = jinja2.FunctionLoader(self._load_import)
+        if not self.imports:
+            # Without a loader an environment holds nothing of the part's own.
+            shared = _environments.get(self.extensions)
+            if shared is None:
+                shared = _environments[self.extensions] = self._new_environment(None)
+            return shared
+        return self._new_environment(jinja2.FunctionLoader(self._load_import))
+
+    def _new_environment(self, loader: Any) -> Any:
+        import jinja2
+
         try:
             return jinja2.Environment(
                 extensions=list(self.extensions),

@@ -145,44 +145,57 @@ class Wrapper(BaseRecipe):
         mode = 0o700 if holds_secret(self.script) else 0o777 & ~current_umask()
         self.write("wrapper-path", path, self.script, mode)
         if self.hashed:
-            directory = os.path.dirname(path)
-            _listing(directory).add(os.path.basename(path))
+            listing = _listing(os.path.dirname(path))
+            listing.add(os.path.basename(path))
             for stale in hashed_siblings(self.base_path):
                 if stale != path:
                     self.remove(stale)
-                    _listing(directory).discard(os.path.basename(stale))
+                    listing.discard(os.path.basename(stale))
         # Nothing is returned: removal is this recipe's own (see uninstall), so
         # that a new digest never makes buildout see a missing file and reinstall.
         return []
 
 
-_listings: dict[str, set[str]] = {}
+class _Listing:
+    """The hashed wrappers of one directory, by base name.
 
+    Read once per buildout process and kept up to date with this module's
+    own writes: a profile with hundreds of hashed wrappers in one directory
+    would otherwise list (and scan) it once per wrapper.
+    """
 
-def _listing(directory: str) -> set[str]:
-    """A directory's names, read once per buildout process and kept up to date
-    with this module's own writes: a profile with hundreds of hashed wrappers
-    in one directory would otherwise list it once per wrapper."""
-    names = _listings.get(directory)
-    if names is None:
+    def __init__(self, directory: str):
+        self.by_base: dict[str, set[str]] = {}
         try:
-            names = set(os.listdir(directory))
+            names = os.listdir(directory)
         except OSError:
-            names = set()
-        _listings[directory] = names
-    return names
+            names = []
+        for name in names:
+            self.add(name)
+
+    def add(self, name: str) -> None:
+        if _DIGEST_SUFFIX.search(name):
+            self.by_base.setdefault(name[: -DIGEST_LENGTH - 1], set()).add(name)
+
+    def discard(self, name: str) -> None:
+        self.by_base.get(name[: -DIGEST_LENGTH - 1], set()).discard(name)
+
+
+_listings: dict[str, _Listing] = {}
+
+
+def _listing(directory: str) -> _Listing:
+    listing = _listings.get(directory)
+    if listing is None:
+        listing = _listings[directory] = _Listing(directory)
+    return listing
 
 
 def hashed_siblings(base_path: str) -> list[str]:
     """Every ``base_path-<digest>`` file."""
     directory, base = os.path.split(base_path)
-    return sorted(
-        os.path.join(directory, name)
-        for name in _listing(directory)
-        if len(name) == len(base) + 1 + DIGEST_LENGTH
-        and name.startswith(base + "-")
-        and _DIGEST_SUFFIX.search(name)
-    )
+    names = _listing(directory).by_base.get(base, ())
+    return sorted(os.path.join(directory, name) for name in names)
 
 
 def uninstall(name: str, options: Mapping[str, str]) -> None:
