@@ -22,9 +22,10 @@ find_python312() {
             command -v "$candidate"; return
         fi
     done
-    if command -v pyenv >/dev/null 2>&1; then
-        ls -d "$(pyenv root)"/versions/3.12.*/bin/python3.12 2>/dev/null | sort -V | tail -1
-    fi
+    # pyenv's builds, also when pyenv itself is not on PATH (a bare CI shell).
+    local root
+    root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+    ls -d "$root"/versions/3.12.*/bin/python3.12 2>/dev/null | sort -V | tail -1 || true
 }
 python=$(find_python312)
 if [ -z "$python" ]; then

@@ -13,8 +13,9 @@ find_python() {  # find_python 3.12 -> a python3.12 executable, or nothing
     if command -v "python$want" >/dev/null 2>&1 && "python$want" -c pass 2>/dev/null; then
         command -v "python$want"; return
     fi
-    if command -v pyenv >/dev/null 2>&1; then
-        root=$(pyenv root)
+    # pyenv's builds, also when pyenv itself is not on PATH (a bare CI shell).
+    root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+    if [ -d "$root/versions" ]; then
         for candidate in $(ls -d "$root"/versions/"$want".* 2>/dev/null | sort -V -r); do
             if [ -x "$candidate/bin/python$want" ]; then echo "$candidate/bin/python$want"; return; fi
         done
