@@ -151,6 +151,26 @@ def test_redaction_rule():
         "'<secret>' is not octal; cannot grab a lab"
     )
     assert secrets.holds_secret("-ab-") and not secrets.holds_secret("label")
+    assert secrets.holds_secret("PASS=prefixZq3xLongSecret")
+
+
+def test_each_new_secret_is_found_and_redacted_at_once():
+    """Secrets made one after another (a profile with many passwords)."""
+    from slapkit.core import secrets
+
+    for number in range(50):
+        long_one, short_one = f"Long{number:04d}Secret", f"s{number}"
+        assert not secrets.holds_secret(f"x={long_one}")
+        secrets.register_secret(long_one)
+        assert secrets.holds_secret(f"x={long_one}")
+        assert not secrets.holds_secret(f"x {short_one} y")
+        secrets.register_secret(short_one)
+        assert secrets.holds_secret(f"x {short_one} y")
+        assert secrets.redact(f"{long_one} and {short_one}") == "<secret> and <secret>"
+    assert not secrets.holds_secret("nothing here: s7x")
+    secrets.forget_secrets()
+    assert not secrets.holds_secret("Long0001Secret")
+    assert secrets.redact("Long0001Secret") == "Long0001Secret"
 
 
 @pytest.mark.parametrize(

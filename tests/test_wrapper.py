@@ -237,6 +237,33 @@ def test_hash_files_renames_on_change_and_removes_the_old_wrapper(buildout, tmp_
     assert "Uninstalling" not in final.output and "Installing" not in final.output
 
 
+def test_a_wrapper_whose_name_extends_another_keeps_its_own_digest(buildout, tmp_path):
+    """``web`` and ``web-admin`` share a prefix: renaming one leaves the other."""
+    web, admin = tmp_path / "web.conf", tmp_path / "admin.conf"
+    web.write_text("a")
+    admin.write_text("b")
+    text = wrapper_profile(
+        buildout, f"command-line = {PYTHON} {RECORD}\nhash-files = {web}", part="web"
+    ) + f"""
+[web-admin]
+recipe = slapkit:wrapper
+command-line = {PYTHON} {RECORD}
+wrapper-path = {buildout.path('etc', 'service', 'web-admin')}
+hash-files = {admin}
+"""
+    buildout.run(text.replace("parts = directory web", "parts = directory web web-admin")).check()
+    (admin_name,) = [n for n in hashed_wrappers(buildout) if n.startswith("web-admin-")]
+    admin_wrapper = buildout.path("etc", "service", admin_name)
+    before = os.stat(admin_wrapper)
+    web.write_text("changed")
+    result = buildout.run().check()
+    names = hashed_wrappers(buildout)
+    assert len(names) == 2 and admin_name in names
+    assert admin_name not in result.output  # neither removed nor written again
+    after = os.stat(admin_wrapper)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
 def test_hash_existing_files_gives_the_final_path_to_other_parts(buildout, tmp_path):
     binary = tmp_path / "binary"
     binary.write_text("v1")
