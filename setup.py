@@ -47,6 +47,8 @@ setup(
         "test": HASHES + SCHEMA + RUNNER + [
             "pytest>=7",
             "hypothesis>=6",
+            # tests/test_template_compat.py renders the same profile with it.
+            "slapos.recipe.template>=5",
             # The real-master tests run `slapos proxy`, which needs Python 3.12+.
             "slapos.core>=1.20; python_version >= '3.12'",
             "slapos.libnetworkcache; python_version >= '3.12'",

@@ -40,8 +40,7 @@ offline = true
 
 [instance-profile]
 recipe = slapkit:jinja2
-import-list = rawfile profile {profile}
-inline = {{% include 'profile' %}}
+url = {template}
 output = ${{buildout:directory}}/instance.cfg
 """
 
@@ -82,9 +81,12 @@ def slapos():
 def software(tmp_path):
     directory = tmp_path / "hello-web-software"
     directory.mkdir()
-    shutil.copy(EXAMPLES / "hello-web" / "instance.cfg", directory / "instance-hello-web.cfg")
+    # The profile holds Jinja2 templates of its own: copied verbatim.
+    profile = (EXAMPLES / "hello-web" / "instance.cfg").read_text()
+    template = directory / "instance-hello-web.cfg.in"
+    template.write_text("{% raw %}" + profile + "{% endraw %}")
     path = directory / "software.cfg"
-    path.write_text(SOFTWARE_CFG.format(profile=directory / "instance-hello-web.cfg"))
+    path.write_text(SOFTWARE_CFG.format(template=template))
     return str(path)
 
 

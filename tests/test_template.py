@@ -64,7 +64,7 @@ def test_file_template_rewritten_only_on_change_atomically_keeping_mode(buildout
     output = buildout.path("service.conf")
     text = profile(f"url = service.conf.in\noutput = {output}\nmode = 0640\ncontext = key port values:port")
     first = buildout.run(text).check()
-    assert output.read_text() == "port = 8080\n"
+    assert output.read_text() == "port = 8080"  # Jinja2 drops the final newline
     assert stat.S_IMODE(output.stat().st_mode) == 0o640
     assert f"created {output}" in first.output
 
@@ -77,7 +77,7 @@ def test_file_template_rewritten_only_on_change_atomically_keeping_mode(buildout
     template.write_text("port = {{ port }}\nlisten = 127.0.0.1\n")
     third = buildout.run().check()
     assert "Updating config." in third.output
-    assert output.read_text() == "port = 8080\nlisten = 127.0.0.1\n"
+    assert output.read_text() == "port = 8080\nlisten = 127.0.0.1"
     assert output.stat().st_ino != inode  # replaced by rename, never rewritten in place
     assert stat.S_IMODE(output.stat().st_mode) == 0o640
     assert f"updated {output}" in third.output
@@ -107,7 +107,7 @@ def test_undefined_name_names_template_and_line_and_keeps_previous_output(buildo
         "UndefinedError: 'missing_name' is undefined"
     ) in result.output
     assert "Traceback" not in result.output
-    assert output.read_text() == "line one\n8080\n"
+    assert output.read_text() == "line one\n8080"
     after = snapshot(buildout.directory)
     assert after["out"] == before["out"]
 
@@ -119,20 +119,47 @@ def test_syntax_error_in_inline_template(buildout):
     assert not buildout.path("out").exists()
 
 
-def test_import_list_file_and_rawfile(buildout):
+def test_import_list_file_rawfile_folder_and_rawfolder(buildout):
     macros = buildout.path("macros.in")
     macros.write_text("{% macro greet(who) %}hello {{ who }}{% endmacro %}")
-    raw = buildout.path("raw.in")
-    raw.write_text("{{ not rendered }}")
+    part = buildout.path("part.in")
+    part.write_text("port {{ port }}")
+    folder = buildout.path("lib")
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "a.in").write_text("a={{ 1 + 1 }}")
     output = buildout.path("out")
     buildout.run(profile(f"""output = {output}
 macros-path = {macros}
-inline = {{% import 'macros' as m %}}{{{{ m.greet('you') }}}} {{% include 'verbatim' %}}
+lib-path = {folder}
+context = key port values:port
+inline = {{% import 'macros' as m %}}{{{{ m.greet('you') }}}} {{% include 'part' %}} {{% include 'lib/sub/a.in' %}} {{% include 'raw:sub:a.in' %}}
+import-delimiter = :
 import-list =
   file macros :macros-path
-  rawfile verbatim {raw}
-""")).check()
-    assert output.read_text() == "hello you {{ not rendered }}"
+  rawfile part {part}
+  folder lib :lib-path
+  rawfolder raw {folder}
+""").replace("lib/sub/a.in", "lib:sub:a.in")).check()
+    # rawfile means "the path is given as is" (slapos.recipe.template): rendered too.
+    assert output.read_text() == "hello you port 8080 a=2 a=2"
+
+
+@pytest.mark.parametrize("name", ["lib:..:macros.in", "lib", "nothing", "macros:x"])
+def test_import_outside_what_import_list_gives_is_not_found(buildout, name):
+    (buildout.path("lib")).mkdir()
+    buildout.path("macros.in").write_text("secret macros")
+    output = buildout.path("out")
+    result = buildout.run(profile(f"""output = {output}
+inline = {{% include '{name}' %}}
+import-delimiter = :
+import-list =
+  rawfolder lib {buildout.path("lib")}
+  rawfile macros {buildout.path("macros.in")}
+"""))
+    assert not result.ok
+    assert f"[config] inline: rendering failed at <inline template of [config]>" in result.output
+    assert f"TemplateNotFound: {name}" in result.output
+    assert not output.exists()
 
 
 def generated_templates(greeting: str) -> str:
@@ -227,6 +254,11 @@ def test_removing_the_part_removes_its_output(buildout):
         ("inline = x\noutput = /tmp/x\nextensions = no.such.Extension", "[config] extensions: cannot load"),
         ("inline = x\noutput = /tmp/x\nencoding = klingon", "[config] encoding: unknown encoding 'klingon'"),
         ("url = http://example.invalid/t\noutput = /tmp/x", "[config] url: 'http://example.invalid/t': only local files are supported"),
+        ("rendered = /tmp/x", "[config] template: is required and was not given"),
+        ("rendered = /tmp/x\ntemplate = inline:\nurl = t", "[config] rendered: give either 'template' and 'rendered', or 'url' (or 'inline') and 'output'"),
+        ("rendered = /tmp/x\ntemplate = /no/such.in", "[config] template: '/no/such.in' does not exist"),
+        ("inline = x\noutput = /tmp/x\nimport-list = rawfile a/b /tmp/t", "[config] import-list: 'a/b' holds the import delimiter '/'"),
+        ("inline = x\noutput = /tmp/x\nimport-list = file a b c", "[config] import-list: 'b c' is not of the form section:option"),
     ],
 )
 def test_bad_input_is_a_user_error(buildout, options, message):

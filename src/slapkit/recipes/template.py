@@ -12,6 +12,7 @@ from typing import Any
 
 from slapkit.core import BaseRecipe
 from slapkit.core.claims import claim, remove_unclaimed
+from slapkit.core.files import current_umask
 from slapkit.core.options import PartOptions
 from slapkit.core.secrets import section_items
 
@@ -22,7 +23,11 @@ _BUILTIN_NAMES = (
     "ord pow range repr reversed round set sorted str sum tuple zip"
 ).split()
 CONTEXT_TYPES = ("key", "section", "raw", "json", "jsonkey", "import")
-IMPORT_TYPES = ("file", "rawfile")
+# As slapos.recipe.template: "raw" types give the path itself, the others a
+# section:option holding it; a folder lends every file in it.
+IMPORT_TYPES = ("file", "rawfile", "folder", "rawfolder")
+DEFAULT_IMPORT_DELIMITER = "/"
+INLINE_PREFIX = "inline:"  # of the old ``template`` option
 
 # Compiled template code, by (source, file name, extensions): a profile with
 # hundreds of parts rendering the same template compiles it once.
@@ -60,7 +65,12 @@ class Jinja2(BaseRecipe):
                    directory, or ``file://``); or
       inline       the template text. Exactly one of the two.
       output       (required) the file to write.
-      mode         octal mode of the output (default: kept, or 0666 less umask).
+      template, rendered
+                   the older names of ``url`` (or ``inline:`` and the text)
+                   and ``output``, used when ``output`` is not given.
+      mode         octal mode of the output. Default: 0666 less the umask,
+                   0777 less the umask for a ``#!`` script whose interpreter
+                   is executable.
       encoding     of template and output, default utf-8.
       context      lines ``TYPE NAME EXPRESSION``; TYPE is ``key``
                    (``section:option``, ``:option`` for this part), ``section``
@@ -68,13 +78,19 @@ class Jinja2(BaseRecipe):
                    (parsed JSON), ``jsonkey`` (``section:option`` parsed as
                    JSON) or ``import`` (a Python module).
       extensions   Jinja2 extensions, e.g. ``jinja2.ext.do``.
-      import-list  lines ``file NAME section:option`` or ``rawfile NAME PATH``:
-                   templates the template can ``{% import %}`` or
-                   ``{% include %}`` as NAME.
+      import-list  lines ``TYPE NAME EXPRESSION``: templates the template
+                   can ``{% import %}`` or ``{% include %}`` as NAME. TYPE is
+                   ``rawfile`` (EXPRESSION is the path), ``file`` (a
+                   ``section:option`` holding it), ``rawfolder`` or
+                   ``folder`` (every file in that folder, as
+                   ``NAME/sub/file``).
+      import-delimiter  between NAME and the path in a folder, default ``/``.
       once         a path: when it exists the template is not rendered again
                    (for a file the service rewrites); created after the
                    first render.
 
+    The output is what slapos.recipe.template:jinja2 renders, byte for byte
+    (Jinja2's defaults: a final newline of the template is dropped).
     Undefined names are errors, reported with the template and its line.
     The template is rendered when buildout reads the part, so a broken one
     stops the run before any part writes; the output is written only when
@@ -85,12 +101,14 @@ class Jinja2(BaseRecipe):
         super().__init__(buildout, name, options)
         opts = self.opts
         url, inline = opts.text("url"), options.get("inline")
-        if (url is None) == (not inline):
+        self.source_option, self.output_option = "url" if url else "inline", "output"
+        if opts.text("output") is None and opts.text("rendered") is not None:
+            url, inline = self._old_style_options()
+        elif (url is None) == (not inline):
             raise self.error("url", "give exactly one of 'url' and 'inline'")
-        self.source_option = "url" if url else "inline"
-        self.template_path = self._local_path("url", url) if url else None
+        self.template_path = self._local_path(self.source_option, url) if url else None
         self.inline = inline.lstrip("\r\n") if inline else None
-        self.output = self._local_path("output", opts.required("output"))
+        self.output = self._local_path(self.output_option, opts.required(self.output_option))
         claim(self.output)
         self.mode = opts.mode("mode")
         self.encoding = opts.text("encoding", "utf-8")
@@ -103,6 +121,7 @@ class Jinja2(BaseRecipe):
         if self.once and not os.path.isdir(os.path.dirname(self.once)):
             raise self.error("once", f"the directory of {self.once!r} does not exist")
         self.extensions = tuple(opts.text("extensions", "").split())
+        self.import_delimiter = opts.text("import-delimiter", DEFAULT_IMPORT_DELIMITER)
         self.imports = self._imports()
         self.context = self._context()
         self.rendered: bytes | None = None
@@ -114,6 +133,19 @@ class Jinja2(BaseRecipe):
         if self.template_path is None or os.path.exists(self.template_path):
             self.rendered = self._render()
         # else: the template is made by an earlier part; rendered at install.
+
+    def _old_style_options(self) -> tuple[str | None, str | None]:
+        """``template`` and ``rendered``, as older slapos.recipe.template profiles say."""
+        if self.opts.text("url") is not None or self.options.get("inline"):
+            raise self.error(
+                "rendered", "give either 'template' and 'rendered', or 'url' "
+                "(or 'inline') and 'output'"
+            )
+        self.source_option, self.output_option = "template", "rendered"
+        template = self.opts.required("template")
+        if template.startswith(INLINE_PREFIX):
+            return None, template[len(INLINE_PREFIX):] or None
+        return template, None
 
     def _local_path(self, option: str, value: str) -> str:
         if value.startswith("file://"):
@@ -185,10 +217,19 @@ class Jinja2(BaseRecipe):
             raise self.error("context", f"cannot import {expression!r}: {exc}") from None
 
     def _imports(self) -> dict[str, tuple[str, bool]]:
+        """NAME: (path, is a folder)."""
         imports = {}
         for kind, name, expression in self._lines("import-list", IMPORT_TYPES):
-            path = self._key("import-list", expression) if kind == "file" else expression
-            imports[name] = (self._local_path("import-list", path), kind == "rawfile")
+            if self.import_delimiter in name:
+                raise self.error(
+                    "import-list", f"{name!r} holds the import delimiter "
+                    f"{self.import_delimiter!r}"
+                )
+            path = expression if kind.startswith("raw") else self._key("import-list", expression)
+            imports[name] = (
+                os.path.normpath(self._local_path("import-list", path)),
+                kind.endswith("folder"),
+            )
         return imports
 
     def _environment(self) -> Any:
@@ -210,21 +251,31 @@ class Jinja2(BaseRecipe):
                 extensions=list(self.extensions),
                 undefined=jinja2.StrictUndefined,
                 loader=loader,
-                keep_trailing_newline=True,
             )
         except (ImportError, AttributeError) as exc:
             raise self.error("extensions", f"cannot load: {exc}") from None
 
-    def _load_import(self, name: str) -> tuple[str, str, Callable[[], bool]] | None:
-        entry = self.imports.get(name)
+    def _import_path(self, name: str) -> str | None:
+        """The file that ``{% import name %}`` means, or None."""
+        prefix, _, rest = name.partition(self.import_delimiter)
+        entry = self.imports.get(prefix)
         if entry is None:
             return None
-        path, raw = entry
+        base, folder = entry
+        if not folder:
+            return base if not rest else None
+        if not rest:
+            return None
+        path = os.path.normpath(os.path.join(base, *rest.split(self.import_delimiter)))
+        return path if path.startswith(base.rstrip(os.sep) + os.sep) else None
+
+    def _load_import(self, name: str) -> tuple[str, str, Callable[[], bool]] | None:
+        path = self._import_path(name)
+        if path is None or not os.path.isfile(path):
+            return None  # Jinja2 reports: TemplateNotFound: name
         self.sources[path] = _signature(path)
         with open(path, encoding=self.encoding) as stream:
             source = stream.read()
-        if raw:
-            source = "{% raw %}" + source + "{% endraw %}"
         return source, path, lambda: False
 
     def _render(self) -> bytes:
@@ -235,7 +286,9 @@ class Jinja2(BaseRecipe):
                 with open(self.template_path, encoding=self.encoding) as stream:
                     source = stream.read()
             except (OSError, UnicodeDecodeError) as exc:
-                raise self.error("url", f"cannot read {self.template_path!r}: {exc}") from None
+                raise self.error(
+                    self.source_option, f"cannot read {self.template_path!r}: {exc}"
+                ) from None
             filename = self.template_path
         else:
             source, filename = self.inline or "", f"<inline template of [{self.name}]>"
@@ -259,9 +312,10 @@ class Jinja2(BaseRecipe):
             return []
         if self.rendered is None or self._sources_changed():
             if self.template_path is not None and not os.path.exists(self.template_path):
-                raise self.error("url", f"{self.template_path!r} does not exist")
+                raise self.error(self.source_option, f"{self.template_path!r} does not exist")
             self.rendered = self._render()
-        self.write("output", self.output, self.rendered, self.mode)
+        mode = self.mode if self.mode is not None else _default_mode(self.rendered)
+        self.write(self.output_option, self.output, self.rendered, mode)
         if self.once:
             self.write("once", self.once, b"")
         return []
@@ -269,6 +323,16 @@ class Jinja2(BaseRecipe):
 
     def _sources_changed(self) -> bool:
         return any(_signature(path) != seen for path, seen in self.sources.items())
+
+
+def _default_mode(content: bytes) -> int:
+    """As slapos.recipe.template: a script whose interpreter exists is executable."""
+    mode = 0o666
+    if content.startswith(b"#!"):
+        line = content[2:].split(b"\n", 1)[0].split(None, 1)
+        if line and os.access(line[0], os.X_OK):
+            mode = 0o777
+    return mode & ~current_umask()
 
 
 def _signature(path: str) -> tuple[int, int, int] | None:
@@ -285,7 +349,7 @@ def uninstall(name: str, options: Mapping[str, str]) -> None:
     opts = PartOptions(name, options)
     if opts.text("once"):
         return
-    remove_unclaimed(name, [opts.text("output") or ""])
+    remove_unclaimed(name, [opts.text("output") or opts.text("rendered") or ""])
 
 
 def _describe(exc: Exception, filename: str) -> str:
