@@ -52,6 +52,8 @@ setup(
             # The real-master tests run `slapos proxy`, which needs Python 3.12+.
             "slapos.core>=1.20; python_version >= '3.12'",
             "slapos.libnetworkcache; python_version >= '3.12'",
+            # A password that slapos.cookbook stored is taken over (test_password.py).
+            "slapos.cookbook; python_version >= '3.12'",
         ],
     },
     entry_points={

@@ -249,3 +249,75 @@ def test_two_concurrent_buildouts_end_with_one_password(buildout, tmp_path):
     assert buildout.path("config").read_text() == password
     buildout.run().check()
     assert buildout.path("config").read_text() == password
+
+
+COOKBOOK_PROFILE = """
+[buildout]
+parts = password config
+
+[password]
+recipe = RECIPE
+
+[config]
+recipe = slapos.recipe.template:jinja2
+output = {config}
+mode = 0600
+inline = {{{{ password }}}} {{{{ hashed }}}}
+context =
+  key password password:passwd
+  key hashed password:passwd-sha256-crypt
+"""
+
+
+def test_password_stored_by_slapos_cookbook_is_taken_over(buildout):
+    """A profile moving from slapos.cookbook changes only its recipe line:
+    the password and its hash (so the config embedding it) stay."""
+    pytest.importorskip("slapos.recipe.random", reason="needs slapos.cookbook")
+    text = COOKBOOK_PROFILE.format(config=buildout.path("config"))
+    buildout.run(text.replace("RECIPE", "slapos.cookbook:generate.password")).check()
+    config = buildout.path("config").read_text()
+    password, hashed = config.split(" ")
+    assert passlib.hash.sha256_crypt.verify(password, hashed)
+    assert stored(buildout).startswith("{")  # the cookbook's JSON
+
+    result = buildout.run(text.replace("RECIPE", "slapkit:generate.password")).check()
+    assert buildout.path("config").read_text() == config
+    assert stored(buildout) == password
+    assert stat.S_IMODE(buildout.path("parts", "password").stat().st_mode) == 0o600
+    assert "converted slapos.cookbook password in" in result.output
+    assert password not in result.output and hashed not in result.output
+    before = snapshot(buildout.directory)
+    buildout.run().check()
+    assert snapshot(buildout.directory) == before
+
+
+@pytest.mark.parametrize(
+    "content, kept",
+    [
+        ('{"": "Zq3xCookbookPw", "passwd-sha512-crypt": "$6$kept"}', "Zq3xCookbookPw"),
+        ('{"": "Zq3xCookbookPw"}\n', "Zq3xCookbookPw"),
+        ('{"not": "the cookbook format"}', '{"not": "the cookbook format"}'),
+        ("{plain password with a brace", "{plain password with a brace"),
+    ],
+)
+def test_cookbook_storage_format_is_read(buildout, content, kept):
+    storage = buildout.path("parts", "password")
+    storage.parent.mkdir()
+    storage.write_text(content)
+    buildout.run(profile(buildout, template="{{ password }}|{{ hashed }}", extra=(
+        "  key hashed password:passwd-sha512-crypt"))).check()
+    password, hashed = buildout.path("config").read_text().split("|")
+    assert password == kept and stored(buildout) == kept
+    if "$6$kept" in content:
+        assert hashed == "$6$kept"  # the cookbook's hash, salt and all
+    else:
+        assert passlib.hash.sha512_crypt.verify(kept, hashed)
+
+
+def test_imposed_password_wins_over_a_cookbook_one(buildout):
+    storage = buildout.path("parts", "password")
+    storage.parent.mkdir()
+    storage.write_text('{"": "Zq3xCookbookPw"}')
+    buildout.run(profile(buildout, "passwd = Imposed4567")).check()
+    assert stored(buildout) == "Imposed4567"
+    assert buildout.path("config").read_text() == "Imposed4567"

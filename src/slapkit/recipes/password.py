@@ -88,6 +88,9 @@ class GeneratePassword(BaseRecipe):
             # Two buildouts started at once must end with one password.
             with locked_directory(directory):
                 stored = _read_text(self.storage)
+                converted = self._convert_cookbook_storage(stored, imposed)
+                if converted is not None:
+                    return converted
                 if stored and (not imposed or imposed == stored):
                     self.hashes = self._load_hashes(stored)
                     for value in self.hashes.values():
@@ -101,6 +104,39 @@ class GeneratePassword(BaseRecipe):
                 "storage-path", f"cannot store the password in {self.storage!r}: {exc.strerror}"
             ) from None
         self.report("updated password in" if stored else "created password in", self.storage)
+        return password
+
+    def _convert_cookbook_storage(self, stored: str | None, imposed: str | None) -> str | None:
+        """Take over a password that slapos.cookbook:generate.password stored.
+
+        The cookbook keeps ``{"": password, "passwd-<scheme>": hash}`` as JSON
+        in the same default place: a profile that changes its ``recipe =``
+        line keeps its password and its hashes (so their salts, and every
+        config embedding them, stay). The file becomes slapkit's: the
+        password alone, the hashes beside it.
+        """
+        if not stored or not stored.startswith("{") or stored == imposed:
+            return None
+        try:
+            data = json.loads(stored)
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get(""), str) or not data[""]:
+            return None
+        password = data[""]
+        if imposed and imposed != password:
+            return None  # the profile imposes another one: stored as usual
+        hashes = {
+            key[len(HASH_PREFIX):]: value
+            for key, value in data.items()
+            if key.startswith(HASH_PREFIX) and isinstance(value, str)
+        }
+        replace_atomically(self.storage, password.encode("utf-8"), SECRET_MODE)
+        self._save_hashes(password, hashes)
+        self.hashes = hashes
+        for value in hashes.values():
+            register_secret(value)
+        self.report("converted slapos.cookbook password in", self.storage)
         return password
 
     def _load_hashes(self, password: str) -> dict[str, str]:
