@@ -30,14 +30,7 @@ words = ["Peng", "Neee-wom"]
 recipe = RECIPE
 url = ${buildout:directory}/templates/config.in
 output = ${buildout:directory}/out/config
-context =
-  key name values:name
-  key own :output
-  section values values
-  raw knight Ni !
-  json numbers [1, 2, 3]
-  jsonkey words values:words
-  import posixpath posixpath
+context = CONTEXT_OF_OUTPUT
 
 [inline]
 recipe = RECIPE
@@ -60,14 +53,7 @@ context = key name values:name
 recipe = RECIPE
 template = ${buildout:directory}/templates/config.in
 rendered = ${buildout:directory}/out/old-file
-context =
-  key name values:name
-  key own :rendered
-  section values values
-  raw knight Ni !
-  json numbers [1, 2, 3]
-  jsonkey words values:words
-  import posixpath posixpath
+context = CONTEXT_OF_RENDERED
 
 [imports]
 recipe = RECIPE
@@ -106,6 +92,16 @@ inline = secret={{ name }}
 context = key name values:name
 """
 
+# Every context type, for both the new and the old option names.
+CONTEXT = """
+  key name values:name
+  key own :OWN
+  section values values
+  raw knight Ni !
+  json numbers [1, 2, 3]
+  jsonkey words values:words
+  import posixpath posixpath"""
+
 TEMPLATES = {
     "config.in": (
         "name={{ name }} own={{ own.split('/')[-1] }}\n"
@@ -133,7 +129,10 @@ def build(directory: Path, recipe: str) -> dict[str, tuple[bytes, int]]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     (directory / "out").mkdir()
-    BuildoutDir(directory).run(PROFILE.replace("RECIPE", recipe)).check()
+    profile = PROFILE.replace("RECIPE", recipe)
+    for own in ("output", "rendered"):
+        profile = profile.replace(f"CONTEXT_OF_{own.upper()}", CONTEXT.replace("OWN", own))
+    BuildoutDir(directory).run(profile).check()
     return {
         path.name: (path.read_bytes(), stat.S_IMODE(path.stat().st_mode))
         for path in sorted((directory / "out").iterdir())
