@@ -113,14 +113,18 @@ class RunningBuildout:
             _child(directory, argv, self.output.fileno(), setup)
 
     def kill(self) -> bool:
-        """SIGKILL it; True if it was still running (a real kill point)."""
+        """SIGKILL it; True if it was still running and had begun its work
+        (printed its first line, which buildout does as it starts on a part):
+        a real kill point. ``killed_output`` holds what it had printed."""
         try:
             os.kill(self.pid, signal.SIGKILL)
         except ProcessLookupError:
             return False
         _, status = os.waitpid(self.pid, 0)
+        self.output.seek(0)
+        self.killed_output = self.output.read().decode("utf-8", "replace")
         self.output.close()
-        return os.WIFSIGNALED(status)
+        return os.WIFSIGNALED(status) and bool(self.killed_output.strip())
 
     def wait(self) -> BuildoutResult:
         _, status = os.waitpid(self.pid, 0)
@@ -165,12 +169,14 @@ def _child(directory: Path, argv: list[str], output_fd: int, setup=None) -> None
 
 def forget_run_state() -> None:
     """Clear what slapkit keeps for the length of one buildout process."""
-    from slapkit.core import claims, secrets
+    from slapkit.core import claims, files, secrets, user_values
     from slapkit.recipes import wrapper
 
     secrets.forget_secrets()
     claims._claimed.clear()
     wrapper._listings.clear()
+    files.forget_listings()
+    user_values.forget_user_values()
 
 
 def snapshot(directory: Path) -> dict[str, tuple[int, int, int]]:

@@ -5,6 +5,11 @@ the part and an option, having changed nothing on disk. Never another
 exception. Path-like values are relative (joined to a temporary buildout
 directory), and modules or extensions come from a fixed pool, so a fuzz
 case never writes or imports outside what the test controls.
+
+Options are real zc.buildout ``Options``, substituted as buildout does
+when it reads a section: values may reference a ``[values]`` section whose
+options hold what a hostile user sends (line breaks, ``${…}``, NUL bytes),
+registered as slapkit:parameters registers user values.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 
 import zc.buildout
 import zc.buildout.buildout
+import zc.buildout.configparser
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,16 +42,36 @@ FUZZ = settings(
 PART = "part"
 
 
-class FakeOptions(dict):
-    """Just enough of zc.buildout's Options for a recipe's constructor."""
-
-
 class FakeBuildout(dict):
+    """Sections by name, each a real zc.buildout Options."""
+
     def __getitem__(self, name):
         try:
             return dict.__getitem__(self, name)
         except KeyError:
             raise zc.buildout.buildout.MissingSection(name) from None
+
+
+def real_options(buildout: FakeBuildout, name: str, data: dict[str, str]):
+    """A real Options, substituted as ``Options._initialize`` does."""
+    options = zc.buildout.buildout.Options(buildout, name, dict(data))
+    buildout[name] = options
+    for key, value in sorted(data.items()):
+        if "${" in value:
+            options._dosub(key, value)
+    return options
+
+
+# What a hostile user sends, as slapkit:parameters would set it.
+USER_VALUES = {
+    "x": "1",
+    "multi": "a\nLD_PRELOAD=/x/evil.so",
+    "reference": "${buildout:directory}",
+    "secretref": "${values:x}",
+    "nul": "a\x00b",
+    "section": "[evil]\nrecipe = x",
+    "words": "two 'quoted words'",
+}
 
 
 def text(**kwargs):
@@ -56,7 +82,8 @@ segment = st.text("abcdefgh_-.", min_size=1, max_size=6).filter(lambda s: s not 
 relative_path = st.lists(segment, min_size=1, max_size=3).map("/".join)
 TRICKY = ["", " ", "0", "1", "yes", "off", "maybe", "0750", "750", "0o700", "0x9", "8888",
           "-1", "99999999999999999999", "a b", "'unbalanced", '"x y" z', "${x:y}", "$$",
-          "\n", "line\nline", "{{ x }}", "{% if %}", "\\", "é", "[1, 2]", '{"a": 1}']
+          "\n", "line\nline", "{{ x }}", "{% if %}", "\\", "é", "[1, 2]", '{"a": 1}'] + [
+          f"${{values:{key}}}" for key in USER_VALUES] + ["A=${values:multi}", "p/${values:nul}"]
 value = st.one_of(st.sampled_from(TRICKY), text(max_size=30))
 context_line = st.builds(
     lambda kind, name, expr: f"{kind} {name} {expr}",
@@ -70,6 +97,7 @@ RECIPES = {
     MkDirectory: {"mode": value, "a": relative_path, "b": relative_path, "c": st.just("")},
     Wrapper: {
         "command-line": value, "wrapper-path": relative_path, "environment": lines(value),
+        "arguments": lines(value),
         "parameters-extra": value, "wait-for-files": lines(value), "pidfile": relative_path,
         "hash-files": lines(relative_path), "hash-existing-files": lines(relative_path),
     },
@@ -114,18 +142,26 @@ def seed_files(directory: Path) -> None:
 
 
 def check(recipe_class, options: dict) -> str:
+    from slapkit.core.user_values import register_user_values
+
     forget_run_state()  # each example is a buildout run of its own
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         seed_files(directory)
-        buildout = FakeBuildout(
-            buildout=FakeOptions(directory=str(directory), **{"parts-directory": str(directory / "parts")}),
-            values=FakeOptions(x="1"),
-        )
+        buildout = FakeBuildout()
+        real_options(buildout, "buildout", {
+            "directory": str(directory), "parts-directory": str(directory / "parts")})
+        values = real_options(buildout, "values", {})
+        for key, text in USER_VALUES.items():
+            values[key] = text  # set as data, as slapkit:parameters does
+        register_user_values(list(USER_VALUES.values()))
         before = snapshot(directory)
-        fake_options = FakeOptions(recipe="slapkit:fuzz", **options)
         try:
-            recipe = recipe_class(buildout, PART, fake_options)
+            part_options = real_options(buildout, PART, {"recipe": "slapkit:fuzz", **options})
+        except (zc.buildout.UserError, KeyError):
+            return "buildout's own error"  # a malformed ${…}: buildout reports it
+        try:
+            recipe = recipe_class(buildout, PART, part_options)
             recipe.install()
             recipe.update()
         except zc.buildout.UserError as error:
@@ -133,6 +169,7 @@ def check(recipe_class, options: dict) -> str:
             assert message.startswith(f"[{PART}] "), message
             option = message[len(PART) + 3:].split(":", 1)[0]
             assert option in options or option in RECIPES[recipe_class] or option == "recipe", message
+            assert "\x00" not in message
             if recipe_class is not GeneratePassword:  # it persists in its constructor, by contract
                 assert snapshot(directory) == before, f"{message} but the disk changed"
             return "error"
@@ -184,3 +221,69 @@ def test_fuzz_through_real_buildout(tmp_path_factory, mode, command, environment
         # buildout's own parse errors are buildout's; ours name part and option
         if errors[0].startswith("Error: [d]") or errors[0].startswith("Error: [w]"):
             assert not (directory / "wrapper").exists()
+
+
+HOSTILE_NAMES = ["a=b", "a:b", "[s]", "__buildout_installed__", "<", "x\ny", "_x",
+                 "configuration.greeting", "parameters-json", "recipe", "${buildout:directory}",
+                 "%(here)s", "", " ", "ok-name"]
+hostile_name = st.one_of(st.sampled_from(HOSTILE_NAMES), text(max_size=12))
+hostile_value = st.one_of(st.sampled_from(list(USER_VALUES.values()) + TRICKY), text(max_size=40))
+
+
+@settings(max_examples=max(EXAMPLES // 5, 10), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(parameters=st.dictionaries(hostile_name, hostile_value, max_size=5), greeting=hostile_value)
+def test_fuzz_hostile_parameters_through_real_buildout(tmp_path_factory, parameters, greeting):
+    """Hostile parameter names and values, through slapkit:parameters into a
+    wrapper and a template, run twice by real buildout: success or an error
+    naming a part; never a traceback, a section of the user's making in
+    .installed.cfg, or a file outside the partition touched."""
+    import json
+
+    from buildout_harness import BuildoutDir
+
+    directory = tmp_path_factory.mktemp("hostile")
+    outside = directory.parent / (directory.name + "-outside")
+    outside.mkdir()
+    (outside / "data").write_text("keep")
+    parameters = dict(parameters, greeting=greeting)
+    parameters[f"x\n[evil]\nrecipe = slapkit:mkdirectory\n__buildout_installed__ = {outside}\nz"] = "v"
+    params = directory / "parameters.json"
+    params.write_text(json.dumps(parameters))
+    buildout = BuildoutDir(directory)
+    buildout.write(f"""
+[buildout]
+parts = service config
+[p]
+recipe = slapkit:parameters
+parameters-file = {params}
+greeting = hello
+[service]
+recipe = slapkit:wrapper
+command-line = /bin/echo
+arguments = ${{p:greeting}}
+environment = GREETING=${{p:greeting}}
+wrapper-path = {directory}/service
+[config]
+recipe = slapkit:jinja2
+output = {directory}/config.json
+context = jsonkey all p:parameters-json
+  key greeting p:greeting
+inline = {{{{ all | tojson }}}}
+""")
+    for _ in range(2):
+        result = buildout.run()
+        assert "Traceback" not in result.output, result.output
+        if result.returncode != 0:
+            errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+            assert errors and errors[0].startswith(("Error: [service] ", "Error: [config] ")), result.output
+        assert (outside / "data").read_text() == "keep"
+        installed = directory / ".installed.cfg"
+        if installed.exists():
+            with open(installed) as stream:
+                sections = zc.buildout.configparser.parse(stream, str(installed))
+            assert set(sections) <= {"buildout", "p", "service", "config"}, sorted(sections)
+    if result.returncode == 0:
+        rendered = json.loads((directory / "config.json").read_text())
+        assert rendered["greeting"] == (greeting or "hello")
+        assert {k for k in parameters if parameters[k] not in ("", None)} <= set(rendered)

@@ -136,7 +136,8 @@ def test_failed_service_and_failing_promise_are_shown_and_exit_nonzero(partition
     profile.write_text(FAILING_PROFILE.replace("parts = directory crash", "parts = directory crash missing"))
     result = slapkit("deploy", profile, "--partition", partition, "--promise-timeout", "0.5", check=False)
     assert result.returncode == 1
-    assert "FAILED    crash-on-watch EXITED (exit 3)" in result.stdout
+    # it exited within supervisord's startsecs: FATAL, not "started"
+    assert "FAILED    crash-on-watch FATAL: Exited too quickly" in result.stdout
     assert "| cannot open database" in result.stdout
     assert f"FAILING   missing: {partition}/never-there does not exist" in result.stdout
     assert result.stdout.rstrip().endswith("s") and "NOT OK" in result.stdout

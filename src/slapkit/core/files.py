@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import tempfile
 
 _DEFAULT_FILE_MODE = 0o666
+# A temporary file is ``.NAME.XXXXXXXX.tmp`` (mkstemp's eight characters).
+TEMPORARY_PREFIX = "."
+TEMPORARY_SUFFIX = ".tmp"
+_MKSTEMP_CHARACTERS = "[a-z0-9_]{8}"
+# Names that look like temporaries, by directory, listed once per run.
+_temporaries: dict[str, set[str]] = {}
 
 
 def current_umask() -> int:
@@ -21,18 +28,31 @@ def current_umask() -> int:
     return mask
 
 
-def _read_if_same_size(path: str, size: int) -> bytes | None:
-    """The file's content when it is a regular file of ``size`` bytes, else None."""
+def _open_regular(path: str) -> int | None:
+    """A read-only descriptor of ``path`` when it is a regular file, else None.
+
+    A symlink is never followed (``O_NOFOLLOW``): a link found in the
+    partition is not ours to write or chmod through; it is replaced.
+    """
     try:
-        with open(path, "rb") as existing:
-            info = os.fstat(existing.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size != size:
-                return None
-            return existing.read(size + 1)
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ELOOP, errno.EISDIR, errno.ENOTDIR):
+            return None
+        raise
+    if stat.S_ISREG(os.fstat(fd).st_mode):
+        return fd
+    os.close(fd)
+    return None
+
+
+def read_regular_file(path: str) -> bytes | None:
+    """The content of ``path`` if it is a regular file (never through a symlink)."""
+    fd = _open_regular(path)
+    if fd is None:
         return None
-    except IsADirectoryError:
-        return None
+    with os.fdopen(fd, "rb") as stream:
+        return stream.read()
 
 
 def write_if_changed(path: str, content: bytes | str, mode: int | None = None) -> bool:
@@ -40,27 +60,30 @@ def write_if_changed(path: str, content: bytes | str, mode: int | None = None) -
 
     Returns True when anything was changed on disk, False when the file was
     already right. Without ``mode``, an existing file keeps its mode and a new
-    one gets 0666 less the umask. Raises OSError on failure, after removing
-    its temporary file.
+    one gets 0666 less the umask. A symlink at ``path`` is replaced by the
+    file, never written or chmod'ed through. Raises OSError on failure,
+    after removing its temporary file.
     """
     data = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        info = os.stat(path)
+        info = os.lstat(path)
     except FileNotFoundError:
         info = None
     if info is not None and stat.S_ISDIR(info.st_mode):
         raise IsADirectoryError(errno.EISDIR, "is a directory", path)
-    if info is not None and _read_if_same_size(path, len(data)) == data:
-        if mode is None or stat.S_IMODE(info.st_mode) == mode:
-            return False
-        os.chmod(path, mode)
-        return True
+    fd = _open_regular(path) if info is not None and stat.S_ISREG(info.st_mode) else None
+    if fd is not None:
+        with os.fdopen(fd, "rb") as existing:
+            found = os.fstat(existing.fileno())
+            if found.st_size == len(data) and existing.read(len(data) + 1) == data:
+                if mode is None or stat.S_IMODE(found.st_mode) == mode:
+                    return False
+                os.fchmod(existing.fileno(), mode)
+                return True
+            if mode is None:
+                mode = stat.S_IMODE(found.st_mode)
     if mode is None:
-        mode = (
-            stat.S_IMODE(info.st_mode)
-            if info is not None
-            else _DEFAULT_FILE_MODE & ~current_umask()
-        )
+        mode = _DEFAULT_FILE_MODE & ~current_umask()
     replace_atomically(path, data, mode)
     return True
 
@@ -70,7 +93,9 @@ def replace_atomically(path: str, data: bytes, mode: int) -> None:
     directory = os.path.dirname(path) or "."
     # mkstemp creates the file 0600: a secret is never readable by others.
     fd, temporary = tempfile.mkstemp(
-        prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory
+        prefix=TEMPORARY_PREFIX + os.path.basename(path) + ".",
+        suffix=TEMPORARY_SUFFIX,
+        dir=directory,
     )
     try:
         with os.fdopen(fd, "wb") as stream:
@@ -82,6 +107,48 @@ def replace_atomically(path: str, data: bytes, mode: int) -> None:
     except BaseException:
         _unlink_quietly(temporary)
         raise
+
+
+def is_temporary_name(name: str) -> bool:
+    """Whether ``name`` looks like a temporary file of ``replace_atomically``."""
+    return name.startswith(TEMPORARY_PREFIX) and name.endswith(TEMPORARY_SUFFIX)
+
+
+def remove_stale_temporaries(path: str, name_pattern: str | None = None) -> list[str]:
+    """Remove the temporaries of ``path`` that a killed run left behind.
+
+    A complete, executable ``.web.abcd1234.tmp`` left in ``etc/service``
+    would be started by slapgrid as a second copy of the service.
+    ``name_pattern`` (a regular expression) widens the target names, e.g.
+    to every digest of a hashed wrapper. The directory is listed once per
+    run; returns the paths removed.
+    """
+    directory, base = os.path.split(os.path.abspath(path))
+    names = _temporaries.get(directory)
+    if names is None:
+        try:
+            listed = os.listdir(directory)
+        except OSError:
+            listed = []
+        names = _temporaries[directory] = {n for n in listed if is_temporary_name(n)}
+    if not names:
+        return []
+    pattern = re.compile(
+        re.escape(TEMPORARY_PREFIX) + (name_pattern or re.escape(base)) + r"\."
+        + _MKSTEMP_CHARACTERS + re.escape(TEMPORARY_SUFFIX) + r"\Z"
+    )
+    removed = []
+    for name in sorted(names):
+        if pattern.match(name):
+            names.discard(name)
+            if remove_file(os.path.join(directory, name)):
+                removed.append(os.path.join(directory, name))
+    return removed
+
+
+def forget_listings() -> None:
+    """Forget the directory listings of this run (a new run in the same process)."""
+    _temporaries.clear()
 
 
 def remove_file(path: str) -> bool:

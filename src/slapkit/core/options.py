@@ -8,10 +8,15 @@ as a SlapOS profile author expects (``second-disk-location =``).
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections.abc import Mapping
 
 from slapkit.core.errors import option_error
+from slapkit.core.user_values import holds_multiline_user_value
+
+# C0 controls and DEL: no real path holds one, and a NUL makes every os call fail.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 FALSE_WORDS = frozenset({"false", "no", "off", "0"})
@@ -89,13 +94,39 @@ class PartOptions:
         return mode
 
     def lines(self, option: str) -> list[str]:
-        """Non-empty lines, stripped."""
+        """Non-empty lines, stripped: one entry each.
+
+        Lines are split at ``\\n`` only (buildout's own line break), and a
+        user's parameter value with a line break, brought in by ``${…}``,
+        is refused: it would add entries of the user's choosing.
+        """
         value = self.options.get(option) or ""
-        return [line.strip() for line in value.splitlines() if line.strip()]
+        if holds_multiline_user_value(value):
+            raise self.error(
+                option,
+                "a parameter value of several lines was substituted into this "
+                "line-based option (one entry a line): it would add entries",
+            )
+        return [line.strip() for line in value.split("\n") if line.strip()]
+
+    def checked_path(self, option: str, path: str) -> str:
+        """``path`` itself, refused when it holds a control character (NUL, newline…)."""
+        found = _CONTROL.search(path)
+        if found:
+            raise self.error(
+                option, f"{path!r} is not a usable path: it holds the control "
+                f"character {found.group()!r}"
+            )
+        return path
+
+    def path(self, option: str) -> str | None:
+        """A path (relative ones are kept as given); None when empty."""
+        value = self.text(option)
+        return None if value is None else self.checked_path(option, value)
 
     def paths(self, option: str) -> list[str]:
         """Non-empty lines, each an absolute path (relative ones are refused)."""
-        paths = self.lines(option)
+        paths = [self.checked_path(option, path) for path in self.lines(option)]
         for path in paths:
             if not os.path.isabs(path):
                 raise self.error(option, f"{path!r} is not an absolute path")
@@ -104,6 +135,8 @@ class PartOptions:
     def command(self, option: str) -> list[str]:
         """A shell-like command line split into arguments (quotes honoured)."""
         value = self.required(option)
+        if "\x00" in value:
+            raise self.error(option, "holds a NUL byte, which no program argument can")
         try:
             words = shlex.split(value)
         except ValueError as exc:
@@ -120,6 +153,8 @@ class PartOptions:
             name = name.strip()
             if not sep or not name or not _is_identifier(name):
                 raise self.error(option, f"{line!r} is not of the form NAME=value")
+            if "\x00" in value:
+                raise self.error(option, f"the value of {name} holds a NUL byte")
             pairs.append((name, value.strip()))
         return pairs
 

@@ -8,9 +8,13 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from slapkit.core.errors import option_error
-from slapkit.core.files import remove_file, write_if_changed
+from slapkit.core.buildout_internals import ensure_single_substitution
+from slapkit.core.files import remove_file, remove_stale_temporaries, write_if_changed
 from slapkit.core.options import PartOptions
 from slapkit.core.secrets import concealed_names, conceal_secret_options
+
+# Before any slapkit recipe reads an option: a parameter's value is data.
+ensure_single_substitution()
 
 
 class BaseRecipe:
@@ -46,16 +50,44 @@ class BaseRecipe:
     def error(self, option: str, message: str) -> Exception:
         return option_error(self.name, option, message)
 
+    @property
+    def directory(self) -> str:
+        """The buildout directory, which relative paths are taken from."""
+        return str(self.buildout["buildout"]["directory"])
+
+    def local_path(self, option: str, value: str | None = None) -> str | None:
+        """The option's path (or ``value``), relative ones taken from the
+        buildout directory; None when empty. Control characters are refused."""
+        path = self.opts.path(option) if value is None else self.opts.checked_path(option, value)
+        return None if path is None else os.path.join(self.directory, path)
+
+    def required_path(self, option: str) -> str:
+        self.opts.required(option)
+        path = self.local_path(option)
+        assert path is not None
+        return path
+
     def report(self, verb: str, path: str) -> None:
         """The one line said for each file or directory created, changed or removed."""
         self.log.info("%s %s", verb, path)
 
     def write(
-        self, option: str, path: str, content: bytes | str, mode: int | None = None
+        self,
+        option: str,
+        path: str,
+        content: bytes | str,
+        mode: int | None = None,
+        temporaries: str | None = None,
     ) -> bool:
-        """Write ``path`` if its content or mode differ; say so; True if changed."""
+        """Write ``path`` if its content or mode differ; say so; True if changed.
+
+        Temporaries a killed run left of ``path`` (or of the names the
+        regular expression ``temporaries`` matches) are removed first.
+        """
         existed = os.path.lexists(path)
         try:
+            for stale in remove_stale_temporaries(path, temporaries):
+                self.report("removed stale temporary", stale)
             changed = write_if_changed(path, content, mode)
         except OSError as exc:
             raise self.error(option, f"cannot write {path!r}: {exc.strerror}") from None

@@ -9,10 +9,13 @@ taken out of the stored data and served by an instance-level ``get``.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
+
+from slapkit.core.buildout_internals import raw_value, take_out
 
 Lookup = Callable[[str], "str | None"]
 CONCEALED_ATTRIBUTE = "slapkit_concealed"
@@ -34,6 +37,15 @@ _patterns: dict[bool, re.Pattern[str] | None] = {}
 
 
 def register_secret(value: str) -> None:
+    """Remember ``value`` as a secret, and its JSON-escaped form when that differs
+    (a secret with a quote or an accent inside ``parameters-json``)."""
+    escaped = json.dumps(value)[1:-1] if value else value
+    if escaped != value:
+        _register(escaped)
+    _register(value)
+
+
+def _register(value: str) -> None:
     if value and value not in _known_secrets:
         _known_secrets.add(value)
         _patterns.pop(False, None)
@@ -79,14 +91,6 @@ def holds_secret(value: str) -> bool:
     return bool(pattern and pattern.search(value))
 
 
-def take_out(options: MutableMapping[str, str], option: str) -> str | None:
-    """Remove ``option`` from every store of a buildout Options; return its value."""
-    value = options.get(option)
-    for store in ("_raw", "_cooked", "_data"):
-        getattr(options, store, {}).pop(option, None)
-    return value
-
-
 def conceal(options: MutableMapping[str, str], names: tuple[str, ...], lookup: Lookup) -> None:
     """Answer ``options.get(name)`` through ``lookup`` for concealed names.
 
@@ -121,9 +125,8 @@ def conceal_secret_options(options: MutableMapping[str, str]) -> tuple[str, ...]
         return ()
     # Only a ${…} substitution can bring another part's secret in: options
     # written literally in the profile are not scanned (the hot path).
-    raw = getattr(options, "_raw", None)
     candidates = [
-        key for key in list(options.keys()) if raw is None or "${" in (raw.get(key) or "")
+        key for key in list(options.keys()) if "${" in (raw_value(options, key) or "${")
     ]
     names = tuple(key for key in candidates if holds_secret(options[key]))
     if names:

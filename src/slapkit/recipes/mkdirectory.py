@@ -33,12 +33,10 @@ class MkDirectory(BaseRecipe):
         for option in sorted(self.option_names()):
             if option in CONTROL_OPTIONS or option.startswith(("<", "_")):
                 continue
-            path = self.opts.text(option)
+            path = self.local_path(option)
             if path is None:
                 continue
             path = os.path.normpath(path)
-            if not os.path.isabs(path):
-                path = os.path.join(buildout["buildout"]["directory"], path)
             blocker = _first_existing_non_directory(path)
             if blocker == path:
                 raise self.error(option, f"{path!r} exists and is not a directory")

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import json
-import os
+import re
 from collections.abc import MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
-from slapkit.core.secrets import conceal, register_secret
+from slapkit.core.secrets import conceal, holds_secret, register_secret
+from slapkit.core.user_values import register_user_values
 
 CONTROL_OPTIONS = frozenset({"recipe", "parameters-file", "schema", "connection-section"})
 PREFIX = "configuration."
+JSON_OUTPUT = "parameters-json"
+# The parameter names that may become option names. zc.buildout writes option
+# names into .installed.cfg as they are: a name with a newline would write
+# sections of the user's choosing there (and "uninstall" them next run), and
+# "=", ":", "[", "<" or a leading "_" mean something to buildout. Every other
+# name stays inside parameters-json.
+_OPTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
+
+
+def is_plain_option_name(name: str) -> bool:
+    """Whether a parameter named ``name`` may become an option of that name."""
+    return bool(_OPTION_NAME.match(name)) and not name.startswith(PREFIX) and name != JSON_OUTPUT
 
 
 def render(value: Any) -> str:
@@ -21,6 +34,32 @@ def render(value: Any) -> str:
     if value is None:
         return ""
     return json.dumps(value, sort_keys=True)
+
+
+def _buildout_text(value: Any) -> Any:
+    """A string's CR LF and CR line breaks as LF.
+
+    zc.buildout saves option values in .installed.cfg, and reads it back
+    with universal newlines: a CR in a value would be read as a line break
+    of the file, and every later run would fail to parse it.
+    """
+    if isinstance(value, str) and "\r" in value:
+        return value.replace("\r\n", "\n").replace("\r", "\n")
+    return value
+
+
+def _secret_texts(value: Any) -> list[str]:
+    """The texts under which a secret value may show: itself, and as JSON."""
+    if isinstance(value, str):
+        return [value]
+    texts = [json.dumps(value, sort_keys=True)]
+    if isinstance(value, (dict, list)):
+        children = value.values() if isinstance(value, dict) else value
+        for child in children:
+            texts += _secret_texts(child)
+    elif not isinstance(value, bool) and value is not None:
+        texts.append(str(value))
+    return texts
 
 
 class Parameters(BaseRecipe):
@@ -44,8 +83,12 @@ class Parameters(BaseRecipe):
 
     Outputs: each parameter under its own name (unless a control option) and
     under ``configuration.<name>``; ``parameters-json``, all of them as JSON.
-    Strings as is, other values as JSON text. Parameters a schema marks
-    ``writeOnly`` are served to other parts but never stored by buildout.
+    Strings as is, other values as JSON text. Only a parameter whose name is
+    a plain option name (letters, digits, ``_.-``, not starting with ``_``
+    or ``configuration.``) becomes options; every parameter is in
+    ``parameters-json``. Values a schema marks ``writeOnly`` (at any depth)
+    and values quoting a generated secret are served to other parts but
+    never stored by buildout.
     """
 
     def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
@@ -55,14 +98,15 @@ class Parameters(BaseRecipe):
             for key in self.option_names()
             if key not in CONTROL_OPTIONS and not key.startswith("<")
         }
-        user = self._read_user_parameters()
+        user = {key: _buildout_text(value) for key, value in self._read_user_parameters().items()}
+        register_user_values(list(user.values()))
         merged = dict(defaults)
         for key, value in user.items():
             if value is None or value == "":
                 continue  # empty counts as absent: the default stays
             merged[key] = value
         merged = self._apply_schema(merged)
-        self._publish(merged)
+        self._set_outputs(merged)
 
     def _connection(self) -> MutableMapping[str, str] | None:
         section = self.opts.text("connection-section", "slap-connection")
@@ -78,12 +122,11 @@ class Parameters(BaseRecipe):
         from slapkit.slap.sources import SourceError, fetch_from_master, read_parameters_file
 
         connection = self._connection()
-        own_file = self.opts.text("parameters-file")
+        own_file = self.opts.path("parameters-file")
         connection_file = (connection.get("parameters-file") or "").strip() if connection else ""
         try:
             if own_file:
-                path = os.path.join(self.buildout["buildout"]["directory"], own_file)
-                return read_parameters_file(path)
+                return read_parameters_file(self.required_path("parameters-file"))
             if connection_file:
                 return read_parameters_file(connection_file)
         except SourceError as exc:
@@ -96,7 +139,8 @@ class Parameters(BaseRecipe):
         return {}
 
     def _apply_schema(self, merged: dict[str, Any]) -> dict[str, Any]:
-        path = self.opts.text("schema")
+        self.secret_keys: set[str] = set()
+        path = self.local_path("schema")
         if not path:
             return merged
         try:
@@ -107,15 +151,17 @@ class Parameters(BaseRecipe):
             ) from None
 
         try:
-            schema = ParameterSchema(os.path.join(self.buildout["buildout"]["directory"], path))
+            schema = ParameterSchema(path)
+            completed = schema.complete(merged)
+            # Every writeOnly value, at any depth and of any type, is a secret;
+            # the top-level parameters holding one are hidden whole.
+            for secret_path, value in schema.write_only_values(completed):
+                self.secret_keys.add(str(secret_path[0]))
+                for text in _secret_texts(value):
+                    register_secret(text)
+            problems = schema.errors(completed)
         except SchemaError as exc:
             raise self.error("schema", str(exc)) from None
-        completed = schema.complete(merged)
-        self.write_only = {key for key in completed if schema.write_only([key])}
-        for key in self.write_only:
-            if isinstance(completed[key], str):
-                register_secret(completed[key])
-        problems = schema.errors(completed)
         if problems:
             count = len(problems)
             raise self.error(
@@ -124,24 +170,28 @@ class Parameters(BaseRecipe):
             )
         return completed
 
-    write_only: set[str] = set()
-
-    def _publish(self, merged: dict[str, Any]) -> None:
-        hidden: dict[str, str] = {}
+    def _set_outputs(self, merged: dict[str, Any]) -> None:
+        """Set the outputs; those that hold a secret are served, not stored."""
+        outputs: dict[str, str] = {}
+        secret: set[str] = set()
         for key, value in sorted(merged.items()):
+            if not is_plain_option_name(key):
+                continue  # only in parameters-json
             text = render(value)
             names = [PREFIX + key] + ([] if key in CONTROL_OPTIONS else [key])
             for option in names:
-                if key in self.write_only:
-                    hidden[option] = text
-                else:
-                    self.options[option] = text
-        everything = json.dumps(merged, sort_keys=True)
-        if hidden:
-            hidden["parameters-json"] = everything
-            conceal(self.options, tuple(hidden), hidden.get)
-        else:
-            self.options["parameters-json"] = everything
+                outputs[option] = text
+                if key in self.secret_keys or holds_secret(text):
+                    secret.add(option)
+        outputs[JSON_OUTPUT] = everything = json.dumps(merged, sort_keys=True)
+        if secret or self.secret_keys or holds_secret(everything):
+            secret.add(JSON_OUTPUT)
+        for option, text in outputs.items():
+            if option not in secret:
+                self.options[option] = text
+        if secret:
+            hidden = {option: outputs[option] for option in secret}
+            conceal(self.options, tuple(sorted(hidden)), hidden.get)
 
     def install(self) -> list[str]:
         return []  # reading parameters writes nothing

@@ -11,8 +11,9 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
-from slapkit.core.files import replace_atomically
-from slapkit.core.secrets import conceal, locked_directory, register_secret, take_out
+from slapkit.core.files import read_regular_file, remove_stale_temporaries, replace_atomically
+from slapkit.core.buildout_internals import take_out
+from slapkit.core.secrets import conceal, locked_directory, register_secret
 
 DEFAULT_CHARS = string.ascii_letters + string.digits
 SECRET_MODE = 0o600
@@ -52,15 +53,17 @@ class GeneratePassword(BaseRecipe):
 
     def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
         super().__init__(buildout, name, options)
-        if "storage-path" in options:
-            storage = self.opts.text("storage-path")
-        else:
-            storage = os.path.join(buildout["buildout"]["parts-directory"], name)
-            options["storage-path"] = storage
-        self.storage = os.path.join(buildout["buildout"]["directory"], storage) if storage else None
+        if "storage-path" not in options:
+            options["storage-path"] = os.path.join(buildout["buildout"]["parts-directory"], name)
+        self.storage = self.local_path("storage-path")
         self.length = self.opts.integer("bytes", 16, minimum=1, maximum=MAX_LENGTH)
         chars = options.get("chars")
         self.chars = chars if chars else DEFAULT_CHARS
+        if any(char.isspace() or not char.isprintable() for char in self.chars):
+            # A password is read back as the file's one line: a generated
+            # newline or blank at its end would be lost, and the password
+            # would change from run to run.
+            raise self.error("chars", "may hold no blank, line break or control character")
         if len(set(self.chars)) < 2:
             raise self.error("chars", "needs at least two different characters")
         imposed = take_out(options, "passwd")
@@ -87,6 +90,9 @@ class GeneratePassword(BaseRecipe):
             os.makedirs(directory, mode=0o700, exist_ok=True)
             # Two buildouts started at once must end with one password.
             with locked_directory(directory):
+                for path in filter(None, (self.storage, self.hashes_path)):
+                    for stale in remove_stale_temporaries(path):
+                        self.report("removed stale temporary", stale)
                 stored = _read_text(self.storage)
                 converted = self._convert_cookbook_storage(stored, imposed)
                 if converted is not None:
@@ -102,6 +108,11 @@ class GeneratePassword(BaseRecipe):
         except OSError as exc:
             raise self.error(
                 "storage-path", f"cannot store the password in {self.storage!r}: {exc.strerror}"
+            ) from None
+        except UnicodeDecodeError:
+            raise self.error(
+                "storage-path", f"{self.storage!r} does not hold a UTF-8 password; "
+                "remove it to have a new one made"
             ) from None
         self.report("updated password in" if stored else "created password in", self.storage)
         return password
@@ -140,14 +151,20 @@ class GeneratePassword(BaseRecipe):
         return password
 
     def _load_hashes(self, password: str) -> dict[str, str]:
+        """The hashes stored for ``password``; none when the file is unusable
+        (they are made again, and stored anew)."""
         try:
             data = json.loads(_read_text(self.hashes_path) or "{}")
-        except ValueError:
+        except ValueError:  # UnicodeDecodeError too
             return {}
-        if not isinstance(data, dict) or data.get("for") != _fingerprint(password, data.get("salt", "")):
+        if not isinstance(data, dict) or not isinstance(data.get("salt", ""), str):
+            return {}
+        if data.get("for") != _fingerprint(password, data.get("salt", "")):
             return {}  # the password was changed by hand: hash again
         hashes = data.get("hashes")
-        return hashes if isinstance(hashes, dict) else {}
+        if not isinstance(hashes, dict):
+            return {}
+        return {k: v for k, v in hashes.items() if isinstance(k, str) and isinstance(v, str)}
 
     def _save_hashes(self, password: str, hashes: dict[str, str]) -> None:
         if not self.hashes_path:
@@ -208,10 +225,9 @@ def _fingerprint(password: str, salt: str) -> str:
 
 
 def _read_text(path: str | None) -> str | None:
+    """The file's text, a final line break dropped (``echo pw > file``); never
+    read through a symlink found in the partition. Raises UnicodeDecodeError."""
     if not path:
         return None
-    try:
-        with open(path, encoding="utf-8") as stream:
-            return stream.read().rstrip("\n")
-    except FileNotFoundError:
-        return None
+    data = read_regular_file(path)
+    return None if data is None else data.decode("utf-8").rstrip("\n")

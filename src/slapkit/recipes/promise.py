@@ -26,7 +26,7 @@ host, port = {host!r}, {port!r}
 try:
     socket.create_connection((host, port), timeout=5).close()
 except OSError as exc:
-    sys.exit("nothing listens on %s:%s (%s)" % (host, port, exc.strerror or exc))
+    sys.exit("nothing listens on %s:%s (%s)" % (host, port, " ".join(str(exc.strerror or exc).split())))
 """,
     "url": """import urllib.error, urllib.request
 url, expected = {url!r}, {status!r}
@@ -35,7 +35,8 @@ try:
 except urllib.error.HTTPError as exc:
     status = exc.code
 except (OSError, ValueError) as exc:
-    sys.exit("GET %s failed: %s" % (url, getattr(exc, "reason", None) or exc))
+    reason = " ".join(str(getattr(exc, "reason", None) or exc).split())
+    sys.exit("GET %s failed: %s" % (url, reason))
 if status != expected:
     sys.exit("GET %s answered %s, expected %s" % (url, status, expected))
 """,
@@ -72,20 +73,26 @@ class Promise(BaseRecipe):
                 "give exactly one of 'port', 'url' and 'path'",
             )
         self.kind = given[0]
-        self.path = os.path.join(buildout["buildout"]["directory"], opts.required("promise-path"))
+        self.path = self.required_path("promise-path")
         claim(self.path)
         values: dict[str, Any] = {}
         if self.kind == "port":
             values["port"] = opts.integer("port", 0, minimum=1, maximum=65535)
-            values["host"] = opts.text("host", "127.0.0.1")
+            host = opts.text("host", "127.0.0.1")
+            if any(char.isspace() or not char.isprintable() for char in host):
+                raise self.error("host", f"{host!r} holds a blank or a control character")
+            values["host"] = host
         elif self.kind == "url":
             url = opts.required("url")
             if not url.startswith(("http://", "https://")):
                 raise self.error("url", f"{url!r} is not an http:// or https:// URL")
+            if any(char.isspace() or not char.isprintable() for char in url):
+                raise self.error("url", f"{url!r} holds a blank or a control character")
             values["url"] = url
             values["status"] = opts.integer("status", 200, minimum=100, maximum=599)
         else:
-            values["path"] = opts.required("path")
+            opts.required("path")
+            values["path"] = self.local_path("path")
         self.script = _HEADER.format(python=sys.executable, part=name) + _CHECKS[
             self.kind
         ].format(**values)

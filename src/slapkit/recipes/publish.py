@@ -9,10 +9,10 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
-from slapkit.core.files import write_if_changed
+from slapkit.core.files import read_regular_file, write_if_changed
+from slapkit.core.partition_state import STATE_DIR, state_directory
 from slapkit.core.secrets import conceal
 
-STATE_DIR = ".slapkit"
 CONNECTION_FILE = "connection.json"
 CONTROL_OPTIONS = frozenset({"recipe", "connection-section"})
 
@@ -46,7 +46,7 @@ class Publish(BaseRecipe):
             self.connection = buildout[section]
         except KeyError:
             self.connection = None
-        self.state = os.path.join(buildout["buildout"]["directory"], STATE_DIR)
+        self.state = os.path.join(self.directory, STATE_DIR)
 
     def _server_url(self) -> str:
         if self.connection is None:
@@ -61,18 +61,21 @@ class Publish(BaseRecipe):
         return []
 
     def _publish_to_file(self) -> None:
+        # No master in the connection section: the connection-section option
+        # is what sends the values to this file.
         path = os.path.join(self.state, CONNECTION_FILE)
         try:
-            os.makedirs(self.state, mode=0o700, exist_ok=True)
-            try:
-                with open(path, encoding="utf-8") as stream:
-                    published = json.load(stream)
-            except (OSError, ValueError):
-                published = {}
-            merged = {**published, **self.values}
+            published = _read_record(path)
+        except ValueError as exc:
+            raise self.error("connection-section", f"no master: {exc}") from None
+        merged = {**published, **self.values}
+        try:
+            state_directory(self.directory)
             changed = write_if_changed(path, json.dumps(merged, indent=2, sort_keys=True) + "\n", 0o600)
         except OSError as exc:
-            raise self.error("recipe", f"cannot write {path!r}: {exc.strerror}") from None
+            raise self.error(
+                "connection-section", f"no master: cannot write {path!r}: {exc.strerror}"
+            ) from None
         if changed:
             self.report("published", ", ".join(sorted(self.values)) + f" to {path}")
 
@@ -100,6 +103,32 @@ class Publish(BaseRecipe):
                 "connection-section",
                 f"cannot publish to the master at {url!r}: {type(exc).__name__}: {exc}",
             ) from None
-        os.makedirs(self.state, mode=0o700, exist_ok=True)
-        write_if_changed(record, digest + "\n", 0o600)
+        try:
+            state_directory(self.directory)
+            write_if_changed(record, digest + "\n", 0o600)
+        except OSError as exc:
+            raise self.error(
+                "connection-section", f"published to {url!r}, but cannot keep the record "
+                f"{record!r}: {exc.strerror}"
+            ) from None
         self.report("published", ", ".join(sorted(self.values)) + f" to {url}")
+
+
+def _read_record(path: str) -> dict[str, str]:
+    """What was published to the local file; ValueError when it is unusable."""
+    try:
+        data = read_regular_file(path)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path!r}: {exc.strerror}") from None
+    if data is None:
+        return {}
+    try:
+        published = json.loads(data.decode("utf-8"))
+    except ValueError:  # not UTF-8, not JSON: ours, and only ever written whole
+        raise ValueError(f"{path!r} is not JSON; remove it to publish anew") from None
+    if not isinstance(published, dict):
+        raise ValueError(
+            f"{path!r} holds a JSON {type(published).__name__}, expected an object; "
+            "remove it to publish anew"
+        )
+    return published

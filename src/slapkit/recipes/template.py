@@ -53,10 +53,6 @@ def default_context() -> dict[str, Any]:
     return context
 
 
-class RenderError(Exception):
-    pass
-
-
 class Jinja2(BaseRecipe):
     """Render a Jinja2 template into ``output``; drop-in for slapos.recipe.template:jinja2.
 
@@ -116,13 +112,13 @@ class Jinja2(BaseRecipe):
             "".encode(self.encoding)
         except LookupError:
             raise self.error("encoding", f"unknown encoding {self.encoding!r}") from None
-        once = opts.text("once")
+        once = opts.path("once")
+        # Its directory may be made by an earlier part of this run: checked at install.
         self.once = self._local_path("once", once) if once else None
-        if self.once and not os.path.isdir(os.path.dirname(self.once)):
-            raise self.error("once", f"the directory of {self.once!r} does not exist")
         self.extensions = tuple(opts.text("extensions", "").split())
         self.import_delimiter = opts.text("import-delimiter", DEFAULT_IMPORT_DELIMITER)
         self.imports = self._imports()
+        self.env = self._environment()  # a bad extension is an error before anything is written
         self.context = self._context()
         self.rendered: bytes | None = None
         # What the render read, as (inode, mtime, size): an earlier part of
@@ -152,7 +148,7 @@ class Jinja2(BaseRecipe):
             value = value[len("file://"):]
         elif "://" in value:
             raise self.error(option, f"{value!r}: only local files are supported")
-        return os.path.join(self.buildout["buildout"]["directory"], value)
+        return str(self.local_path(option, value))
 
     def _key(self, option: str, expression: str) -> str:
         section, sep, key = expression.partition(":")
@@ -211,10 +207,14 @@ class Jinja2(BaseRecipe):
             raise self.error("context", f"{expression!r} is not valid JSON: {exc}") from None
 
     def _import_module(self, expression: str) -> Any:
+        if expression.startswith("."):
+            raise self.error("context", f"cannot import {expression!r}: give an absolute module name")
         try:
             return importlib.import_module(expression)
-        except ImportError as exc:
-            raise self.error("context", f"cannot import {expression!r}: {exc}") from None
+        except Exception as exc:  # the module's own import-time failure too
+            raise self.error(
+                "context", f"cannot import {expression!r}: {type(exc).__name__}: {exc}"
+            ) from None
 
     def _imports(self) -> dict[str, tuple[str, bool]]:
         """NAME: (path, is a folder)."""
@@ -252,8 +252,11 @@ class Jinja2(BaseRecipe):
                 undefined=jinja2.StrictUndefined,
                 loader=loader,
             )
-        except (ImportError, AttributeError) as exc:
-            raise self.error("extensions", f"cannot load: {exc}") from None
+        except Exception as exc:  # "." or "jinja2": not an extension class
+            raise self.error(
+                "extensions", f"cannot load {' '.join(self.extensions)!r}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
 
     def _import_path(self, name: str) -> str | None:
         """The file that ``{% import name %}`` means, or None."""
@@ -285,14 +288,14 @@ class Jinja2(BaseRecipe):
             try:
                 with open(self.template_path, encoding=self.encoding) as stream:
                     source = stream.read()
-            except (OSError, UnicodeDecodeError) as exc:
+            except (OSError, ValueError) as exc:  # UnicodeError is a ValueError
                 raise self.error(
                     self.source_option, f"cannot read {self.template_path!r}: {exc}"
                 ) from None
             filename = self.template_path
         else:
             source, filename = self.inline or "", f"<inline template of [{self.name}]>"
-        env = self._environment()
+        env = self.env
         try:
             key = (source, filename, self.extensions)
             code = _compiled.get(key)
@@ -304,8 +307,10 @@ class Jinja2(BaseRecipe):
             raise self.error(self.source_option, _describe(exc, filename)) from None
         try:
             return text.encode(self.encoding)
-        except UnicodeEncodeError as exc:
-            raise self.error("encoding", f"cannot encode the output: {exc}") from None
+        except (ValueError, LookupError) as exc:  # UnicodeError; idna's own errors
+            raise self.error(
+                "encoding", f"cannot encode the output in {self.encoding}: {exc}"
+            ) from None
 
     def install(self) -> list[str]:
         if self.once and os.path.exists(self.once):
@@ -315,6 +320,8 @@ class Jinja2(BaseRecipe):
                 raise self.error(self.source_option, f"{self.template_path!r} does not exist")
             self.rendered = self._render()
         mode = self.mode if self.mode is not None else _default_mode(self.rendered)
+        if self.once and not os.path.isdir(os.path.dirname(self.once)):
+            raise self.error("once", f"the directory of {self.once!r} does not exist")
         self.write(self.output_option, self.output, self.rendered, mode)
         if self.once:
             self.write("once", self.once, b"")

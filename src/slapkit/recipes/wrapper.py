@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import re
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
+from slapkit.core.buildout_internals import raw_value, substitute
 from slapkit.core.claims import claim, is_claimed, remove_unclaimed
 from slapkit.core.files import current_umask
 from slapkit.core.options import PartOptions
+from slapkit.core.partition_state import is_program_name, partition_salt
 from slapkit.core.secrets import holds_secret
 
 DIGEST_LENGTH = 16
-_DIGEST_SUFFIX = re.compile(r"-[0-9a-f]{%d}\Z" % DIGEST_LENGTH)
+_DIGEST = r"-[0-9a-f]{%d}" % DIGEST_LENGTH
+_DIGEST_SUFFIX = re.compile(_DIGEST + r"\Z")
 
 
 def shell_quote(value: str) -> str:
@@ -23,8 +27,10 @@ def shell_quote(value: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 
 
-def files_digest(script: str, paths: Iterable[str]) -> str:
-    digest = hashlib.sha256(script.encode("utf-8"))
+def files_digest(salt: bytes, script: str, paths: Iterable[str]) -> str:
+    """HMAC-SHA256 of the script and the files, keyed with the partition's salt:
+    a script that exports a weak password cannot be guessed from its name."""
+    digest = hmac.new(salt, script.encode("utf-8"), hashlib.sha256)
     for path in paths:
         with open(path, "rb") as stream:
             content = stream.read()
@@ -37,9 +43,16 @@ class Wrapper(BaseRecipe):
     """Write an executable POSIX ``sh`` script ending in ``exec`` of a command.
 
     Options:
-      command-line         (required) the command, split like a shell line;
-                           every argument is quoted in the script, so no value
-                           is ever run as shell code.
+      command-line         (required) the command. Substituted first, then
+                           split like a shell line (blanks separate words,
+                           quotes group them), so a value brought in by
+                           ``${…}`` may give several arguments. Every argument
+                           is quoted in the script: no value is ever run as
+                           shell code.
+      arguments            lines, each exactly one more argument: the lines
+                           are taken from the profile's text before
+                           substitution, so a ``${…}`` fills one argument
+                           whatever it holds (blanks, quotes, line breaks).
       wrapper-path         (required) the script's path, usually in
                            ``etc/service`` or ``etc/run``.
       environment          lines of ``NAME=value``, exported before ``exec``.
@@ -61,20 +74,24 @@ class Wrapper(BaseRecipe):
     """
 
     def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
+        # Before a secret it quotes is taken out of the profile's text.
+        raw_arguments = raw_value(options, "arguments")
         super().__init__(buildout, name, options)
         opts = self.opts
-        self.arguments = opts.command("command-line")
-        self.base_path = self._absolute(opts.required("wrapper-path"))
+        self.arguments = opts.command("command-line") + self._extra_arguments(raw_arguments)
+        self.base_path = self.required_path("wrapper-path")
+        if not is_program_name(os.path.basename(self.base_path)):
+            raise self.error(
+                "wrapper-path", f"{os.path.basename(self.base_path)!r} cannot be a program "
+                "name (letters, digits and _.+@- only, not starting with . or -)"
+            )
         claim(self.base_path)
         self.environment = opts.assignments("environment")
         self.parameters_extra = opts.boolean("parameters-extra", False)
         self.wait_for_files = opts.paths("wait-for-files")
-        pidfile = opts.text("pidfile")
-        self.pidfile = self._absolute(pidfile) if pidfile else None
-        self.hash_files = [self._absolute(p) for p in opts.lines("hash-files")]
-        self.hash_existing_files = [
-            self._absolute(p) for p in opts.lines("hash-existing-files")
-        ]
+        self.pidfile = self.local_path("pidfile")
+        self.hash_files = self._local_paths("hash-files")
+        self.hash_existing_files = self._local_paths("hash-existing-files")
         for path in self.hash_existing_files:
             if not os.path.isfile(path):
                 raise self.error("hash-existing-files", f"{path!r} does not exist")
@@ -82,8 +99,22 @@ class Wrapper(BaseRecipe):
         if self.hash_existing_files and not self.hash_files:
             options["wrapper-path"] = self._final_path()
 
-    def _absolute(self, path: str) -> str:
-        return os.path.join(self.buildout["buildout"]["directory"], path)
+    def _local_paths(self, option: str) -> list[str]:
+        return [str(self.local_path(option, line)) for line in self.opts.lines(option)]
+
+    def _extra_arguments(self, raw: str | None) -> list[str]:
+        """``arguments``: one argument a line of the profile's text, substituted after."""
+        if raw is None:  # set by a recipe, not written in the profile
+            arguments = self.opts.lines("arguments")
+        else:
+            arguments = [
+                substitute(self.options, "arguments", line.strip())
+                for line in raw.split("\n")
+                if line.strip()
+            ]
+        if any("\x00" in argument for argument in arguments):
+            raise self.error("arguments", "holds a NUL byte, which no program argument can")
+        return arguments
 
     @property
     def hashed(self) -> bool:
@@ -96,7 +127,13 @@ class Wrapper(BaseRecipe):
             if not os.path.isfile(path):
                 raise self.error("hash-files", f"{path!r} does not exist")
         try:
-            digest = files_digest(self.script, self.hash_existing_files + self.hash_files)
+            salt = partition_salt(self.directory)
+        except OSError as exc:
+            raise self.error(
+                "hash-files", f"cannot keep the partition's salt: {exc.strerror}"
+            ) from None
+        try:
+            digest = files_digest(salt, self.script, self.hash_existing_files + self.hash_files)
         except OSError as exc:
             raise self.error("hash-files", f"cannot read {exc.filename!r}: {exc.strerror}") from None
         return f"{self.base_path}-{digest}"
@@ -118,19 +155,20 @@ class Wrapper(BaseRecipe):
                 "fi",
             ]
         if self.pidfile:
+            # An exclusive lock on the pidfile, held by the program itself
+            # through descriptor 9 (kept across exec): a second start fails
+            # while the first runs, whatever pid the file holds.
             pidfile = shell_quote(self.pidfile)
             lines += [
-                f"if [ -s {pidfile} ]; then",
-                f"  read slapkit_pid < {pidfile} || :",
-                "  case \"$slapkit_pid\" in ''|*[!0-9]*) ;; *)",
-                "    if [ \"$slapkit_pid\" != $$ ] && kill -0 \"$slapkit_pid\" 2>/dev/null; then",
-                f"      echo \"${{0##*/}}: already running as pid $slapkit_pid (\"{pidfile}\")\" >&2",
-                "      exit 1",
-                "    fi;;",
-                "  esac",
+                "command -v flock >/dev/null || "
+                "{ echo \"${0##*/}: the pidfile needs flock (util-linux)\" >&2; exit 1; }",
+                f"if [ -L {pidfile} ]; then rm -f {pidfile}; fi  # never written through a link",
+                f"exec 9<>{pidfile} || exit 1",
+                "if ! flock -n 9; then",
+                f"  echo \"${{0##*/}}: already running as pid $(cat /dev/fd/9) (\"{pidfile}\")\" >&2",
+                "  exit 1",
                 "fi",
-                f"echo $$ > {shell_quote(self.pidfile + '.tmp')} && "
-                f"mv -f {shell_quote(self.pidfile + '.tmp')} {pidfile}",
+                "echo $$ > /dev/fd/9",
             ]
         command = " ".join(shell_quote(argument) for argument in self.arguments)
         if self.parameters_extra:
@@ -143,14 +181,20 @@ class Wrapper(BaseRecipe):
         self.options["wrapper-path"] = path
         # A wrapper that exports a secret is readable by its owner only.
         mode = 0o700 if holds_secret(self.script) else 0o777 & ~current_umask()
-        self.write("wrapper-path", path, self.script, mode)
+        # A temporary of any digest of this wrapper: one of an older digest
+        # is never written again, and slapgrid would start it.
+        every_digest = re.escape(os.path.basename(self.base_path)) + f"(?:{_DIGEST})?"
+        self.write("wrapper-path", path, self.script, mode, temporaries=every_digest)
+        # Exactly one wrapper per part, whether hash-files was just turned on
+        # (the plain one goes) or off (every hashed one goes).
+        listing = _listing(os.path.dirname(self.base_path))
         if self.hashed:
-            listing = _listing(os.path.dirname(path))
             listing.add(os.path.basename(path))
-            for stale in hashed_siblings(self.base_path):
-                if stale != path:
-                    self.remove(stale)
-                    listing.discard(os.path.basename(stale))
+            self.remove(self.base_path)
+        for stale in hashed_siblings(self.base_path):
+            if stale != path:
+                self.remove(stale)
+                listing.discard(os.path.basename(stale))
         # Nothing is returned: removal is this recipe's own (see uninstall), so
         # that a new digest never makes buildout see a missing file and reinstall.
         return []

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
+import xmlrpc.client
 from pathlib import Path
 
 from slapkit.runner.deploy import (
@@ -35,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="the partition directory (default: ./partition)")
     run.add_argument("--promise-timeout", type=float, default=20.0, metavar="SECONDS",
                      help="how long failing promises are retried (default: 20)")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="show buildout's traceback when it fails")
     for name, text in (("status", "programs and promises"), ("stop", "stop every program")):
         command = commands.add_parser(name, help=text)
         command.add_argument("partition", type=Path, metavar="DIR")
@@ -59,6 +63,16 @@ def main(argv: list[str] | None = None) -> int:
     except DeployError as exc:
         print(f"slapkit: {exc}", file=sys.stderr)
         return 2
+    except xmlrpc.client.Fault as exc:
+        print(f"slapkit: supervisord refused: {exc.faultString}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as exc:
+        print(f"slapkit: {' '.join(map(str, exc.cmd))} failed with status {exc.returncode}",
+              file=sys.stderr)
+        return 1
+    except (RuntimeError, OSError) as exc:
+        print(f"slapkit: {exc}", file=sys.stderr)
+        return 1
 
 
 def _deploy(args: argparse.Namespace) -> int:
@@ -72,7 +86,8 @@ def _deploy(args: argparse.Namespace) -> int:
             print(line, flush=True)
 
     print(f"slapkit deploy {args.profile} -> {args.partition}", flush=True)
-    result = deploy(args.profile, args.partition, parameters, progress, args.promise_timeout)
+    result = deploy(args.profile, args.partition, parameters, progress, args.promise_timeout,
+                    args.verbose)
     if interactive:
         print("\r\033[K", end="")
     print_summary(result, sys.stdout)
@@ -93,6 +108,9 @@ def _status(partition: Path) -> int:
             uptime = f"exit {info['exitstatus']}"
         print(f"  {info['statename']:9} {info['name']:40} {uptime}")
     failures = failed_services(supervisor)
+    skipped = supervisor.skipped()
+    for line in skipped:
+        print(f"  SKIPPED   {line}")
     for name, log in failures:
         print(f"  FAILED    {name}")
         for line in log.splitlines():
@@ -102,7 +120,7 @@ def _status(partition: Path) -> int:
     for promise in promises:
         state = "kept" if promise.kept else "FAILING"
         print(f"  {state:9} {promise.name}" + ("" if promise.kept else f": {promise.message}"))
-    return 0 if not failures and all(p.kept for p in promises) else 1
+    return 0 if not failures and not skipped and all(p.kept for p in promises) else 1
 
 
 def _stop(partition: Path) -> int:

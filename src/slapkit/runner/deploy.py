@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Any, Callable, TextIO
 
 from slapkit.core.files import write_if_changed
+from slapkit.core.partition_state import STATE_DIR
 from slapkit.runner.promises import PromiseResult, run_promises
-from slapkit.runner.supervisor import STATE_DIR, Supervisor, WATCHDOG_MARK
+from slapkit.runner.supervisor import Supervisor, WATCHDOG_MARK
 from slapkit.slap.sources import SourceError, parse_parameters
 
 PARTITION_ID = "slappart0"
@@ -79,6 +83,7 @@ class Deployment:
     restarted: list[str] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
     failed_services: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
     promises: list[PromiseResult] = field(default_factory=list)
     connection: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -89,6 +94,7 @@ class Deployment:
         return (
             self.buildout_ok
             and not self.failed_services
+            and not self.skipped
             and all(p.kept for p in self.promises)
         )
 
@@ -101,6 +107,8 @@ def collect_parameters(assignments: list[str], parameters_file: str | None) -> d
                 parameters = parse_parameters(stream.read())
         except OSError as exc:
             raise DeployError(f"cannot read {parameters_file}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise DeployError(f"{parameters_file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         except SourceError as exc:
             raise DeployError(f"{parameters_file}: {exc}") from None
     for assignment in assignments:
@@ -117,9 +125,9 @@ def prepare_partition(profile: Path, partition: Path, parameters: dict) -> None:
         text = profile.read_text(encoding="utf-8")
     except OSError as exc:
         raise DeployError(f"cannot read the profile {profile}: {exc.strerror}") from None
-    partition.mkdir(mode=0o750, parents=True, exist_ok=True)
+    except UnicodeDecodeError as exc:
+        raise DeployError(f"the profile {profile} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     state = partition / STATE_DIR
-    state.mkdir(mode=0o700, exist_ok=True)
     parameters_file = state / "parameters.json"
     write_if_changed(
         str(parameters_file), json.dumps(parameters, indent=2, sort_keys=True) + "\n", 0o600
@@ -131,6 +139,36 @@ def prepare_partition(profile: Path, partition: Path, parameters: dict) -> None:
         parameters_file=parameters_file,
     )
     write_if_changed(str(partition / "buildout.cfg"), text + tail)
+
+
+def make_partition(partition: Path) -> None:
+    """The partition directory and its ``.slapkit`` (0700)."""
+    try:
+        partition.mkdir(mode=0o750, parents=True, exist_ok=True)
+        (partition / STATE_DIR).mkdir(mode=0o700, exist_ok=True)
+    except FileExistsError:
+        raise DeployError(f"--partition {partition}: exists and is not a directory") from None
+    except OSError as exc:
+        raise DeployError(f"--partition {partition}: {exc.strerror}") from None
+
+
+@contextmanager
+def deploy_lock(partition: Path, say: Callable[[str], None]) -> Iterator[None]:
+    """One ``slapkit deploy`` at a time on a partition: the next one waits."""
+    path = partition / STATE_DIR / "deploy.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            say(f"waiting for another slapkit deploy on {partition} (pid {holder}) to finish")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def set_aside_broken_installed_cfg(partition: Path) -> str | None:
@@ -163,7 +201,7 @@ def set_aside_broken_installed_cfg(partition: Path) -> str | None:
 
 
 def run_buildout(
-    partition: Path, progress: Callable[[str], None]
+    partition: Path, progress: Callable[[str], None], verbose: bool = False
 ) -> tuple[bool, list[str], str]:
     """Run buildout in the partition under slapgrid's umask 027.
 
@@ -189,7 +227,7 @@ def run_buildout(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            preexec_fn=lambda: os.umask(0o027),
+            umask=0o027,
         )
         assert process.stdout is not None
         count = 0
@@ -204,11 +242,45 @@ def run_buildout(
             elif _CHANGE_LINE.match(line):
                 changes.append(line)
         returncode = process.wait()
-    error = ""
-    if returncode != 0:
-        tail = [l for l in lines if l.startswith(("Error:", "While:", "  "))] or lines[-15:]
-        error = "\n".join(tail[-20:])
+    error = "" if returncode == 0 else buildout_error(lines, verbose)
     return returncode == 0, changes, error
+
+
+def buildout_error(lines: list[str], verbose: bool = False) -> str:
+    """The error that stopped buildout, whatever its form: its ``While:``
+    lines and its ``Error:`` (a UserError), or the exception a traceback
+    ended with (a parse error, a recipe's bug), without the traceback
+    unless ``verbose``."""
+    indented = (" ", "\t")
+    kept: list[str] = []
+    exception: list[str] = []
+    in_block = False  # inside a While:/Error: block (its indented lines)
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith("Traceback (most recent call last):"):
+            frames_end = index + 1
+            while frames_end < len(lines) and lines[frames_end].startswith(indented):
+                frames_end += 1
+            end = frames_end + 1
+            while end < len(lines) and lines[end].startswith(indented):
+                end += 1
+            exception = lines[frames_end:end]
+            if verbose:
+                kept += lines[index:end]
+            index, in_block = end, False
+            continue
+        if line.startswith(("While:", "Error:")):
+            in_block = True
+            kept.append(line)
+        elif in_block and line.startswith(indented):
+            kept.append(line)
+        else:
+            in_block = False
+        index += 1
+    if exception and not any(line.startswith("Error:") for line in kept):
+        kept += ["Error: " + exception[0].strip()] + exception[1:]
+    return "\n".join(kept[-40:] if kept else lines[-15:])
 
 
 def log_tail(partition: Path, program_id: str, lines: int = 5) -> str:
@@ -225,9 +297,25 @@ def deploy(
     parameters: dict,
     progress: Callable[[str], None] = lambda line: None,
     promise_wait: float = 20.0,
+    verbose: bool = False,
 ) -> Deployment:
     started_at = time.monotonic()
     partition = partition.resolve()
+    make_partition(partition)
+    with deploy_lock(partition, progress):
+        result = _deploy_locked(profile, partition, parameters, progress, promise_wait, verbose)
+    result.seconds = time.monotonic() - started_at
+    return result
+
+
+def _deploy_locked(
+    profile: Path,
+    partition: Path,
+    parameters: dict,
+    progress: Callable[[str], None],
+    promise_wait: float,
+    verbose: bool,
+) -> Deployment:
     prepare_partition(profile, partition, parameters)
     result = Deployment(partition)
     broken = set_aside_broken_installed_cfg(partition)
@@ -236,20 +324,26 @@ def deploy(
             f"buildout's .installed.cfg was cut short (a killed run): moved to {broken}"
         )
     result.buildout_ok, result.files_changed, result.buildout_error = run_buildout(
-        partition, progress
+        partition, progress, verbose
     )
     if result.buildout_ok:
         supervisor = Supervisor(partition, PARTITION_ID)
         progress("supervisord: loading programs")
+        if not supervisor.is_running():
+            for orphan in supervisor.stop_orphans():
+                result.notes.append(
+                    f"stopped a program a killed supervisord left running: {orphan}"
+                )
+        result.skipped = supervisor.skipped()
         added, changed, removed = supervisor.sync()
         result.started, result.restarted, result.stopped = pair_restarts(added, changed, removed)
+        supervisor.settled_process_info()
         restarted_failed = _restart_failed(supervisor)
         result.restarted += restarted_failed
         progress("promises: checking")
         result.promises = run_promises(partition, wait=promise_wait)
         result.failed_services = failed_services(supervisor)
     result.connection = read_connection(partition)
-    result.seconds = time.monotonic() - started_at
     return result
 
 
@@ -279,26 +373,42 @@ def _restart_failed(supervisor: Supervisor) -> list[str]:
             not watched and state in ("EXITED", "FATAL") and info["exitstatus"] != 0
         ):
             again.append(info["group"])
+    if not again:
+        return again
     supervisor.start_programs(again)
+    supervisor.settled_process_info()
     return again
 
 
+def program_failure(info: dict[str, Any]) -> str | None:
+    """Why a program is not as it should be, or None.
+
+    A service (``etc/service``) must be RUNNING, which supervisord says once
+    it stayed up ``startsecs``. A one-shot (``etc/run``) must have run: it
+    is running, or it exited 0; one that never started is a failure too.
+    """
+    watched = info["name"].endswith(WATCHDOG_MARK)
+    state = info["statename"]
+    if state == "RUNNING" or (not watched and (
+        state == "STARTING" or (state == "EXITED" and info["exitstatus"] == 0)
+    )):
+        return None
+    if state == "STOPPED" and not info.get("start"):
+        return "never started"
+    if state == "EXITED":
+        return f"EXITED (exit {info['exitstatus']})"
+    return state + (f": {info['spawnerr']}" if info.get("spawnerr") else "")
+
+
 def failed_services(supervisor: Supervisor) -> list[tuple[str, str]]:
-    """Services of ``etc/service`` that are not running, and failed one-shots,
-    with the tail of their log (slapgrid would alert the master)."""
-    time.sleep(0.2)  # let a program that exits at once be seen as exited
+    """Services of ``etc/service`` that are not running, and one-shots that
+    failed or never ran, with the tail of their log (slapgrid would alert
+    the master)."""
     failed = []
-    for info in supervisor.process_info():
-        watched = info["name"].endswith(WATCHDOG_MARK)
-        state = info["statename"]
-        bad = (watched and state not in ("RUNNING", "STARTING")) or (
-            not watched and state in ("EXITED", "FATAL", "BACKOFF") and info["exitstatus"] != 0
-        )
-        if bad:
-            failed.append(
-                (f"{info['name']} {state} (exit {info['exitstatus']})",
-                 log_tail(supervisor.partition, info["group"]))
-            )
+    for info in supervisor.settled_process_info():
+        why = program_failure(info)
+        if why:
+            failed.append((f"{info['name']} {why}", log_tail(supervisor.partition, info["group"])))
     return failed
 
 
@@ -338,6 +448,8 @@ def print_summary(result: Deployment, out: TextIO) -> None:
         write(f"  FAILED    {name}")
         for line in log.splitlines():
             write(f"    | {line}")
+    for line in result.skipped:
+        write(f"  SKIPPED   {line}")
     kept = sum(p.kept for p in result.promises)
     write(f"promises     {kept} kept, {len(result.promises) - kept} failing")
     for promise in result.promises:

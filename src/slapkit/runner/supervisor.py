@@ -4,19 +4,27 @@ Every executable of ``etc/run`` and ``etc/service`` becomes
 ``[program:<partition-id>_<file>]`` with ``process_name=<file>`` (plus
 ``-on-watch`` for ``etc/service``, slapgrid's watchdog mark), with
 slapgrid's settings: ``autostart=false`` (the runner starts them),
-``autorestart=false`` (an exit is reported, not hidden), ``startsecs=0``,
+``autorestart=false`` (an exit is reported, not hidden), ``startretries=0``,
 ``stopasgroup``/``killasgroup``, the log in ``.<program>.log``.
 
-One difference: slapgrid wraps a partition's programs in one
-``[group:<partition-id>]``; upstream supervisord then restarts the whole
-group when one program changes. The runner leaves the group out, so that
-supervisord's own update restarts only the programs that changed.
+Differences from slapgrid: it wraps a partition's programs in one
+``[group:<partition-id>]``, and upstream supervisord then restarts the
+whole group when one program changes: the runner leaves the group out, so
+that supervisord's own update restarts only the programs that changed. A
+service counts as started once it stayed up ``startsecs`` (1 s; slapgrid
+says 0), so one that dies at once is a failure, not "started". A file whose
+name supervisord cannot take as it is, a dot file (a temporary) and a file
+that is not executable are never programs: they are reported. Every
+program's environment carries ``SLAPKIT_PARTITION``, so the runner finds
+the programs a killed supervisord left behind.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,11 +32,14 @@ import time
 import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from slapkit.core.files import write_if_changed
+from slapkit.core.partition_state import STATE_DIR, is_program_name
 
 WATCHDOG_MARK = "-on-watch"
-STATE_DIR = ".slapkit"
+PARTITION_VARIABLE = "SLAPKIT_PARTITION"
+SERVICE_STARTSECS = 1
 
 PROGRAM_TEMPLATE = """\
 [program:{program_id}]
@@ -37,7 +48,7 @@ command={command}
 process_name={process_name}
 autostart=false
 autorestart=false
-startsecs=0
+startsecs={startsecs}
 startretries=0
 exitcodes=0
 stopsignal=TERM
@@ -48,7 +59,7 @@ redirect_stderr=true
 stdout_logfile={partition}/.{program_id}.log
 stdout_logfile_maxbytes=100KB
 stdout_logfile_backups=1
-environment=USER="{user}",LOGNAME="{user}",HOME="{home}"
+environment=USER="{user}",LOGNAME="{user}",HOME="{home}",{marker}="{partition}"
 """
 
 MAIN_TEMPLATE = """\
@@ -83,36 +94,62 @@ class Program:
     watched: bool  # etc/service: an exit is a failure
 
 
-def discover_programs(partition: Path, partition_id: str) -> list[Program]:
-    """The programs slapgrid would make of ``etc/run`` and ``etc/service``."""
-    programs = []
+def discover_programs(partition: Path, partition_id: str) -> tuple[list[Program], list[str]]:
+    """The programs slapgrid would make of ``etc/run`` and ``etc/service``,
+    and one line for each file there that cannot be a program."""
+    programs, skipped = [], []
     for subdir, watched in (("run", False), ("service", True)):
         directory = partition / "etc" / subdir
         if not directory.is_dir():
             continue
         for name in sorted(os.listdir(directory)):
+            path = directory / name
+            if name.startswith("."):
+                if not path.is_dir():
+                    skipped.append(f"etc/{subdir}/{name!r}: a dot file (a temporary?) is never a program")
+                continue
+            if not is_program_name(name):
+                skipped.append(f"etc/{subdir}/{name!r}: not a name supervisord can take "
+                               "(letters, digits and _.+@- only)")
+                continue
+            if not (path.is_file() and os.access(path, os.X_OK)):
+                skipped.append(f"etc/{subdir}/{name}: not an executable file")
+                continue
             programs.append(
                 Program(
                     program_id=f"{partition_id}_{name}",
                     process_name=name + (WATCHDOG_MARK if watched else ""),
-                    command=str(directory / name),
+                    command=str(path),
                     watched=watched,
                 )
             )
-    return programs
+    return programs, skipped
+
+
+def _config_value(text: str) -> str:
+    """A value for supervisord's configuration: ``%`` is its interpolation."""
+    if any(char in text for char in "\n\r\x00"):
+        raise ValueError(f"{text!r} cannot stand in supervisord's configuration")
+    return text.replace("%", "%%")
+
+
+def _quoted_environment(text: str) -> str:
+    return _config_value(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def programs_config(partition: Path, programs: list[Program]) -> str:
-    user = os.environ.get("USER") or str(os.getuid())
-    home = os.environ.get("HOME", str(partition))
+    user = _quoted_environment(os.environ.get("USER") or str(os.getuid()))
+    home = _quoted_environment(os.environ.get("HOME", str(partition)))
     return "\n".join(
         PROGRAM_TEMPLATE.format(
             program_id=p.program_id,
-            partition=partition,
-            command=p.command,
+            partition=_config_value(str(partition)),
+            command=_config_value(shlex.quote(p.command)),
             process_name=p.process_name,
+            startsecs=SERVICE_STARTSECS if p.watched else 0,
             user=user,
             home=home,
+            marker=PARTITION_VARIABLE,
         )
         for p in programs
     )
@@ -138,7 +175,10 @@ class Supervisor:
         return Path(tempfile.gettempdir()) / f"slapkit-{tag}.sock"
 
     def programs(self) -> list[Program]:
-        return discover_programs(self.partition, self.partition_id)
+        return discover_programs(self.partition, self.partition_id)[0]
+
+    def skipped(self) -> list[str]:
+        return discover_programs(self.partition, self.partition_id)[1]
 
     def write_config(self) -> bool:
         """Write supervisord's configuration; True when the programs changed."""
@@ -146,10 +186,10 @@ class Supervisor:
         write_if_changed(
             str(self.config_path),
             MAIN_TEMPLATE.format(
-                partition=self.partition,
+                partition=_config_value(str(self.partition)),
                 partition_id=self.partition_id,
-                state=self.state,
-                socket=self.socket,
+                state=_config_value(str(self.state)),
+                socket=_config_value(str(self.socket)),
             ),
             0o600,
         )
@@ -177,11 +217,28 @@ class Supervisor:
     def start(self, timeout: float = 20.0) -> None:
         """Start supervisord (it daemonizes) and wait until it answers."""
         self.write_config()
-        subprocess.run(
-            [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.config_path)],
-            check=True,
-            cwd=self.partition,
-        )
+        if self.socket.exists() and not self.socket.is_socket():
+            # supervisord would try to unlink it, forever
+            raise RuntimeError(f"supervisord cannot start: {self.socket} is in the way of "
+                               "its socket and is not a socket; remove it")
+        # A file, not a pipe: the daemon keeps its descriptors, and reading a
+        # pipe to its end would wait for supervisord to exit.
+        with tempfile.TemporaryFile() as said:
+            try:
+                started = subprocess.run(
+                    [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.config_path)],
+                    cwd=self.partition,
+                    stdin=subprocess.DEVNULL,
+                    stdout=said,
+                    stderr=subprocess.STDOUT,
+                    timeout=timeout,
+                )
+            except subprocess.TimeoutExpired:
+                raise RuntimeError(f"supervisord did not start within {timeout:.0f}s") from None
+            if started.returncode != 0:
+                said.seek(0)
+                text = " ".join(said.read().decode(errors="replace").split())
+                raise RuntimeError(f"supervisord did not start: {text or started.returncode}")
         deadline = time.monotonic() + timeout
         while not self.is_running():
             if time.monotonic() > deadline:
@@ -226,8 +283,50 @@ class Supervisor:
         for name in names:
             server.startProcessGroup(name, False)
 
-    def process_info(self) -> list[dict]:
-        return self.rpc().supervisor.getAllProcessInfo()
+    def process_info(self) -> list[dict[str, Any]]:
+        return list(self.rpc().supervisor.getAllProcessInfo())
+
+    def settled_process_info(self, timeout: float = SERVICE_STARTSECS + 5.0) -> list[dict[str, Any]]:
+        """Process states once no program is STARTING or BACKOFF any more
+        (a service is RUNNING only after it stayed up ``startsecs``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            infos = self.process_info()
+            if all(i["statename"] not in ("STARTING", "BACKOFF") for i in infos):
+                return infos
+            if time.monotonic() > deadline:
+                return infos
+            time.sleep(0.1)
+
+    def stop_orphans(self, timeout: float = 10.0) -> list[str]:
+        """Stop the programs a killed supervisord of this partition left running.
+
+        They are found by the ``SLAPKIT_PARTITION`` their environment holds;
+        each is a process group leader (supervisord made it so), and its
+        whole group is stopped: TERM, then KILL after ``timeout``.
+        Returns one line for each.
+        """
+        marker = f"{PARTITION_VARIABLE}={self.partition}".encode() + b"\0"
+        found = []
+        for pid in _pids():
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as stream:
+                    if marker not in stream.read() + b"\0":
+                        continue
+                with open(f"/proc/{pid}/cmdline", "rb") as stream:
+                    command = stream.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            except OSError:
+                continue  # gone, or not ours to read
+            found.append((pid, command))
+        for pid, _ in found:
+            _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while any(_alive(pid) for pid, _ in found) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for pid, _ in found:
+            if _alive(pid):
+                _signal_group(pid, signal.SIGKILL)
+        return [f"pid {pid}: {command[:120]}" for pid, command in found]
 
     def shutdown(self, timeout: float = 70.0) -> None:
         """Stop every program, then supervisord; return once it has exited."""
@@ -242,7 +341,7 @@ class Supervisor:
         deadline = time.monotonic() + timeout
         while _alive(pid):
             if time.monotonic() > deadline:
-                os.kill(pid, 9)
+                os.kill(pid, signal.SIGKILL)
                 break
             time.sleep(0.05)
 
@@ -251,6 +350,23 @@ class Supervisor:
             return int(self.pid_path.read_text().strip())
         except (OSError, ValueError):
             return None
+
+
+def _pids() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) != os.getpid()]
+    except OSError:
+        return []
+
+
+def _signal_group(pid: int, number: int) -> None:
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, number)
+        else:
+            os.kill(pid, number)
+    except OSError:
+        pass
 
 
 def _alive(pid: int) -> bool:

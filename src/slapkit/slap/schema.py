@@ -15,8 +15,14 @@ from typing import Any
 
 import jsonschema
 import referencing
+import referencing.exceptions
 import referencing.jsonschema
 from jsonschema.exceptions import ValidationError
+
+# Validators whose message names properties and never quotes a value.
+_NAMES_ONLY = frozenset({"required", "additionalProperties", "dependentRequired"})
+# Subschemas that apply to the same value.
+_SAME_VALUE = ("allOf", "anyOf", "oneOf", "then", "else")
 
 
 class SchemaError(Exception):
@@ -56,7 +62,10 @@ class ParameterSchema:
 
     def _retrieve(self, uri: str) -> referencing.Resource:
         # $ref to a sibling file: "other.json#/definitions/x" or file:// URIs.
+        # Never the network: an instance runs offline.
         path = uri[len("file://"):] if uri.startswith("file://") else uri
+        if "://" in path or path.startswith(("http:", "https:")):
+            raise SchemaError(f"$ref {uri!r}: only local files are supported")
         if not os.path.isabs(path):
             path = os.path.join(os.path.dirname(self.path), path)
         return referencing.Resource.from_contents(
@@ -85,7 +94,8 @@ class ParameterSchema:
 
     def complete(self, values: dict[str, Any]) -> dict[str, Any]:
         """Apply defaults for absent properties and convert strings to types."""
-        return self._complete(values, self.root, self.resolver)
+        with _reference_errors():
+            return self._complete(values, self.root, self.resolver)
 
     def _complete(self, values: dict[str, Any], schema: Any, resolver: Any) -> dict[str, Any]:
         result = dict(values)
@@ -100,35 +110,131 @@ class ParameterSchema:
                     result[name] = self._complete(result[name], sub, sub_resolver)
         return result
 
-    def write_only(self, path: list[Any]) -> bool:
-        """Whether the value at ``path`` (or one of its parents) is ``writeOnly``."""
-        schema, resolver = self.root, self.resolver
-        for key in path:
-            found = None
-            for name, sub, sub_resolver in self._properties(schema, resolver):
-                if name == key:
-                    found = (sub, sub_resolver)
-            if found is None:
-                return False
-            schema, resolver = found
-            if isinstance(schema, dict) and schema.get("writeOnly"):
+    def write_only_values(self, values: Any) -> list[tuple[tuple[Any, ...], Any]]:
+        """(path, value) of every value the schema marks ``writeOnly``, at any
+        depth (properties, additional and pattern properties, array items,
+        ``allOf``/``anyOf``/``oneOf``), of any type."""
+        found: list[tuple[tuple[Any, ...], Any]] = []
+        with _reference_errors():
+            self._find_write_only(values, self.root, self.resolver, (), found, 0)
+        return found
+
+    def _find_write_only(
+        self, value: Any, schema: Any, resolver: Any, path: tuple[Any, ...],
+        found: list[tuple[tuple[Any, ...], Any]], depth: int,
+    ) -> None:
+        schema, resolver = self._resolve(schema, resolver)
+        if not isinstance(schema, dict) or depth > 64:
+            return
+        if path and (schema.get("writeOnly") or (
+            not isinstance(value, (dict, list)) and self._mentions_write_only(schema, resolver)
+        )):
+            # A scalar where the schema holds writeOnly values below (a
+            # string given for a list of tokens) is taken as one of them.
+            found.append((path, value))
+            return
+        for keyword in _SAME_VALUE:
+            subs = schema.get(keyword)
+            for sub in subs if isinstance(subs, list) else [subs] if subs else []:
+                self._find_write_only(value, sub, resolver, path, found, depth + 1)
+        if isinstance(value, dict):
+            properties = schema.get("properties") or {}
+            patterns = schema.get("patternProperties") or {}
+            for key, item in value.items():
+                subs = [properties[key]] if key in properties else []
+                subs += [sub for pattern, sub in patterns.items() if _search(pattern, key)]
+                if not subs and isinstance(schema.get("additionalProperties"), dict):
+                    subs = [schema["additionalProperties"]]
+                for sub in subs:
+                    self._find_write_only(item, sub, resolver, path + (key,), found, depth + 1)
+        elif isinstance(value, list):
+            prefix = schema.get("prefixItems") or (
+                schema["items"] if isinstance(schema.get("items"), list) else []
+            )
+            rest = schema.get("items") if isinstance(schema.get("items"), dict) else None
+            for index, item in enumerate(value):
+                sub = prefix[index] if index < len(prefix) else rest
+                if sub is not None:
+                    self._find_write_only(item, sub, resolver, path + (index,), found, depth + 1)
+
+    def _mentions_write_only(self, schema: Any, resolver: Any, depth: int = 0) -> bool:
+        """Whether ``writeOnly: true`` stands anywhere in ``schema`` ($ref followed)."""
+        if depth > 16:
+            return False
+        schema, resolver = self._resolve(schema, resolver)
+        if isinstance(schema, dict):
+            if schema.get("writeOnly") is True:
                 return True
+            return any(self._mentions_write_only(sub, resolver, depth + 1)
+                       for key, sub in schema.items() if key not in ("default", "examples", "const", "enum"))
+        if isinstance(schema, list):
+            return any(self._mentions_write_only(sub, resolver, depth + 1) for sub in schema)
         return False
 
     def errors(self, values: dict[str, Any]) -> list[str]:
-        """Every violation, one line each: ``path: what is wrong``."""
-        validator = self.validator_class(self.root, registry=self.registry)
-        lines = []
-        for error in sorted(validator.iter_errors(values), key=lambda e: list(map(str, e.absolute_path))):
-            lines.append(self._describe(error))
-        return lines
+        """Every violation, one line each: ``path: what is wrong``.
 
-    def _describe(self, error: ValidationError) -> str:
-        path = list(error.absolute_path)
+        The message of a violation at, above or below a ``writeOnly`` value
+        never quotes a value: it could quote the secret.
+        """
+        validator = self.validator_class(self.root, registry=self.registry)
+        secrets = [path for path, _ in self.write_only_values(values)]
+        with _reference_errors():
+            found = sorted(validator.iter_errors(values), key=lambda e: list(map(str, e.absolute_path)))
+        return [self._describe(error, secrets) for error in found]
+
+    def _describe(self, error: ValidationError, secrets: list[tuple[Any, ...]]) -> str:
+        path = tuple(error.absolute_path)
         where = "/".join(str(p) for p in path) or "(parameters)"
-        if self.write_only(path):
+        at_or_inside = any(path[: len(secret)] == secret for secret in secrets)
+        above = any(_related(path, secret) for secret in secrets)
+        if at_or_inside or (above and error.validator not in _NAMES_ONLY):
             return f"{where}: the value (hidden: writeOnly) fails '{error.validator}'"
         return f"{where}: {error.message} ('{error.validator}')"
+
+
+def _related(path: tuple[Any, ...], secret: tuple[Any, ...]) -> bool:
+    """Whether one path is the other or inside it."""
+    shorter = min(len(path), len(secret))
+    return path[:shorter] == secret[:shorter]
+
+
+def _search(pattern: str, text: str) -> bool:
+    import re
+
+    try:
+        return re.search(pattern, text) is not None
+    except re.error:
+        return False
+
+
+class _reference_errors:
+    """Turn a ``$ref`` that cannot be resolved into a SchemaError."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> bool:
+        if error is None:
+            return False
+        if isinstance(error, referencing.exceptions.Unresolvable) or isinstance(
+            getattr(error, "__cause__", None), SchemaError
+        ):
+            cause = _root_cause(error)
+            raise SchemaError(f"cannot resolve a $ref: {cause}") from None
+        if isinstance(error, RecursionError):
+            raise SchemaError("the schema or the parameters nest too deep") from None
+        return False
+
+
+def _root_cause(error: BaseException) -> str:
+    seen = 0
+    while seen < 16:
+        cause = error.__cause__ or error.__context__
+        if cause is None:
+            break
+        error, seen = cause, seen + 1
+    return str(error)
 
 
 def _types(schema: dict[str, Any]) -> list[str]:

@@ -23,8 +23,26 @@ SLAP_KEYS = frozenset(
 )
 
 
+# Deeper parameters are refused: nothing real nests this deep, and Python's
+# recursion limit would otherwise end the run in a traceback.
+MAX_DEPTH = 64
+
+
 class SourceError(Exception):
     """A parameter source that cannot be read; the message says why."""
+
+
+def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
+    """Refuse a value nested deeper than ``limit`` (without recursing)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            raise SourceError(f"the parameters nest deeper than {limit} levels")
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
 
 
 def parse_parameters(text: str) -> dict[str, Any]:
@@ -33,18 +51,28 @@ def parse_parameters(text: str) -> dict[str, Any]:
     if stripped.startswith("<"):
         parameters: dict[str, Any] = parse_instance_xml(stripped)
     else:
-        try:
-            parameters = json.loads(text) if stripped else {}
-        except ValueError as exc:
-            raise SourceError(f"neither SlapOS XML nor JSON: {exc}") from None
+        parameters = _load_json(text) if stripped else {}
         if not isinstance(parameters, dict):
             raise SourceError("JSON parameters must be an object")
     return decode_serialised(parameters)
 
 
+def _load_json(text: str) -> Any:
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise SourceError(f"the parameters nest deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
+        raise SourceError(f"neither SlapOS XML nor JSON: {exc}") from None
+    check_depth(value)
+    return value
+
+
 def parse_instance_xml(text: str) -> dict[str, str]:
     try:
         root = ElementTree.fromstring(text)
+    except RecursionError:
+        raise SourceError(f"the XML nests deeper than {MAX_DEPTH} levels") from None
     except ElementTree.ParseError as exc:
         raise SourceError(f"invalid XML: {exc}") from None
     if root.tag != "instance":
@@ -65,9 +93,9 @@ def decode_serialised(parameters: dict[str, Any]) -> dict[str, Any]:
     serialised = parameters["_"]
     if isinstance(serialised, str):
         try:
-            serialised = json.loads(serialised)
-        except ValueError as exc:
-            raise SourceError(f"the '_' parameter is not valid JSON: {exc}") from None
+            serialised = _load_json(serialised)
+        except SourceError as exc:
+            raise SourceError(f"the '_' parameter: {exc}") from None
     if not isinstance(serialised, dict):
         raise SourceError("the '_' parameter must hold a JSON object")
     rest.update(serialised)
@@ -80,6 +108,8 @@ def read_parameters_file(path: str) -> dict[str, Any]:
             text = stream.read()
     except OSError as exc:
         raise SourceError(f"cannot read {path!r}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path!r} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     return parse_parameters(text)
 
 

@@ -1,0 +1,80 @@
+"""Every use of zc.buildout's private ``Options`` internals, in one place.
+
+zc.buildout 3.0.1 through 6.x keep a section's options in three dicts:
+``_raw`` (the profile's text), ``_cooked`` (substituted when the section is
+read) and ``_data`` (what ``get`` returns, and what recipes set). slapkit
+relies on that layout for three things, each tested per supported
+zc.buildout version in ``tests/test_buildout_internals.py``, which fails
+loudly if a new release changes it:
+
+- hiding a secret option from ``.installed.cfg`` and ``-vv`` (``take_out``);
+- reading the profile's own text of an option (``raw_value``);
+- substituting each ``${…}`` exactly once (``ensure_single_substitution``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+STORES = ("_raw", "_cooked", "_data")
+_PATCHED = "slapkit_single_substitution"
+
+
+def take_out(options: MutableMapping[str, str], option: str) -> str | None:
+    """Remove ``option`` from every store of a buildout Options; return its value."""
+    value = options.get(option)
+    for store in STORES:
+        getattr(options, store, {}).pop(option, None)
+    return value
+
+
+def raw_value(options: MutableMapping[str, str], option: str) -> str | None:
+    """The option as the profile writes it, before substitution (None when a
+    recipe set it, or for a plain dict)."""
+    raw = getattr(options, "_raw", None)
+    return raw.get(option) if isinstance(raw, dict) else None
+
+
+def ensure_single_substitution() -> None:
+    """Make zc.buildout substitute every ``${…}`` once, never the values it brought in.
+
+    When a section is read, zc.buildout substitutes each option and keeps the
+    result in ``_cooked``; ``Options.get`` then substitutes that result a
+    second time. A value that a ``${…}`` brought in is data (a user's
+    parameter): a ``${admin-password:passwd}`` inside it would be expanded
+    into the password, and a ``${nosuch:x}`` would fail every later run. A
+    cooked value is final, so ``get`` returns it as it is. Idempotent.
+    """
+    import zc.buildout.buildout
+
+    options_class: Any = zc.buildout.buildout.Options
+    if getattr(options_class, _PATCHED, False):
+        return
+    original_get = options_class.get
+
+    def get(self: Any, option: str, default: Any = None, seen: Any = None) -> Any:
+        data = self._data
+        if option not in data:
+            cooked = self._cooked.get(option)
+            if cooked is not None:
+                data[option] = cooked
+                return cooked
+        return original_get(self, option, default, seen)
+
+    get.__doc__ = original_get.__doc__
+    options_class.get = get
+    setattr(options_class, _PATCHED, True)
+
+
+def substitute(options: MutableMapping[str, str], option: str, template: str) -> str:
+    """``template`` (a piece of the option's raw text) with its ``${…}`` substituted once.
+
+    zc.buildout's own substitution, so references, escapes and errors are
+    exactly buildout's. A plain dict (tests) has nothing to substitute.
+    """
+    sub = getattr(options, "_sub", None)
+    if sub is None or "${" not in template:
+        return template
+    seen = [(getattr(options, "name", ""), option)]
+    return "$$".join(sub(piece, seen) for piece in template.split("$$"))

@@ -1,0 +1,69 @@
+"""slapkit's own files in a partition: ``${buildout:directory}/.slapkit``."""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import secrets
+import tempfile
+
+STATE_DIR = ".slapkit"
+SALT_FILE = "salt"
+STATE_MODE = 0o700
+SECRET_MODE = 0o600
+# A file name that supervisord (and slapgrid's configuration of it) takes as a
+# program name as it is: no blank, no control character, and none of the
+# characters its configuration gives a meaning (``%`` interpolation, ``:``
+# group separator, ``;``/``#`` comments, ``[``/``]`` sections, ``=``).
+_PROGRAM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+@-]{0,199}\Z")
+
+
+def is_program_name(name: str) -> bool:
+    """Whether a file of ``etc/service`` or ``etc/run`` so named can be a program."""
+    return bool(_PROGRAM_NAME.match(name))
+
+
+def state_directory(buildout_directory: str) -> str:
+    """``.slapkit`` of the partition, made 0700 when missing."""
+    path = os.path.join(buildout_directory, STATE_DIR)
+    os.makedirs(path, mode=STATE_MODE, exist_ok=True)
+    return path
+
+
+def partition_salt(buildout_directory: str) -> bytes:
+    """A random secret of this partition (``.slapkit/salt``, 0600), made once.
+
+    Made without a lock and without a window: the new salt is written to a
+    temporary file and hard-linked into place, which fails if another run
+    linked its own first; then that one is read.
+    """
+    path = os.path.join(state_directory(buildout_directory), SALT_FILE)
+    try:
+        return _read_salt(path)
+    except FileNotFoundError:
+        pass
+    fd, temporary = tempfile.mkstemp(prefix="." + SALT_FILE + ".", suffix=".tmp",
+                                     dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(secrets.token_hex(32).encode("ascii"))
+            stream.flush()
+            os.fsync(stream.fileno())
+        try:
+            os.link(temporary, path)
+        except OSError as exc:
+            if exc.errno != errno.EEXIST:
+                raise
+    finally:
+        os.unlink(temporary)
+    return _read_salt(path)
+
+
+def _read_salt(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as stream:
+        salt = stream.read().strip()
+    if len(salt) < 32:
+        raise OSError(errno.EINVAL, "the partition's salt is damaged; remove it", path)
+    return salt
