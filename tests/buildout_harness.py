@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,10 +113,26 @@ class RunningBuildout:
         if self.pid == 0:  # the child: never returns
             _child(directory, argv, self.output.fileno(), setup)
 
+    def wait_for_output(self, lines: int = 1, timeout: float = RUN_TIMEOUT) -> bool:
+        """Wait until it printed ``lines`` lines; False if it exited first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            printed = os.pread(self.output.fileno(), 1 << 20, 0).count(b"\n")
+            if printed >= lines:
+                return True
+            if os.waitpid(self.pid, os.WNOHANG) != (0, 0):
+                self.pid = 0  # reaped
+                return False
+            time.sleep(0.0002)
+        return False
+
     def kill(self) -> bool:
         """SIGKILL it; True if it was still running and had begun its work
         (printed its first line, which buildout does as it starts on a part):
         a real kill point. ``killed_output`` holds what it had printed."""
+        if not self.pid:
+            self.output.close()
+            return False
         try:
             os.kill(self.pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -64,6 +64,7 @@ def ensure_single_substitution() -> None:
 
     get.__doc__ = original_get.__doc__
     options_class.get = get
+    options_class.slapkit_original_get = original_get  # for the tests
     setattr(options_class, _PATCHED, True)
 
 

@@ -8,6 +8,8 @@ import re
 import secrets
 import tempfile
 
+from slapkit.core.files import remove_stale_temporaries
+
 STATE_DIR = ".slapkit"
 SALT_FILE = "salt"
 STATE_MODE = 0o700
@@ -43,6 +45,7 @@ def partition_salt(buildout_directory: str) -> bytes:
         return _read_salt(path)
     except FileNotFoundError:
         pass
+    remove_stale_temporaries(path)  # a run killed while it made one
     fd, temporary = tempfile.mkstemp(prefix="." + SALT_FILE + ".", suffix=".tmp",
                                      dir=os.path.dirname(path))
     try:

@@ -83,7 +83,9 @@ class Parameters(BaseRecipe):
 
     Outputs: each parameter under its own name (unless a control option) and
     under ``configuration.<name>``; ``parameters-json``, all of them as JSON.
-    Strings as is, other values as JSON text. Only a parameter whose name is
+    Strings as is (CR line breaks as LF: buildout's text cannot hold a CR),
+    other values as JSON text; ``parameters-json`` keeps every value
+    exactly. Only a parameter whose name is
     a plain option name (letters, digits, ``_.-``, not starting with ``_``
     or ``configuration.``) becomes options; every parameter is in
     ``parameters-json``. Values a schema marks ``writeOnly`` (at any depth)
@@ -98,8 +100,8 @@ class Parameters(BaseRecipe):
             for key in self.option_names()
             if key not in CONTROL_OPTIONS and not key.startswith("<")
         }
-        user = {key: _buildout_text(value) for key, value in self._read_user_parameters().items()}
-        register_user_values(list(user.values()))
+        user = self._read_user_parameters()
+        register_user_values([_buildout_text(value) for value in user.values()])
         merged = dict(defaults)
         for key, value in user.items():
             if value is None or value == "":
@@ -177,7 +179,7 @@ class Parameters(BaseRecipe):
         for key, value in sorted(merged.items()):
             if not is_plain_option_name(key):
                 continue  # only in parameters-json
-            text = render(value)
+            text = _buildout_text(render(value))
             names = [PREFIX + key] + ([] if key in CONTROL_OPTIONS else [key])
             for option in names:
                 outputs[option] = text

@@ -54,18 +54,22 @@ class Wrapper(BaseRecipe):
                            substitution, so a ``${…}`` fills one argument
                            whatever it holds (blanks, quotes, line breaks).
       wrapper-path         (required) the script's path, usually in
-                           ``etc/service`` or ``etc/run``.
+                           ``etc/service`` or ``etc/run``; its file name must
+                           be a supervisord program name (letters, digits,
+                           ``_.+@-``).
       environment          lines of ``NAME=value``, exported before ``exec``.
       parameters-extra     boolean, default false: pass the wrapper's own
                            arguments on to the command.
       wait-for-files       lines of paths: wait until all exist.
-      pidfile              refuse to start while the pid recorded there is
-                           alive; otherwise record our own.
+      pidfile              an exclusive lock (flock) on this file, held by the
+                           program through descriptor 9: a second start exits 1
+                           while the first runs; the file records the pid.
       hash-files           files made by this buildout (configs): a digest of
-                           their content (and of the script) is appended to the
-                           file name, so a change gives a new program name and
-                           slapgrid restarts the service. The previous hashed
-                           wrapper of this part is removed.
+                           their content (and of the script), keyed with the
+                           partition's salt, is appended to the file name,
+                           so a change gives a new program name and slapgrid
+                           restarts the service. The previous hashed wrapper
+                           of this part is removed.
       hash-existing-files  the same for files that exist before buildout runs.
 
     Output option ``wrapper-path``: the final path, digest included. With

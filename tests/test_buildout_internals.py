@@ -1,0 +1,111 @@
+"""zc.buildout's private Options internals, as slapkit relies on them.
+
+Runs on every zc.buildout the test command covers (3.0.1 and today's 6.x):
+if a release changes what core/buildout_internals.py touches, these fail
+before any recipe misbehaves.
+"""
+
+import inspect
+import importlib.metadata
+
+import pytest
+import zc.buildout.buildout
+
+from slapkit.core.buildout_internals import (
+    ensure_single_substitution,
+    raw_value,
+    substitute,
+    take_out,
+)
+
+Options = zc.buildout.buildout.Options
+
+
+class Sections(dict):
+    def __getitem__(self, name):
+        try:
+            return dict.__getitem__(self, name)
+        except KeyError:
+            raise zc.buildout.buildout.MissingSection(name) from None
+
+
+def section(sections, name, raw):
+    """A real Options, substituted as ``Options._initialize`` does."""
+    options = sections[name] = Options(sections, name, dict(raw))
+    for key, value in sorted(raw.items()):
+        if "${" in value:
+            options._dosub(key, value)
+    return options
+
+
+def test_the_version_is_one_slapkit_supports():
+    major = int(importlib.metadata.version("zc.buildout").split(".")[0])
+    assert 3 <= major <= 6
+
+
+def test_options_keep_raw_cooked_and_data_stores():
+    options = Options(Sections(), "s", {"a": "1"})
+    for store in ("_raw", "_cooked", "_data"):
+        assert isinstance(getattr(options, store), dict), store
+    assert list(inspect.signature(Options._sub).parameters) == ["self", "template", "seen"]
+    assert list(inspect.signature(Options.get).parameters)[:4] == ["self", "option", "default", "seen"]
+
+
+def hostile_chain():
+    sections = Sections()
+    section(sections, "secret", {"passwd": "hunter2"})
+    user = section(sections, "p", {})
+    user["greeting"] = "${secret:passwd}"
+    return section(sections, "w", {"env": "G=${p:greeting}"})
+
+
+def test_upstream_get_substitutes_a_value_twice():
+    """Why slapkit patches Options.get: zc.buildout's own expands a ${…}
+    that a user's value brought in (the password, here)."""
+    ensure_single_substitution()
+    assert Options.slapkit_original_get(hostile_chain(), "env") == "G=hunter2"
+    assert hostile_chain().get("env") == "G=${secret:passwd}"
+
+
+def test_a_value_a_recipe_sets_is_substituted_once():
+    ensure_single_substitution()
+    sections = Sections()
+    section(sections, "secret", {"passwd": "hunter2"})
+    user = section(sections, "p", {})
+    user["greeting"] = "${secret:passwd} ${nosuch:x}"  # set as data, as a recipe does
+    chain = section(sections, "chain", {"greeting": "${p:greeting}"})
+    consumer = section(sections, "w", {"env": "G=${chain:greeting}", "lit": "$${p:greeting}"})
+    assert consumer.get("env") == "G=${secret:passwd} ${nosuch:x}"
+    assert consumer["env"] == "G=${secret:passwd} ${nosuch:x}"
+    assert chain.get("greeting") == "${secret:passwd} ${nosuch:x}"
+    assert consumer.get("lit") == "$${p:greeting}"  # buildout's own escape, untouched
+
+
+def test_profile_references_are_still_substituted():
+    ensure_single_substitution()
+    sections = Sections()
+    section(sections, "a", {"x": "1", "y": "${:x}2"})
+    b = section(sections, "b", {"z": "${a:y}3"})
+    assert b["z"] == "123"
+    assert b.get("missing", "default") == "default"
+    with pytest.raises(zc.buildout.buildout.MissingOption):
+        section(sections, "c", {"z": "${a:nosuch}"})
+
+
+def test_take_out_removes_an_option_from_every_store():
+    sections = Sections()
+    section(sections, "a", {"x": "1"})
+    b = section(sections, "b", {"secret": "${a:x}", "plain": "p"})
+    assert b["secret"] == "1"
+    assert take_out(b, "secret") == "1"
+    assert "secret" not in b.keys() and b.get("secret") is None
+    assert raw_value(b, "plain") == "p" and raw_value({}, "plain") is None
+
+
+def test_substitute_one_piece_of_the_raw_text():
+    sections = Sections()
+    section(sections, "a", {"x": "two words\nand a line"})
+    b = section(sections, "b", {"args": "${a:x}\n--flag"})
+    raw = raw_value(b, "args")
+    assert [substitute(b, "args", line) for line in raw.split("\n")] == [
+        "two words\nand a line", "--flag"]
