@@ -30,6 +30,13 @@ def parameters_file(buildout, parameters: dict) -> Path:
     return path
 
 
+def with_user(buildout, parameters: dict, parts: str, defaults: str = "") -> str:
+    """The head of a profile: ``[buildout] parts`` and a ``[p]`` part of
+    slapkit:parameters reading ``parameters`` over ``defaults`` (its lines)."""
+    return (f"[buildout]\nparts = {parts}\n[p]\nrecipe = slapkit:parameters\n"
+            f"parameters-file = {parameters_file(buildout, parameters)}\n{defaults}")
+
+
 # --- 1. parameter names --------------------------------------------------------
 
 INJECTED_SECTION = (
@@ -90,13 +97,7 @@ def is_plain(name):
 
 
 def test_plain_parameter_names_are_options(buildout):
-    params = parameters_file(buildout, {"ram-size": "2048", "my_opt.v2": "x", "Port9": "1"})
-    buildout.run(f"""
-[buildout]
-parts = config
-[p]
-recipe = slapkit:parameters
-parameters-file = {params}
+    buildout.run(with_user(buildout, {"ram-size": "2048", "my_opt.v2": "x", "Port9": "1"}, "config", '') + f"""
 [config]
 recipe = slapkit:jinja2
 output = {buildout.path('out')}
@@ -108,14 +109,7 @@ inline = ${{p:ram-size}} ${{p:my_opt.v2}} ${{p:configuration.Port9}}
 # --- 2. multi-line values and ${…} inside values --------------------------------
 
 def test_a_multi_line_value_cannot_add_environment_variables(buildout, tmp_path):
-    params = parameters_file(buildout, {"greeting": "hi\nLD_PRELOAD=/x/evil.so\nPATH=/x"})
-    result = buildout.run(f"""
-[buildout]
-parts = service
-[p]
-recipe = slapkit:parameters
-parameters-file = {params}
-greeting = hello
+    result = buildout.run(with_user(buildout, {"greeting": "hi\nLD_PRELOAD=/x/evil.so\nPATH=/x"}, "service", 'greeting = hello\n') + f"""
 [service]
 recipe = slapkit:wrapper
 command-line = {PYTHON} {RECORD}
@@ -134,14 +128,7 @@ wrapper-path = {buildout.path('service')}
     ("hash-existing-files", "${p:value}"),
 ])
 def test_a_multi_line_value_cannot_add_entries_to_a_wrapper_list(buildout, option, line):
-    params = parameters_file(buildout, {"value": f"{buildout.directory}/a\n{buildout.directory}/b"})
-    result = buildout.run(f"""
-[buildout]
-parts = service
-[p]
-recipe = slapkit:parameters
-parameters-file = {params}
-value = x
+    result = buildout.run(with_user(buildout, {"value": f"{buildout.directory}/a\n{buildout.directory}/b"}, "service", 'value = x\n') + f"""
 [service]
 recipe = slapkit:wrapper
 command-line = /bin/true
@@ -157,14 +144,7 @@ wrapper-path = {buildout.path('service')}
     ("import-list", "rawfile lib ${p:value}"),
 ])
 def test_a_multi_line_value_cannot_add_template_context(buildout, option, line):
-    params = parameters_file(buildout, {"value": "x\nimport os os"})
-    result = buildout.run(f"""
-[buildout]
-parts = config
-[p]
-recipe = slapkit:parameters
-parameters-file = {params}
-value = y
+    result = buildout.run(with_user(buildout, {"value": "x\nimport os os"}, "config", 'value = y\n') + f"""
 [config]
 recipe = slapkit:jinja2
 output = {buildout.path('out')}
@@ -205,16 +185,10 @@ def test_a_reference_inside_a_value_is_never_substituted(buildout, tmp_path):
     ${admin-password:passwd} would be expanded into the password."""
     record = tmp_path / "record.json"
     value = "${admin-password:passwd} ${buildout:directory} ${nosuch:option} $${x}"
-    params = parameters_file(buildout, {"greeting": value})
-    buildout.run(f"""
-[buildout]
-parts = admin-password service
+    buildout.run(with_user(buildout, {"greeting": value}, "admin-password service",
+                           "greeting = hello\n") + f"""
 [admin-password]
 recipe = slapkit:generate.password
-[p]
-recipe = slapkit:parameters
-parameters-file = {params}
-greeting = hello
 [chain]
 greeting = ${{p:greeting}}
 [service]
@@ -239,14 +213,7 @@ def test_a_carriage_return_in_a_value_never_wedges_later_runs(buildout, tmp_path
     """Found by the fuzz: zc.buildout saved "\\r0" in .installed.cfg, then
     could not read it back, and every later run failed."""
     record = tmp_path / "record.json"
-    params = parameters_file(buildout, {"greeting": "hi\r\nthere\r0"})
-    profile = f"""
-[buildout]
-parts = service
-[p]
-recipe = slapkit:parameters
-parameters-file = {params}
-greeting = hello
+    profile = with_user(buildout, {"greeting": "hi\r\nthere\r0"}, "service", 'greeting = hello\n') + f"""
 [service]
 recipe = slapkit:wrapper
 command-line = {PYTHON} {RECORD}
@@ -264,14 +231,7 @@ wrapper-path = {buildout.path('service')}
 def test_arguments_take_one_value_as_exactly_one_argument(buildout, tmp_path):
     record = tmp_path / "record.json"
     value = "two words 'quoted' \"double\" $(id)\nsecond line --flag"
-    params = parameters_file(buildout, {"greeting": value})
-    buildout.run(f"""
-[buildout]
-parts = service
-[p]
-recipe = slapkit:parameters
-parameters-file = {params}
-greeting = hello
+    buildout.run(with_user(buildout, {"greeting": value}, "service", 'greeting = hello\n') + f"""
 [service]
 recipe = slapkit:wrapper
 command-line = {PYTHON} {RECORD} --first
@@ -291,14 +251,7 @@ wrapper-path = {buildout.path('service')}
 def test_a_value_in_command_line_is_split_like_a_shell_line(buildout, tmp_path):
     """As documented: command-line is substituted, then split."""
     record = tmp_path / "record.json"
-    params = parameters_file(buildout, {"greeting": "two 'quoted words'"})
-    buildout.run(f"""
-[buildout]
-parts = service
-[p]
-recipe = slapkit:parameters
-parameters-file = {params}
-greeting = hello
+    buildout.run(with_user(buildout, {"greeting": "two 'quoted words'"}, "service", 'greeting = hello\n') + f"""
 [service]
 recipe = slapkit:wrapper
 command-line = {PYTHON} {RECORD} ${{p:greeting}}
@@ -313,11 +266,8 @@ wrapper-path = {buildout.path('service')}
 
 @pytest.mark.parametrize("chars", ["ab\n", "ab ", "a\tb", "ab\x07"])
 def test_chars_with_blanks_or_controls_is_refused(buildout, chars):
-    params = parameters_file(buildout, {"chars": chars})
-    result = buildout.run(
-        f"[buildout]\nparts = pw\n[pw]\nrecipe = slapkit:generate.password\n"
-        f"bytes = 64\nchars = ${{p:chars}}\n[p]\nrecipe = slapkit:parameters\n"
-        f"parameters-file = {params}\nchars = x\n")
+    result = buildout.run(with_user(buildout, {"chars": chars}, "pw", "chars = x\n")
+                          + "[pw]\nrecipe = slapkit:generate.password\nbytes = 64\nchars = ${p:chars}\n")
     assert result.returncode == 1
     assert "Error: [pw] chars: may hold no blank, line break or control character" in result.output
     assert not buildout.path("parts", "pw").exists()
@@ -437,14 +387,7 @@ WRITE_ONLY_SCHEMA = {
 def write_only_profile(buildout, parameters):
     schema = buildout.path("schema.json")
     schema.write_text(json.dumps(WRITE_ONLY_SCHEMA))
-    params = parameters_file(buildout, parameters)
-    return f"""
-[buildout]
-parts = config
-[p]
-recipe = slapkit:parameters
-parameters-file = {params}
-schema = {schema}
+    return with_user(buildout, parameters, "config", f"schema = {schema}\n") + f"""
 [config]
 recipe = slapkit:jinja2
 output = {buildout.path('out')}
@@ -711,20 +654,18 @@ def test_template_mistakes_are_user_errors(buildout, options, expected):
 
 @pytest.mark.parametrize("option", ["wrapper-path", "pidfile", "hash-files"])
 def test_a_nul_byte_in_a_path_is_a_user_error(buildout, option):
-    params = parameters_file(buildout, {"value": "/tmp/a\x00b"})
     options = {"command-line": "/bin/true", "wrapper-path": str(buildout.path("w")),
                option: "${p:value}"}
     one_error(buildout.run(
-        f"[buildout]\nparts = w\n[p]\nrecipe = slapkit:parameters\nparameters-file = {params}\n"
-        "value = x\n[w]\nrecipe = slapkit:wrapper\n" + "".join(f"{k} = {v}\n" for k, v in options.items())
+        with_user(buildout, {"value": "/tmp/a\x00b"}, "w", "value = x\n")
+        + "[w]\nrecipe = slapkit:wrapper\n" + "".join(f"{k} = {v}\n" for k, v in options.items())
     ), f"[w] {option}: '/tmp/a\\x00b' is not a usable path")
 
 
 def test_a_nul_byte_in_a_command_line_is_a_user_error(buildout):
-    params = parameters_file(buildout, {"value": "a\x00b"})
     one_error(buildout.run(
-        f"[buildout]\nparts = w\n[p]\nrecipe = slapkit:parameters\nparameters-file = {params}\n"
-        f"value = x\n[w]\nrecipe = slapkit:wrapper\ncommand-line = /bin/echo ${{p:value}}\n"
+        with_user(buildout, {"value": "a\x00b"}, "w", "value = x\n")
+        + f"[w]\nrecipe = slapkit:wrapper\ncommand-line = /bin/echo ${{p:value}}\n"
         f"wrapper-path = {buildout.path('w')}\n"
     ), "[w] command-line: holds a NUL byte")
 
@@ -736,21 +677,18 @@ def test_a_nul_byte_in_a_command_line_is_a_user_error(buildout):
     (".hidden", "'.hidden' cannot be a program name"),
 ])
 def test_a_wrapper_name_supervisord_cannot_take_is_a_user_error(buildout, name, expected):
-    params = parameters_file(buildout, {"name": name})
     one_error(buildout.run(
-        f"[buildout]\nparts = w\n[p]\nrecipe = slapkit:parameters\nparameters-file = {params}\n"
-        f"name = x\n[w]\nrecipe = slapkit:wrapper\ncommand-line = /bin/true\n"
+        with_user(buildout, {"name": name}, "w", "name = x\n")
+        + f"[w]\nrecipe = slapkit:wrapper\ncommand-line = /bin/true\n"
         f"wrapper-path = {buildout.path('etc')}/${{p:name}}\n"
     ), "[w] wrapper-path: ")
     assert expected in buildout.run().output
 
 
 def test_a_url_promise_with_control_characters_is_a_user_error(buildout):
-    params = parameters_file(buildout, {"url": "http://127.0.0.1/\nevil"})
     one_error(buildout.run(
-        f"[buildout]\nparts = pr\n[p]\nrecipe = slapkit:parameters\nparameters-file = {params}\n"
-        f"url = x\n[pr]\nrecipe = slapkit:promise\npromise-path = {buildout.path('pr')}\n"
-        "url = ${p:url}\n"
+        with_user(buildout, {"url": "http://127.0.0.1/\nevil"}, "pr", "url = x\n")
+        + f"[pr]\nrecipe = slapkit:promise\npromise-path = {buildout.path('pr')}\nurl = ${{p:url}}\n"
     ), "[pr] url: 'http://127.0.0.1/\\nevil' holds a blank or a control character")
 
 
