@@ -75,11 +75,13 @@ hash-files = ${{config-{i}:output}}
 
 def profile(flavour: str, size: int) -> str:
     recipes = RECIPES[flavour]
-    parts = ["directory"] + [f"{kind}-{i}" for i in range(size) for kind in ("pw", "config", "service")]
+    parts = ["directory"] + [
+        f"{kind}-{i}" for i in range(size) for kind in ("pw", "config", "service")
+    ]
     text = "[buildout]\nparts =\n" + "".join(f"  {p}\n" for p in parts) + "offline = true\n"
     text += f"""
 [directory]
-recipe = {recipes['mkdirectory']}
+recipe = {recipes["mkdirectory"]}
 etc = ${{buildout:directory}}/etc
 service = ${{buildout:directory}}/etc/service
 srv = ${{buildout:directory}}/srv
@@ -115,7 +117,7 @@ def run(directory: Path) -> tuple[float, int]:
 def state(directory: Path) -> dict[str, tuple[int, int]]:
     skip = {".installed.cfg"}
     result = {}
-    for root, dirs, files in os.walk(directory):
+    for root, _dirs, files in os.walk(directory):
         for name in files:
             if name in skip:
                 continue
@@ -165,8 +167,11 @@ print((time.perf_counter() - start) * 1000)
 def import_milliseconds(runs: int = 5) -> float:
     """Median time to import every slapkit recipe module in a fresh interpreter."""
     times = [
-        float(subprocess.run([sys.executable, "-c", IMPORT_PROBE], check=True,
-                             capture_output=True, text=True).stdout)
+        float(
+            subprocess.run(
+                [sys.executable, "-c", IMPORT_PROBE], check=True, capture_output=True, text=True
+            ).stdout
+        )
         for _ in range(runs)
     ]
     return statistics.median(times)
@@ -237,8 +242,14 @@ def main() -> None:
     print(f"importing every slapkit recipe module: {imports:.1f} ms (median of 5)")
     versions = ", ".join(
         f"{name} {version(name)}"
-        for name in ("slapkit", "zc.buildout", "setuptools", "slapos.cookbook",
-                     "slapos.recipe.template", "Jinja2")
+        for name in (
+            "slapkit",
+            "zc.buildout",
+            "setuptools",
+            "slapos.cookbook",
+            "slapos.recipe.template",
+            "Jinja2",
+        )
     )
     report = f"""# Benchmark results
 

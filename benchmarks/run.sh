@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=benchmarks/.venv
-if [ ! -x "$venv/bin/buildout" ] || [ setup.py -nt "$venv/.stamp" ] || [ -n "$(find src -newer "$venv/.stamp" -name '*.py' | head -1)" ]; then
+if [ ! -x "$venv/bin/buildout" ] || [ pyproject.toml -nt "$venv/.stamp" ] || [ -n "$(find src -newer "$venv/.stamp" -name '*.py' | head -1)" ]; then
     python=$(ls -d "$(pyenv root 2>/dev/null)"/versions/3.12.*/bin/python3.12 2>/dev/null | tail -1 || true)
     [ -n "$python" ] || python=python3
     "$python" -m venv "$venv"

@@ -16,8 +16,8 @@ import signal
 import subprocess as _subprocess
 import sys
 import tempfile
-import threading
 import textwrap
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +39,7 @@ class BuildoutResult:
     def ok(self) -> bool:
         return self.returncode == 0
 
-    def check(self) -> "BuildoutResult":
+    def check(self) -> BuildoutResult:
         assert self.returncode == 0, f"buildout failed ({self.returncode}):\n{self.output}"
         return self
 
@@ -91,7 +91,7 @@ class BuildoutDir:
     def _run_forked(self, argv: list[str], setup=None) -> BuildoutResult:
         return RunningBuildout(self.directory, argv, setup).wait()
 
-    def start(self, *args: str, setup=None, config: str = "buildout.cfg") -> "RunningBuildout":
+    def start(self, *args: str, setup=None, config: str = "buildout.cfg") -> RunningBuildout:
         """A forked buildout left running (to be killed, or waited for).
 
         ``setup``, when given, is called in the child before buildout starts
@@ -186,14 +186,9 @@ def _child(directory: Path, argv: list[str], output_fd: int, setup=None) -> None
 
 def forget_run_state() -> None:
     """Clear what slapkit keeps for the length of one buildout process."""
-    from slapkit.core import claims, files, secrets, user_values
-    from slapkit.recipes import wrapper
+    from slapkit.core.run_state import reset_run_state
 
-    secrets.forget_secrets()
-    claims._claimed.clear()
-    wrapper._listings.clear()
-    files.forget_listings()
-    user_values.forget_user_values()
+    reset_run_state()
 
 
 def snapshot(directory: Path) -> dict[str, tuple[int, int, int]]:

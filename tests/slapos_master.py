@@ -37,25 +37,31 @@ class Master:
         from slapos.util import dumps
 
         computer = self.client().registerComputer(COMPUTER_ID)
-        computer.updateConfiguration(dumps({
-            "reference": COMPUTER_ID,
-            "address": "127.0.0.1",
-            "netmask": "255.0.0.0",
-            "partition_list": [
+        computer.updateConfiguration(
+            dumps(
                 {
-                    "reference": f"slappart{i}",
-                    "tap": {"name": f"slappart{i}"},
-                    "address_list": [{"addr": "127.0.0.1", "netmask": "255.0.0.0"}],
+                    "reference": COMPUTER_ID,
+                    "address": "127.0.0.1",
+                    "netmask": "255.0.0.0",
+                    "partition_list": [
+                        {
+                            "reference": f"slappart{i}",
+                            "tap": {"name": f"slappart{i}"},
+                            "address_list": [{"addr": "127.0.0.1", "netmask": "255.0.0.0"}],
+                        }
+                        for i in range(partitions)
+                    ],
                 }
-                for i in range(partitions)
-            ],
-        }))
+            )
+        )
         self.client().registerSupply().supply(SOFTWARE_URL, computer_guid=COMPUTER_ID)
 
     def request(self, reference: str, parameters: dict):
         """Request an instance as a user would; returns slapos.core's partition."""
-        return self.client().registerOpenOrder().request(
-            SOFTWARE_URL, partition_reference=reference, partition_parameter_kw=parameters
+        return (
+            self.client()
+            .registerOpenOrder()
+            .request(SOFTWARE_URL, partition_reference=reference, partition_parameter_kw=parameters)
         )
 
     def connection_section(self, partition_id: str) -> str:
@@ -96,7 +102,7 @@ def start_master(directory: Path) -> Master:
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError(
+                raise RuntimeError(  # noqa: B904 - the log says why, not the exception
                     "slapos proxy did not start:\n" + (directory / "proxy.log").read_text()
                 )
             time.sleep(0.1)

@@ -5,8 +5,8 @@ if a release changes what core/buildout_internals.py touches, these fail
 before any recipe misbehaves.
 """
 
-import inspect
 import importlib.metadata
+import inspect
 
 import pytest
 import zc.buildout.buildout
@@ -48,7 +48,12 @@ def test_options_keep_raw_cooked_and_data_stores():
     for store in ("_raw", "_cooked", "_data"):
         assert isinstance(getattr(options, store), dict), store
     assert list(inspect.signature(Options._sub).parameters) == ["self", "template", "seen"]
-    assert list(inspect.signature(Options.get).parameters)[:4] == ["self", "option", "default", "seen"]
+    assert list(inspect.signature(Options.get).parameters)[:4] == [
+        "self",
+        "option",
+        "default",
+        "seen",
+    ]
 
 
 def hostile_chain():
@@ -108,4 +113,6 @@ def test_substitute_one_piece_of_the_raw_text():
     b = section(sections, "b", {"args": "${a:x}\n--flag"})
     raw = raw_value(b, "args")
     assert [substitute(b, "args", line) for line in raw.split("\n")] == [
-        "two words\nand a line", "--flag"]
+        "two words\nand a line",
+        "--flag",
+    ]

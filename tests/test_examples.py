@@ -27,8 +27,7 @@ def test_kvm_example_just_works_with_defaults(buildout):
     password = buildout.path("srv", "vnc-password").read_text()
     assert len(password) == 8
     assert config == (
-        "# Written by slapkit:jinja2\nmemory = 1024M\n# no second disk\n"
-        f"vnc-password = {password}"
+        f"# Written by slapkit:jinja2\nmemory = 1024M\n# no second disk\nvnc-password = {password}"
     )
     assert stat.S_IMODE(buildout.path("etc", "vm.conf").stat().st_mode) == 0o600
 

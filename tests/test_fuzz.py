@@ -75,54 +75,115 @@ USER_VALUES = {
 
 
 def text(**kwargs):
-    return st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), **kwargs)
+    return st.text(
+        st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), **kwargs
+    )
 
 
 segment = st.text("abcdefgh_-.", min_size=1, max_size=6).filter(lambda s: s not in (".", ".."))
 relative_path = st.lists(segment, min_size=1, max_size=3).map("/".join)
-TRICKY = ["", " ", "0", "1", "yes", "off", "maybe", "0750", "750", "0o700", "0x9", "8888",
-          "-1", "99999999999999999999", "a b", "'unbalanced", '"x y" z', "${x:y}", "$$",
-          "\n", "line\nline", "{{ x }}", "{% if %}", "\\", "é", "[1, 2]", '{"a": 1}'] + [
-          f"${{values:{key}}}" for key in USER_VALUES] + ["A=${values:multi}", "p/${values:nul}"]
+TRICKY = (
+    [
+        "",
+        " ",
+        "0",
+        "1",
+        "yes",
+        "off",
+        "maybe",
+        "0750",
+        "750",
+        "0o700",
+        "0x9",
+        "8888",
+        "-1",
+        "99999999999999999999",
+        "a b",
+        "'unbalanced",
+        '"x y" z',
+        "${x:y}",
+        "$$",
+        "\n",
+        "line\nline",
+        "{{ x }}",
+        "{% if %}",
+        "\\",
+        "é",
+        "[1, 2]",
+        '{"a": 1}',
+    ]
+    + [f"${{values:{key}}}" for key in USER_VALUES]
+    + ["A=${values:multi}", "p/${values:nul}"]
+)
 value = st.one_of(st.sampled_from(TRICKY), text(max_size=30))
 context_line = st.builds(
     lambda kind, name, expr: f"{kind} {name} {expr}",
     st.sampled_from(["key", "section", "raw", "json", "jsonkey", "import", "bogus"]),
     st.sampled_from(["a", "b", "v"]),
-    st.sampled_from(["values:x", ":output", "values", "nosuch:x", "{}", "[1", "json", "no_such_module", "x y"]),
+    st.sampled_from(
+        ["values:x", ":output", "values", "nosuch:x", "{}", "[1", "json", "no_such_module", "x y"]
+    ),
 )
 lines = lambda element: st.lists(element, max_size=3).map("\n".join)  # noqa: E731
 
 RECIPES = {
     MkDirectory: {"mode": value, "a": relative_path, "b": relative_path, "c": st.just("")},
     Wrapper: {
-        "command-line": value, "wrapper-path": relative_path, "environment": lines(value),
+        "command-line": value,
+        "wrapper-path": relative_path,
+        "environment": lines(value),
         "arguments": lines(value),
-        "parameters-extra": value, "wait-for-files": lines(value), "pidfile": relative_path,
-        "hash-files": lines(relative_path), "hash-existing-files": lines(relative_path),
+        "parameters-extra": value,
+        "wait-for-files": lines(value),
+        "pidfile": relative_path,
+        "hash-files": lines(relative_path),
+        "hash-existing-files": lines(relative_path),
     },
     GeneratePassword: {
-        "storage-path": st.one_of(st.just(""), relative_path), "passwd": value,
-        "bytes": value, "chars": value,
+        "storage-path": st.one_of(st.just(""), relative_path),
+        "passwd": value,
+        "bytes": value,
+        "chars": value,
     },
     Jinja2: {
-        "url": relative_path, "inline": value, "output": relative_path, "mode": value,
+        "url": relative_path,
+        "inline": value,
+        "output": relative_path,
+        "mode": value,
         "encoding": st.sampled_from(["utf-8", "latin-1", "ascii", "klingon", ""]),
-        "context": lines(context_line), "once": relative_path,
-        "extensions": st.sampled_from(["", "jinja2.ext.do", "no.such.Ext", "jinja2.ext.loopcontrols"]),
-        "import-list": lines(st.builds(lambda k, n, p: f"{k} {n} {p}",
-                                       st.sampled_from(["file", "rawfile", "folder"]),
-                                       st.sampled_from(["lib", "x"]), relative_path)),
+        "context": lines(context_line),
+        "once": relative_path,
+        "extensions": st.sampled_from(
+            ["", "jinja2.ext.do", "no.such.Ext", "jinja2.ext.loopcontrols"]
+        ),
+        "import-list": lines(
+            st.builds(
+                lambda k, n, p: f"{k} {n} {p}",
+                st.sampled_from(["file", "rawfile", "folder"]),
+                st.sampled_from(["lib", "x"]),
+                relative_path,
+            )
+        ),
     },
     Parameters: {
-        "parameters-file": relative_path, "schema": relative_path,
+        "parameters-file": relative_path,
+        "schema": relative_path,
         "connection-section": st.sampled_from(["", "nosuch", "values"]),
-        "ram-size": value, "other": value,
+        "ram-size": value,
+        "other": value,
     },
-    Publish: {"url": value, "password": value, "connection-section": st.sampled_from(["", "nosuch"])},
+    Publish: {
+        "url": value,
+        "password": value,
+        "connection-section": st.sampled_from(["", "nosuch"]),
+    },
     Promise: {
-        "promise-path": relative_path, "port": value, "host": value,
-        "url": value, "status": value, "path": value,
+        "promise-path": relative_path,
+        "port": value,
+        "host": value,
+        "url": value,
+        "status": value,
+        "path": value,
     },
 }
 
@@ -137,11 +198,14 @@ def seed_files(directory: Path) -> None:
     (directory / "a").mkdir()
     (directory / "a" / "b").write_text("a file where a directory may be wanted")
     (directory / "c").write_text("{{ 1 + 1 }}")
-    (directory / "schema.json").write_text('{"type": "object", "properties": {"x": {"type": "integer"}}}')
+    (directory / "schema.json").write_text(
+        '{"type": "object", "properties": {"x": {"type": "integer"}}}'
+    )
     (directory / "params.json").write_text('{"x": "7", "ram-size": ""}')
 
 
 def check(recipe_class, options: dict) -> str:
+    from slapkit.core.run_state import begin_run
     from slapkit.core.user_values import register_user_values
 
     forget_run_state()  # each example is a buildout run of its own
@@ -149,8 +213,12 @@ def check(recipe_class, options: dict) -> str:
         directory = Path(tmp)
         seed_files(directory)
         buildout = FakeBuildout()
-        real_options(buildout, "buildout", {
-            "directory": str(directory), "parts-directory": str(directory / "parts")})
+        begin_run(buildout)  # as the first recipe of the run would
+        real_options(
+            buildout,
+            "buildout",
+            {"directory": str(directory), "parts-directory": str(directory / "parts")},
+        )
         values = real_options(buildout, "values", {})
         for key, text in USER_VALUES.items():
             values[key] = text  # set as data, as slapkit:parameters does
@@ -167,8 +235,10 @@ def check(recipe_class, options: dict) -> str:
         except zc.buildout.UserError as error:
             message = str(error)
             assert message.startswith(f"[{PART}] "), message
-            option = message[len(PART) + 3:].split(":", 1)[0]
-            assert option in options or option in RECIPES[recipe_class] or option == "recipe", message
+            option = message[len(PART) + 3 :].split(":", 1)[0]
+            assert option in options or option in RECIPES[recipe_class] or option == "recipe", (
+                message
+            )
             assert "\x00" not in message
             if recipe_class is not GeneratePassword:  # it persists in its constructor, by contract
                 assert snapshot(directory) == before, f"{message} but the disk changed"
@@ -190,8 +260,11 @@ for _recipe in RECIPES:
     globals()[f"test_fuzz_{_recipe.__name__.lower()}"] = make_test(_recipe)
 
 
-@settings(max_examples=max(EXAMPLES // 5, 10), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=max(EXAMPLES // 5, 10),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(mode=value, command=value, environment=value)
 def test_fuzz_through_real_buildout(tmp_path_factory, mode, command, environment):
     """A sample through the real buildout: success, or an error naming part and option."""
@@ -223,15 +296,32 @@ def test_fuzz_through_real_buildout(tmp_path_factory, mode, command, environment
             assert not (directory / "wrapper").exists()
 
 
-HOSTILE_NAMES = ["a=b", "a:b", "[s]", "__buildout_installed__", "<", "x\ny", "_x",
-                 "configuration.greeting", "parameters-json", "recipe", "${buildout:directory}",
-                 "%(here)s", "", " ", "ok-name"]
+HOSTILE_NAMES = [
+    "a=b",
+    "a:b",
+    "[s]",
+    "__buildout_installed__",
+    "<",
+    "x\ny",
+    "_x",
+    "configuration.greeting",
+    "parameters-json",
+    "recipe",
+    "${buildout:directory}",
+    "%(here)s",
+    "",
+    " ",
+    "ok-name",
+]
 hostile_name = st.one_of(st.sampled_from(HOSTILE_NAMES), text(max_size=12))
 hostile_value = st.one_of(st.sampled_from(list(USER_VALUES.values()) + TRICKY), text(max_size=40))
 
 
-@settings(max_examples=max(EXAMPLES // 5, 10), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=max(EXAMPLES // 5, 10),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(parameters=st.dictionaries(hostile_name, hostile_value, max_size=5), greeting=hostile_value)
 def test_fuzz_hostile_parameters_through_real_buildout(tmp_path_factory, parameters, greeting):
     """Hostile parameter names and values, through slapkit:parameters into a
@@ -247,7 +337,9 @@ def test_fuzz_hostile_parameters_through_real_buildout(tmp_path_factory, paramet
     outside.mkdir()
     (outside / "data").write_text("keep")
     parameters = dict(parameters, greeting=greeting)
-    parameters[f"x\n[evil]\nrecipe = slapkit:mkdirectory\n__buildout_installed__ = {outside}\nz"] = "v"
+    parameters[
+        f"x\n[evil]\nrecipe = slapkit:mkdirectory\n__buildout_installed__ = {outside}\nz"
+    ] = "v"
     params = directory / "parameters.json"
     params.write_text(json.dumps(parameters))
     buildout = BuildoutDir(directory)
@@ -276,7 +368,9 @@ inline = {{{{ all | tojson }}}}
         assert "Traceback" not in result.output, result.output
         if result.returncode != 0:
             errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
-            assert errors and errors[0].startswith(("Error: [service] ", "Error: [config] ")), result.output
+            assert errors and errors[0].startswith(("Error: [service] ", "Error: [config] ")), (
+                result.output
+            )
         assert (outside / "data").read_text() == "keep"
         installed = directory / ".installed.cfg"
         if installed.exists():

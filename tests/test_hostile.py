@@ -33,19 +33,33 @@ def parameters_file(buildout, parameters: dict) -> Path:
 def with_user(buildout, parameters: dict, parts: str, defaults: str = "") -> str:
     """The head of a profile: ``[buildout] parts`` and a ``[p]`` part of
     slapkit:parameters reading ``parameters`` over ``defaults`` (its lines)."""
-    return (f"[buildout]\nparts = {parts}\n[p]\nrecipe = slapkit:parameters\n"
-            f"parameters-file = {parameters_file(buildout, parameters)}\n{defaults}")
+    return (
+        f"[buildout]\nparts = {parts}\n[p]\nrecipe = slapkit:parameters\n"
+        f"parameters-file = {parameters_file(buildout, parameters)}\n{defaults}"
+    )
 
 
 # --- 1. parameter names --------------------------------------------------------
 
-INJECTED_SECTION = (
-    "x\n[evil]\nrecipe = slapkit:mkdirectory\n__buildout_installed__ = {victim}\nz"
-)
+INJECTED_SECTION = "x\n[evil]\nrecipe = slapkit:mkdirectory\n__buildout_installed__ = {victim}\nz"
 HOSTILE_NAMES = [
-    "a=b", "a:b", "[section]", "__buildout_installed__", "__buildout_signature__",
-    "<", "x\ny", " padded", "_private", "configuration.port", "parameters-json",
-    "recipe", "$${x}", "${buildout:directory}", "a b", "%(here)s", "",
+    "a=b",
+    "a:b",
+    "[section]",
+    "__buildout_installed__",
+    "__buildout_signature__",
+    "<",
+    "x\ny",
+    " padded",
+    "_private",
+    "configuration.port",
+    "parameters-json",
+    "recipe",
+    "$${x}",
+    "${buildout:directory}",
+    "a b",
+    "%(here)s",
+    "",
 ]
 
 
@@ -66,7 +80,7 @@ port = 8080
 
 [config]
 recipe = slapkit:jinja2
-output = {buildout.path('config.json')}
+output = {buildout.path("config.json")}
 context = jsonkey all p:parameters-json
   key port p:port
 inline = {{{{ all | tojson }}}} {{{{ port }}}}
@@ -97,60 +111,91 @@ def is_plain(name):
 
 
 def test_plain_parameter_names_are_options(buildout):
-    buildout.run(with_user(buildout, {"ram-size": "2048", "my_opt.v2": "x", "Port9": "1"}, "config", '') + f"""
+    buildout.run(
+        with_user(buildout, {"ram-size": "2048", "my_opt.v2": "x", "Port9": "1"}, "config", "")
+        + f"""
 [config]
 recipe = slapkit:jinja2
-output = {buildout.path('out')}
+output = {buildout.path("out")}
 inline = ${{p:ram-size}} ${{p:my_opt.v2}} ${{p:configuration.Port9}}
-""").check()
+"""
+    ).check()
     assert buildout.path("out").read_text() == "2048 x 1"
 
 
 # --- 2. multi-line values and ${…} inside values --------------------------------
 
+
 def test_a_multi_line_value_cannot_add_environment_variables(buildout, tmp_path):
-    result = buildout.run(with_user(buildout, {"greeting": "hi\nLD_PRELOAD=/x/evil.so\nPATH=/x"}, "service", 'greeting = hello\n') + f"""
+    result = buildout.run(
+        with_user(
+            buildout,
+            {"greeting": "hi\nLD_PRELOAD=/x/evil.so\nPATH=/x"},
+            "service",
+            "greeting = hello\n",
+        )
+        + f"""
 [service]
 recipe = slapkit:wrapper
 command-line = {PYTHON} {RECORD}
 environment = GREETING=${{p:greeting}}
-wrapper-path = {buildout.path('service')}
-""")
+wrapper-path = {buildout.path("service")}
+"""
+    )
     assert result.returncode == 1
-    assert ("Error: [service] environment: a parameter value of several lines was "
-            "substituted into this line-based option") in result.output
+    assert (
+        "Error: [service] environment: a parameter value of several lines was "
+        "substituted into this line-based option"
+    ) in result.output
     assert not buildout.path("service").exists()
 
 
-@pytest.mark.parametrize("option, line", [
-    ("wait-for-files", "${p:value}"),
-    ("hash-files", "${p:value}"),
-    ("hash-existing-files", "${p:value}"),
-])
+@pytest.mark.parametrize(
+    "option, line",
+    [
+        ("wait-for-files", "${p:value}"),
+        ("hash-files", "${p:value}"),
+        ("hash-existing-files", "${p:value}"),
+    ],
+)
 def test_a_multi_line_value_cannot_add_entries_to_a_wrapper_list(buildout, option, line):
-    result = buildout.run(with_user(buildout, {"value": f"{buildout.directory}/a\n{buildout.directory}/b"}, "service", 'value = x\n') + f"""
+    result = buildout.run(
+        with_user(
+            buildout,
+            {"value": f"{buildout.directory}/a\n{buildout.directory}/b"},
+            "service",
+            "value = x\n",
+        )
+        + f"""
 [service]
 recipe = slapkit:wrapper
 command-line = /bin/true
 {option} = {line}
-wrapper-path = {buildout.path('service')}
-""")
+wrapper-path = {buildout.path("service")}
+"""
+    )
     assert result.returncode == 1
     assert f"Error: [service] {option}: a parameter value of several lines" in result.output
 
 
-@pytest.mark.parametrize("option, line", [
-    ("context", "raw greeting ${p:value}"),
-    ("import-list", "rawfile lib ${p:value}"),
-])
+@pytest.mark.parametrize(
+    "option, line",
+    [
+        ("context", "raw greeting ${p:value}"),
+        ("import-list", "rawfile lib ${p:value}"),
+    ],
+)
 def test_a_multi_line_value_cannot_add_template_context(buildout, option, line):
-    result = buildout.run(with_user(buildout, {"value": "x\nimport os os"}, "config", 'value = y\n') + f"""
+    result = buildout.run(
+        with_user(buildout, {"value": "x\nimport os os"}, "config", "value = y\n")
+        + f"""
 [config]
 recipe = slapkit:jinja2
-output = {buildout.path('out')}
+output = {buildout.path("out")}
 inline = hello
 {option} = {line}
-""")
+"""
+    )
     assert result.returncode == 1
     assert f"Error: [config] {option}: a parameter value of several lines" in result.output
     assert not buildout.path("out").exists()
@@ -173,7 +218,7 @@ command-line = {PYTHON} {RECORD}
 environment =
   RECORD_TO={record}
   ${{p:extra}}
-wrapper-path = {buildout.path('service')}
+wrapper-path = {buildout.path("service")}
 """).check()
     subprocess.run([str(buildout.path("service"))], check=True, timeout=30)
     env = read_record(record)["env"]
@@ -185,8 +230,9 @@ def test_a_reference_inside_a_value_is_never_substituted(buildout, tmp_path):
     ${admin-password:passwd} would be expanded into the password."""
     record = tmp_path / "record.json"
     value = "${admin-password:passwd} ${buildout:directory} ${nosuch:option} $${x}"
-    buildout.run(with_user(buildout, {"greeting": value}, "admin-password service",
-                           "greeting = hello\n") + f"""
+    buildout.run(
+        with_user(buildout, {"greeting": value}, "admin-password service", "greeting = hello\n")
+        + f"""
 [admin-password]
 recipe = slapkit:generate.password
 [chain]
@@ -197,8 +243,9 @@ command-line = {PYTHON} {RECORD} ${{chain:greeting}}
 environment =
   RECORD_TO={record}
   GREETING=${{chain:greeting}}
-wrapper-path = {buildout.path('service')}
-""").check()
+wrapper-path = {buildout.path("service")}
+"""
+    ).check()
     password = buildout.path("parts", "admin-password").read_text()
     assert password not in buildout.path("service").read_text()
     subprocess.run([str(buildout.path("service"))], check=True, timeout=30)
@@ -213,14 +260,17 @@ def test_a_carriage_return_in_a_value_never_wedges_later_runs(buildout, tmp_path
     """Found by the fuzz: zc.buildout saved "\\r0" in .installed.cfg, then
     could not read it back, and every later run failed."""
     record = tmp_path / "record.json"
-    profile = with_user(buildout, {"greeting": "hi\r\nthere\r0"}, "service", 'greeting = hello\n') + f"""
+    profile = (
+        with_user(buildout, {"greeting": "hi\r\nthere\r0"}, "service", "greeting = hello\n")
+        + f"""
 [service]
 recipe = slapkit:wrapper
 command-line = {PYTHON} {RECORD}
 arguments = ${{p:greeting}}
 environment = RECORD_TO={record}
-wrapper-path = {buildout.path('service')}
+wrapper-path = {buildout.path("service")}
 """
+    )
     buildout.run(profile).check()
     rerun = buildout.run().check()
     assert "Installing" not in rerun.output
@@ -231,7 +281,9 @@ wrapper-path = {buildout.path('service')}
 def test_arguments_take_one_value_as_exactly_one_argument(buildout, tmp_path):
     record = tmp_path / "record.json"
     value = "two words 'quoted' \"double\" $(id)\nsecond line --flag"
-    buildout.run(with_user(buildout, {"greeting": value}, "service", 'greeting = hello\n') + f"""
+    buildout.run(
+        with_user(buildout, {"greeting": value}, "service", "greeting = hello\n")
+        + f"""
 [service]
 recipe = slapkit:wrapper
 command-line = {PYTHON} {RECORD} --first
@@ -240,40 +292,46 @@ arguments =
   ${{p:greeting}}
   prefix-${{p:greeting}}-suffix
 environment = RECORD_TO={record}
-wrapper-path = {buildout.path('service')}
-""").check()
+wrapper-path = {buildout.path("service")}
+"""
+    ).check()
     subprocess.run([str(buildout.path("service"))], check=True, timeout=30)
-    assert read_record(record)["argv"] == [
-        "--first", "--greeting", value, f"prefix-{value}-suffix"
-    ]
+    assert read_record(record)["argv"] == ["--first", "--greeting", value, f"prefix-{value}-suffix"]
 
 
 def test_a_value_in_command_line_is_split_like_a_shell_line(buildout, tmp_path):
     """As documented: command-line is substituted, then split."""
     record = tmp_path / "record.json"
-    buildout.run(with_user(buildout, {"greeting": "two 'quoted words'"}, "service", 'greeting = hello\n') + f"""
+    buildout.run(
+        with_user(buildout, {"greeting": "two 'quoted words'"}, "service", "greeting = hello\n")
+        + f"""
 [service]
 recipe = slapkit:wrapper
 command-line = {PYTHON} {RECORD} ${{p:greeting}}
 environment = RECORD_TO={record}
-wrapper-path = {buildout.path('service')}
-""").check()
+wrapper-path = {buildout.path("service")}
+"""
+    ).check()
     subprocess.run([str(buildout.path("service"))], check=True, timeout=30)
     assert read_record(record)["argv"] == ["two", "quoted words"]
 
 
 # --- 3. chars -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("chars", ["ab\n", "ab ", "a\tb", "ab\x07"])
 def test_chars_with_blanks_or_controls_is_refused(buildout, chars):
-    result = buildout.run(with_user(buildout, {"chars": chars}, "pw", "chars = x\n")
-                          + "[pw]\nrecipe = slapkit:generate.password\nbytes = 64\nchars = ${p:chars}\n")
+    result = buildout.run(
+        with_user(buildout, {"chars": chars}, "pw", "chars = x\n")
+        + "[pw]\nrecipe = slapkit:generate.password\nbytes = 64\nchars = ${p:chars}\n"
+    )
     assert result.returncode == 1
     assert "Error: [pw] chars: may hold no blank, line break or control character" in result.output
     assert not buildout.path("parts", "pw").exists()
 
 
 # --- 5. temporaries a killed write left ----------------------------------------
+
 
 def test_a_stale_temporary_of_a_wrapper_is_removed(buildout):
     profile = f"""
@@ -282,7 +340,7 @@ parts = service
 [service]
 recipe = slapkit:wrapper
 command-line = /bin/true
-wrapper-path = {buildout.path('etc', 'service', 'web')}
+wrapper-path = {buildout.path("etc", "service", "web")}
 """
     buildout.path("etc", "service").mkdir(parents=True)
     buildout.run(profile).check()
@@ -302,8 +360,10 @@ def test_a_stale_temporary_of_an_older_digest_is_removed(buildout, tmp_path):
     config.write_text("a")
     service = buildout.path("etc", "service")
     service.mkdir(parents=True)
-    buildout.run(f"[buildout]\nparts = web\n[web]\nrecipe = slapkit:wrapper\n"
-                 f"command-line = /bin/true\nwrapper-path = {service}/web\nhash-files = {config}\n").check()
+    buildout.run(
+        f"[buildout]\nparts = web\n[web]\nrecipe = slapkit:wrapper\n"
+        f"command-line = /bin/true\nwrapper-path = {service}/web\nhash-files = {config}\n"
+    ).check()
     stale = service / ".web-0123456789abcdef.abcd1234.tmp"  # a digest no longer made
     stale.write_text("#!/bin/sh\n")
     neighbour = service / ".web-site.abcd1234.tmp"  # another wrapper's
@@ -324,6 +384,7 @@ def test_a_stale_temporary_of_a_password_is_removed(buildout):
 
 # --- 6. one wrapper per part -----------------------------------------------------
 
+
 def test_turning_hash_files_on_and_off_leaves_exactly_one_wrapper(buildout, tmp_path):
     config = tmp_path / "conf"
     config.write_text("a")
@@ -331,25 +392,38 @@ def test_turning_hash_files_on_and_off_leaves_exactly_one_wrapper(buildout, tmp_
     service.mkdir(parents=True)
 
     def profile(options):
-        return (f"[buildout]\nparts = web\n[web]\nrecipe = slapkit:wrapper\n"
-                f"command-line = /bin/true\nwrapper-path = {service}/web\n{options}")
+        return (
+            f"[buildout]\nparts = web\n[web]\nrecipe = slapkit:wrapper\n"
+            f"command-line = /bin/true\nwrapper-path = {service}/web\n{options}"
+        )
 
-    sequence = ["", f"hash-files = {config}", "", f"hash-existing-files = {config}",
-                f"hash-files = {config}", "environment = A=1", f"hash-files = {config}"]
+    sequence = [
+        "",
+        f"hash-files = {config}",
+        "",
+        f"hash-existing-files = {config}",
+        f"hash-files = {config}",
+        "environment = A=1",
+        f"hash-files = {config}",
+    ]
     for options in sequence:
         buildout.run(profile(options)).check()
         names = sorted(p.name for p in service.iterdir())
         assert len(names) == 1, (options, names)
         assert (names[0] == "web") == (options.startswith("hash") is False)
     # a new wrapper-path: the old one goes too
-    buildout.run(profile(f"hash-files = {config}").replace(f"{service}/web", f"{service}/site")).check()
+    buildout.run(
+        profile(f"hash-files = {config}").replace(f"{service}/web", f"{service}/site")
+    ).check()
     assert [p.name[:5] for p in service.iterdir()] == ["site-"]
 
 
 # --- 7, 8. secrets that reach the parameters part ----------------------------------
 
+
 def test_a_generated_password_as_a_parameter_default_stays_secret(buildout):
-    result = buildout.run(f"""
+    result = buildout.run(
+        f"""
 [buildout]
 parts = config
 [admin-password]
@@ -359,12 +433,14 @@ recipe = slapkit:parameters
 admin-password = ${{admin-password:passwd}}
 [config]
 recipe = slapkit:jinja2
-output = {buildout.path('out')}
+output = {buildout.path("out")}
 context = key pw p:admin-password
   key pw2 p:configuration.admin-password
   jsonkey all p:parameters-json
 inline = {{{{ pw }}}} {{{{ pw2 }}}} {{{{ all['admin-password'] }}}}
-""", "-vv").check()
+""",
+        "-vv",
+    ).check()
     password = buildout.path("parts", "admin-password").read_text()
     assert buildout.path("out").read_text() == f"{password} {password} {password}"
     assert password not in buildout.path(".installed.cfg").read_text()
@@ -374,10 +450,13 @@ inline = {{{{ pw }}}} {{{{ pw2 }}}} {{{{ all['admin-password'] }}}}
 WRITE_ONLY_SCHEMA = {
     "type": "object",
     "properties": {
-        "db": {"type": "object", "properties": {
-            "password": {"type": "string", "writeOnly": True, "minLength": 12},
-            "port": {"type": "integer"},
-        }},
+        "db": {
+            "type": "object",
+            "properties": {
+                "password": {"type": "string", "writeOnly": True, "minLength": 12},
+                "port": {"type": "integer"},
+            },
+        },
         "pin": {"type": "integer", "writeOnly": True, "maximum": 99999999},
         "tokens": {"type": "array", "items": {"type": "string", "writeOnly": True}},
     },
@@ -387,18 +466,24 @@ WRITE_ONLY_SCHEMA = {
 def write_only_profile(buildout, parameters):
     schema = buildout.path("schema.json")
     schema.write_text(json.dumps(WRITE_ONLY_SCHEMA))
-    return with_user(buildout, parameters, "config", f"schema = {schema}\n") + f"""
+    return (
+        with_user(buildout, parameters, "config", f"schema = {schema}\n")
+        + f"""
 [config]
 recipe = slapkit:jinja2
-output = {buildout.path('out')}
+output = {buildout.path("out")}
 context = jsonkey all p:parameters-json
 inline = {{{{ all | tojson }}}}
 """
+    )
 
 
 def test_write_only_values_at_any_depth_and_of_any_type_stay_secret(buildout):
-    parameters = {"db": {"password": "nested-secret-value", "port": "5432"},
-                  "pin": "73914482", "tokens": ["token-secret-one"]}
+    parameters = {
+        "db": {"password": "nested-secret-value", "port": "5432"},
+        "pin": "73914482",
+        "tokens": ["token-secret-one"],
+    }
     result = buildout.run(write_only_profile(buildout, parameters), "-vv").check()
     rendered = json.loads(buildout.path("out").read_text())
     assert rendered["db"]["password"] == "nested-secret-value" and rendered["pin"] == 73914482
@@ -409,8 +494,11 @@ def test_write_only_values_at_any_depth_and_of_any_type_stay_secret(buildout):
 
 
 def test_write_only_values_are_never_quoted_in_errors(buildout):
-    parameters = {"db": {"password": "shortpw", "port": "x"}, "pin": "123456789",
-                  "tokens": "not-a-list-secret"}
+    parameters = {
+        "db": {"password": "shortpw", "port": "x"},
+        "pin": "123456789",
+        "tokens": "not-a-list-secret",
+    }
     result = buildout.run(write_only_profile(buildout, parameters))
     assert result.returncode == 1
     for secret in ("shortpw", "123456789", "not-a-list-secret"):
@@ -421,6 +509,7 @@ def test_write_only_values_are_never_quoted_in_errors(buildout):
 
 
 # --- 9. a salted digest ------------------------------------------------------------
+
 
 def test_the_digest_of_a_hashed_wrapper_is_salted_per_partition(buildout, tmp_path):
     import hashlib
@@ -437,7 +526,7 @@ bytes = 4
 recipe = slapkit:wrapper
 command-line = /bin/true
 environment = PASSWORD=${{admin:passwd}}
-wrapper-path = {buildout.path('web')}
+wrapper-path = {buildout.path("web")}
 hash-files = {config}
 """
     buildout.run(profile).check()
@@ -456,6 +545,7 @@ hash-files = {config}
 
 
 # --- 10. symlinks planted in the partition -------------------------------------------
+
 
 def test_mode_is_never_applied_through_a_planted_symlink(buildout, tmp_path):
     outside = tmp_path / "outside.txt"
@@ -490,7 +580,7 @@ parts = config
 recipe = slapkit:generate.password
 [config]
 recipe = slapkit:jinja2
-output = {buildout.path('out')}
+output = {buildout.path("out")}
 context = key pw pw:passwd
 inline = {{{{ pw }}}}
 """).check()
@@ -499,6 +589,7 @@ inline = {{{{ pw }}}}
 
 
 # --- 11. pidfile ------------------------------------------------------------------
+
 
 def pidfile_wrapper(buildout, tmp_path):
     pidfile = tmp_path / "service.pid"
@@ -509,7 +600,7 @@ parts = service
 recipe = slapkit:wrapper
 command-line = {PYTHON} -c "import time; time.sleep(3)"
 pidfile = {pidfile}
-wrapper-path = {buildout.path('service')}
+wrapper-path = {buildout.path("service")}
 """).check()
     return buildout.path("service"), pidfile
 
@@ -565,50 +656,75 @@ def test_a_symlink_planted_at_the_pidfile_is_not_written_through(buildout, tmp_p
 
 # --- every user mistake is a UserError --------------------------------------------------
 
+
 def one_error(result, expected):
     assert result.returncode == 1, result.output
     assert "Traceback" not in result.output and "internal error" not in result.output, result.output
     assert f"Error: {expected}" in result.output, result.output
 
 
-@pytest.mark.parametrize("content, expected", [
-    (b'{"x": "\xff"}', "[p] parameters-file: '{path}' is not UTF-8 text"),
-    (b"[" * 5000 + b"]" * 5000, "[p] parameters-file: the parameters nest deeper than 64 levels"),
-    (json.dumps({"x": [[[[]]]] * 1} | {"deep": json.loads("[" * 70 + "]" * 70)}).encode(),
-     "[p] parameters-file: the parameters nest deeper than 64 levels"),
-    (b'{"_": "' + b"[" * 3000 + b'"}', "[p] parameters-file: the '_' parameter: "),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b'{"x": "\xff"}', "[p] parameters-file: '{path}' is not UTF-8 text"),
+        (
+            b"[" * 5000 + b"]" * 5000,
+            "[p] parameters-file: the parameters nest deeper than 64 levels",
+        ),
+        (
+            json.dumps({"x": [[[[]]]] * 1} | {"deep": json.loads("[" * 70 + "]" * 70)}).encode(),
+            "[p] parameters-file: the parameters nest deeper than 64 levels",
+        ),
+        (b'{"_": "' + b"[" * 3000 + b'"}', "[p] parameters-file: the '_' parameter: "),
+    ],
+)
 def test_bad_parameter_files_are_user_errors(buildout, content, expected):
     path = buildout.path("params.json")
     path.write_bytes(content)
-    one_error(buildout.run(f"[buildout]\nparts = p\n[p]\nrecipe = slapkit:parameters\n"
-                           f"parameters-file = {path}\n"), expected.format(path=path))
+    one_error(
+        buildout.run(
+            f"[buildout]\nparts = p\n[p]\nrecipe = slapkit:parameters\nparameters-file = {path}\n"
+        ),
+        expected.format(path=path),
+    )
 
 
-@pytest.mark.parametrize("ref, expected", [
-    ("missing.json", "[p] schema: cannot resolve a $ref"),
-    ("http://example.invalid/schema.json", "[p] schema: cannot resolve a $ref"),
-])
+@pytest.mark.parametrize(
+    "ref, expected",
+    [
+        ("missing.json", "[p] schema: cannot resolve a $ref"),
+        ("http://example.invalid/schema.json", "[p] schema: cannot resolve a $ref"),
+    ],
+)
 def test_a_schema_ref_that_cannot_be_resolved_is_a_user_error(buildout, ref, expected):
     schema = buildout.path("schema.json")
     schema.write_text(json.dumps({"type": "object", "properties": {"x": {"$ref": ref}}}))
     params = parameters_file(buildout, {"x": "1"})
-    one_error(buildout.run(f"[buildout]\nparts = p\n[p]\nrecipe = slapkit:parameters\n"
-                           f"parameters-file = {params}\nschema = {schema}\n"), expected)
+    one_error(
+        buildout.run(
+            f"[buildout]\nparts = p\n[p]\nrecipe = slapkit:parameters\n"
+            f"parameters-file = {params}\nschema = {schema}\n"
+        ),
+        expected,
+    )
 
 
 def test_a_password_file_not_utf8_is_a_user_error(buildout):
     buildout.path("parts").mkdir()
     buildout.path("parts", "pw").write_bytes(b"\xff\xfe")
-    one_error(buildout.run("[buildout]\nparts = pw\n[pw]\nrecipe = slapkit:generate.password\n"),
-              f"[pw] storage-path: '{buildout.path('parts', 'pw')}' does not hold a UTF-8 password")
+    one_error(
+        buildout.run("[buildout]\nparts = pw\n[pw]\nrecipe = slapkit:generate.password\n"),
+        f"[pw] storage-path: '{buildout.path('parts', 'pw')}' does not hold a UTF-8 password",
+    )
     assert buildout.path("parts", "pw").read_bytes() == b"\xff\xfe"
 
 
 def test_hashes_with_values_that_are_not_strings_are_made_again(buildout):
-    profile = (f"[buildout]\nparts = out\n[pw]\nrecipe = slapkit:generate.password\n"
-               f"[out]\nrecipe = slapkit:jinja2\noutput = {buildout.path('out')}\n"
-               "context = key h pw:passwd-sha256-crypt\ninline = {{ h }}\n")
+    profile = (
+        f"[buildout]\nparts = out\n[pw]\nrecipe = slapkit:generate.password\n"
+        f"[out]\nrecipe = slapkit:jinja2\noutput = {buildout.path('out')}\n"
+        "context = key h pw:passwd-sha256-crypt\ninline = {{ h }}\n"
+    )
     buildout.run(profile).check()
     hashes = buildout.path("parts", "pw.hashes")
     data = json.loads(hashes.read_text())
@@ -622,8 +738,10 @@ def test_a_local_connection_record_holding_a_list_is_a_user_error(buildout):
     buildout.path(".slapkit").mkdir()
     record = buildout.path(".slapkit", "connection.json")
     record.write_text("[1, 2]")
-    one_error(buildout.run("[buildout]\nparts = pub\n[pub]\nrecipe = slapkit:publish\nurl = x\n"),
-              f"[pub] connection-section: no master: '{record}' holds a JSON list, expected an object")
+    one_error(
+        buildout.run("[buildout]\nparts = pub\n[pub]\nrecipe = slapkit:publish\nurl = x\n"),
+        f"[pub] connection-section: no master: '{record}' holds a JSON list, expected an object",
+    )
     assert record.read_text() == "[1, 2]"
 
 
@@ -634,19 +752,29 @@ def test_a_local_connection_record_that_cannot_be_written_names_connection_secti
     one_error(result, "[pub] connection-section: no master: cannot write")
 
 
-@pytest.mark.parametrize("options, expected", [
-    ("extensions = .", "[t] extensions: cannot load '.'"),
-    ("extensions = jinja2", "[t] extensions: cannot load 'jinja2'"),
-    ("context = import m .foo", "[t] context: cannot import '.foo': give an absolute module name"),
-    ("encoding = idna\ninline = {{ 'a' * 100 }}", "[t] encoding: cannot encode the output in idna"),
-    ("output = /tmp/a\x01b", "[t] output: '/tmp/a\\x01b' is not a usable path"),
-])
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        ("extensions = .", "[t] extensions: cannot load '.'"),
+        ("extensions = jinja2", "[t] extensions: cannot load 'jinja2'"),
+        (
+            "context = import m .foo",
+            "[t] context: cannot import '.foo': give an absolute module name",
+        ),
+        (
+            "encoding = idna\ninline = {{ 'a' * 100 }}",
+            "[t] encoding: cannot encode the output in idna",
+        ),
+        ("output = /tmp/a\x01b", "[t] output: '/tmp/a\\x01b' is not a usable path"),
+    ],
+)
 def test_template_mistakes_are_user_errors(buildout, options, expected):
     base = {"output": str(buildout.path("out")), "inline": "hello"}
     lines = dict(line.split(" = ", 1) for line in options.split("\n"))
     base.update(lines)
     text = "[buildout]\nparts = t\n[t]\nrecipe = slapkit:jinja2\n" + "".join(
-        f"{k} = {v}\n" for k, v in base.items())
+        f"{k} = {v}\n" for k, v in base.items()
+    )
     buildout.path("buildout.cfg").write_bytes(text.encode())
     one_error(buildout.run(), expected)
     assert not buildout.path("out").exists()
@@ -654,42 +782,64 @@ def test_template_mistakes_are_user_errors(buildout, options, expected):
 
 @pytest.mark.parametrize("option", ["wrapper-path", "pidfile", "hash-files"])
 def test_a_nul_byte_in_a_path_is_a_user_error(buildout, option):
-    options = {"command-line": "/bin/true", "wrapper-path": str(buildout.path("w")),
-               option: "${p:value}"}
-    one_error(buildout.run(
-        with_user(buildout, {"value": "/tmp/a\x00b"}, "w", "value = x\n")
-        + "[w]\nrecipe = slapkit:wrapper\n" + "".join(f"{k} = {v}\n" for k, v in options.items())
-    ), f"[w] {option}: '/tmp/a\\x00b' is not a usable path")
+    options = {
+        "command-line": "/bin/true",
+        "wrapper-path": str(buildout.path("w")),
+        option: "${p:value}",
+    }
+    one_error(
+        buildout.run(
+            with_user(buildout, {"value": "/tmp/a\x00b"}, "w", "value = x\n")
+            + "[w]\nrecipe = slapkit:wrapper\n"
+            + "".join(f"{k} = {v}\n" for k, v in options.items())
+        ),
+        f"[w] {option}: '/tmp/a\\x00b' is not a usable path",
+    )
 
 
 def test_a_nul_byte_in_a_command_line_is_a_user_error(buildout):
-    one_error(buildout.run(
-        with_user(buildout, {"value": "a\x00b"}, "w", "value = x\n")
-        + f"[w]\nrecipe = slapkit:wrapper\ncommand-line = /bin/echo ${{p:value}}\n"
-        f"wrapper-path = {buildout.path('w')}\n"
-    ), "[w] command-line: holds a NUL byte")
+    one_error(
+        buildout.run(
+            with_user(buildout, {"value": "a\x00b"}, "w", "value = x\n")
+            + f"[w]\nrecipe = slapkit:wrapper\ncommand-line = /bin/echo ${{p:value}}\n"
+            f"wrapper-path = {buildout.path('w')}\n"
+        ),
+        "[w] command-line: holds a NUL byte",
+    )
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("web]\n[program:evil]\ncommand=touch PWNED", "is not a usable path: it holds the control character"),
-    ("web %(here)s", "'web %(here)s' cannot be a program name"),
-    ("web:x", "'web:x' cannot be a program name"),
-    (".hidden", "'.hidden' cannot be a program name"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        (
+            "web]\n[program:evil]\ncommand=touch PWNED",
+            "is not a usable path: it holds the control character",
+        ),
+        ("web %(here)s", "'web %(here)s' cannot be a program name"),
+        ("web:x", "'web:x' cannot be a program name"),
+        (".hidden", "'.hidden' cannot be a program name"),
+    ],
+)
 def test_a_wrapper_name_supervisord_cannot_take_is_a_user_error(buildout, name, expected):
-    one_error(buildout.run(
-        with_user(buildout, {"name": name}, "w", "name = x\n")
-        + f"[w]\nrecipe = slapkit:wrapper\ncommand-line = /bin/true\n"
-        f"wrapper-path = {buildout.path('etc')}/${{p:name}}\n"
-    ), "[w] wrapper-path: ")
+    one_error(
+        buildout.run(
+            with_user(buildout, {"name": name}, "w", "name = x\n")
+            + f"[w]\nrecipe = slapkit:wrapper\ncommand-line = /bin/true\n"
+            f"wrapper-path = {buildout.path('etc')}/${{p:name}}\n"
+        ),
+        "[w] wrapper-path: ",
+    )
     assert expected in buildout.run().output
 
 
 def test_a_url_promise_with_control_characters_is_a_user_error(buildout):
-    one_error(buildout.run(
-        with_user(buildout, {"url": "http://127.0.0.1/\nevil"}, "pr", "url = x\n")
-        + f"[pr]\nrecipe = slapkit:promise\npromise-path = {buildout.path('pr')}\nurl = ${{p:url}}\n"
-    ), "[pr] url: 'http://127.0.0.1/\\nevil' holds a blank or a control character")
+    one_error(
+        buildout.run(
+            with_user(buildout, {"url": "http://127.0.0.1/\nevil"}, "pr", "url = x\n")
+            + f"[pr]\nrecipe = slapkit:promise\npromise-path = {buildout.path('pr')}\nurl = ${{p:url}}\n"
+        ),
+        "[pr] url: 'http://127.0.0.1/\\nevil' holds a blank or a control character",
+    )
 
 
 def test_once_in_a_directory_an_earlier_part_makes_works_on_the_first_run(buildout):
@@ -698,10 +848,10 @@ def test_once_in_a_directory_an_earlier_part_makes_works_on_the_first_run(buildo
 parts = directory config
 [directory]
 recipe = slapkit:mkdirectory
-state = {buildout.path('var', 'state')}
+state = {buildout.path("var", "state")}
 [config]
 recipe = slapkit:jinja2
-output = {buildout.path('out')}
+output = {buildout.path("out")}
 once = ${{directory:state}}/config-done
 inline = made once
 """).check()

@@ -83,7 +83,10 @@ def test_file_in_the_way_is_a_clear_error_and_nothing_is_created(buildout):
     var = buildout.path("var")
     result = buildout.run(profile(f"var = {var}\netc = {buildout.path('etc')}"))
     assert result.returncode != 0
-    assert f"Error: [directory] etc: '{buildout.path('etc')}' exists and is not a directory" in result.output
+    assert (
+        f"Error: [directory] etc: '{buildout.path('etc')}' exists and is not a directory"
+        in result.output
+    )
     assert "Traceback" not in result.output
     assert not var.exists()
     assert buildout.path("etc").read_text() == "not a directory"

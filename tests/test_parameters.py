@@ -30,7 +30,9 @@ def kvm(buildout, parameters=None, extra="", fmt="json"):
     if parameters is not None:
         path = buildout.path("parameters." + fmt)
         path.write_text(json.dumps(parameters) if fmt == "json" else parameters)
-        text = text.replace("recipe = slapkit:parameters", f"recipe = slapkit:parameters\nparameters-file = {path}")
+        text = text.replace(
+            "recipe = slapkit:parameters", f"recipe = slapkit:parameters\nparameters-file = {path}"
+        )
     return text
 
 
@@ -65,7 +67,9 @@ def test_unknown_parameters_are_kept(buildout):
 
 
 def test_outputs_render_numbers_booleans_and_objects_as_json(buildout):
-    text = kvm(buildout, {"cpu-count": 4, "enabled": False, "nested": {"k": [1]}}) + """
+    text = (
+        kvm(buildout, {"cpu-count": 4, "enabled": False, "nested": {"k": [1]}})
+        + """
 [show]
 recipe = slapkit:jinja2
 output = {out}
@@ -76,6 +80,7 @@ context =
   key c slap-parameter:nested
   key d slap-parameter:configuration.ram-size
 """.format(out=buildout.path("show"))
+    )
     buildout.run(text.replace("parts = config", "parts = config show")).check()
     assert buildout.path("show").read_text() == '4|false|{"k": [1]}|1024'
 
@@ -171,24 +176,40 @@ schema = {schema}
 
 [config]
 recipe = slapkit:jinja2
-output = {buildout.path('config')}
+output = {buildout.path("config")}
 inline = {{{{ all | tojson }}}}
 context = jsonkey all slap-parameter:parameters-json
 """
 
 
 def test_schema_defaults_and_string_conversion(buildout, schema):
-    buildout.run(schema_profile(buildout, schema, {"ram-size": "2048", "enable-ipv6": "true", "tags": '["x"]'})).check()
+    buildout.run(
+        schema_profile(
+            buildout, schema, {"ram-size": "2048", "enable-ipv6": "true", "tags": '["x"]'}
+        )
+    ).check()
     assert json.loads(buildout.path("config").read_text()) == {
-        "ram-size": 2048, "enable-ipv6": True, "disk": 10, "tags": ["x"],
+        "ram-size": 2048,
+        "enable-ipv6": True,
+        "disk": 10,
+        "tags": ["x"],
     }
 
 
 def test_schema_reports_every_violation_in_one_error_and_hides_write_only_values(buildout, schema):
-    result = buildout.run(schema_profile(buildout, schema, {
-        "ram-size": "12", "disk": 500, "admin-password": "tiny-Secret", "colour": "blue",
-        "enable-ipv6": "perhaps",
-    }))
+    result = buildout.run(
+        schema_profile(
+            buildout,
+            schema,
+            {
+                "ram-size": "12",
+                "disk": 500,
+                "admin-password": "tiny-Secret",
+                "colour": "blue",
+                "enable-ipv6": "perhaps",
+            },
+        )
+    )
     assert result.returncode != 0
     assert "Error: [slap-parameter] schema: 5 parameter errors:" in result.output
     for expected in [
@@ -207,7 +228,9 @@ def test_write_only_parameters_never_reach_installed_cfg(buildout, schema):
     result = buildout.run(
         schema_profile(buildout, schema, {"admin-password": "a-long-enough-Secret"}), "-vv"
     ).check()
-    assert json.loads(buildout.path("config").read_text())["admin-password"] == "a-long-enough-Secret"
+    assert (
+        json.loads(buildout.path("config").read_text())["admin-password"] == "a-long-enough-Secret"
+    )
     assert "a-long-enough-Secret" not in buildout.path(".installed.cfg").read_text()
     assert "a-long-enough-Secret" not in result.output
 
@@ -218,13 +241,18 @@ def test_write_only_parameters_never_reach_installed_cfg(buildout, schema):
         ("{not json", "[slap-parameter] parameters-file: neither SlapOS XML nor JSON"),
         ("[1, 2]", "[slap-parameter] parameters-file: JSON parameters must be an object"),
         ("<instance><parameter>x</parameter>", "[slap-parameter] parameters-file: invalid XML"),
-        ('{"_": "[1]"}', "[slap-parameter] parameters-file: the '_' parameter must hold a JSON object"),
+        (
+            '{"_": "[1]"}',
+            "[slap-parameter] parameters-file: the '_' parameter must hold a JSON object",
+        ),
     ],
 )
 def test_bad_parameter_files(buildout, content, message):
     path = buildout.path("parameters.json")
     path.write_text(content)
-    text = kvm(buildout).replace("recipe = slapkit:parameters", f"recipe = slapkit:parameters\nparameters-file = {path}")
+    text = kvm(buildout).replace(
+        "recipe = slapkit:parameters", f"recipe = slapkit:parameters\nparameters-file = {path}"
+    )
     result = buildout.run(text)
     assert result.returncode != 0
     assert f"Error: {message}" in result.output
@@ -233,7 +261,10 @@ def test_bad_parameter_files(buildout, content, message):
 
 def test_missing_parameters_file_and_bad_schema(buildout):
     result = buildout.run(kvm(buildout, extra="parameters-file = /nonexistent.json"))
-    assert "Error: [slap-parameter] parameters-file: cannot read '/nonexistent.json': No such file or directory" in result.output
+    assert (
+        "Error: [slap-parameter] parameters-file: cannot read '/nonexistent.json': No such file or directory"
+        in result.output
+    )
     bad = buildout.path("bad-schema.json")
     bad.write_text('{"type": 12}')
     result = buildout.run(kvm(buildout, extra=f"schema = {bad}"))
@@ -241,12 +272,15 @@ def test_missing_parameters_file_and_bad_schema(buildout):
 
 
 def test_unreachable_master_is_a_clear_error_naming_the_url(buildout):
-    text = kvm(buildout) + """
+    text = (
+        kvm(buildout)
+        + """
 [slap-connection]
 server-url = http://127.0.0.1:9/
 computer-id = COMP-0
 partition-id = slappart0
 """
+    )
     result = buildout.run(text)
     assert result.returncode != 0
     assert "Error: [slap-parameter] connection-section:" in result.output

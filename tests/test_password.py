@@ -6,7 +6,7 @@ import subprocess
 import passlib.hash
 import pytest
 
-from buildout_harness import snapshot
+from buildout_harness import forget_run_state, snapshot
 
 
 def profile(buildout, options: str = "", extra: str = "", template: str = "{{ password }}") -> str:
@@ -21,7 +21,7 @@ recipe = slapkit:generate.password
 [config]
 recipe = slapkit:jinja2
 inline = {template}
-output = {buildout.path('config')}
+output = {buildout.path("config")}
 mode = 0600
 context = key password password:passwd
 {extra}
@@ -95,8 +95,11 @@ def test_storage_file_is_0600_even_under_a_permissive_umask(buildout):
 
 def test_secret_never_in_installed_cfg_nor_in_verbose_output(buildout):
     result = buildout.run(
-        profile(buildout, template="{{ password }} {{ hash }}",
-                extra="    key hash password:passwd-sha512-crypt"),
+        profile(
+            buildout,
+            template="{{ password }} {{ hash }}",
+            extra="    key hash password:passwd-sha512-crypt",
+        ),
         "-vv",
     ).check()
     password = stored(buildout)
@@ -111,12 +114,15 @@ def test_secret_never_in_installed_cfg_nor_in_verbose_output(buildout):
 
 
 def test_secret_never_in_an_error_message(buildout):
-    text = profile(buildout) + f"""
+    text = (
+        profile(buildout)
+        + f"""
 [broken]
 recipe = slapkit:mkdirectory
 mode = ${{password:passwd}}
-data = {buildout.path('data')}
+data = {buildout.path("data")}
 """
+    )
     buildout.run(profile(buildout)).check()
     password = stored(buildout)
     result = buildout.run(text.replace("parts = password config", "parts = password config broken"))
@@ -128,12 +134,15 @@ data = {buildout.path('data')}
 def test_a_short_imposed_password_is_hidden_without_garbling_the_error(buildout):
     """passwd = ab: the error still names part and option in plain words, and
     the value alone is hidden; 'ab' inside other words is left as it is."""
-    text = profile(buildout, "passwd = ab") + """
+    text = (
+        profile(buildout, "passwd = ab")
+        + """
 [broken]
 recipe = slapkit:mkdirectory
 mode = ${password:passwd}
 absent = /nonexistent-lab
 """
+    )
     result = buildout.run(text.replace("parts = password config", "parts = password config broken"))
     assert result.returncode != 0
     assert "Error: [broken] mode: '<secret>' is not an octal file mode" in result.output
@@ -168,7 +177,7 @@ def test_each_new_secret_is_found_and_redacted_at_once():
         assert secrets.holds_secret(f"x {short_one} y")
         assert secrets.redact(f"{long_one} and {short_one}") == "<secret> and <secret>"
     assert not secrets.holds_secret("nothing here: s7x")
-    secrets.forget_secrets()
+    forget_run_state()
     assert not secrets.holds_secret("Long0001Secret")
     assert secrets.redact("Long0001Secret") == "Long0001Secret"
 
@@ -197,10 +206,18 @@ def test_hashes_verify_and_stay_identical_on_later_runs(buildout, scheme, handle
 
 
 def test_hash_follows_an_imposed_password(buildout):
-    text = profile(buildout, template="{{ hash }}", extra="    key hash password:passwd-sha256-crypt")
+    text = profile(
+        buildout, template="{{ hash }}", extra="    key hash password:passwd-sha256-crypt"
+    )
     buildout.run(text).check()
-    buildout.run(profile(buildout, "passwd = another-one", template="{{ hash }}",
-                         extra="    key hash password:passwd-sha256-crypt")).check()
+    buildout.run(
+        profile(
+            buildout,
+            "passwd = another-one",
+            template="{{ hash }}",
+            extra="    key hash password:passwd-sha256-crypt",
+        )
+    ).check()
     assert passlib.hash.sha256_crypt.verify("another-one", buildout.path("config").read_text())
 
 
@@ -218,7 +235,10 @@ def test_unknown_hash_scheme_is_a_user_error(buildout):
     [
         ("bytes = many", "[password] bytes: 'many' is not a whole number"),
         ("bytes = 0", "[password] bytes: 0 is less than 1"),
-        ("bytes = 99999999999999999999", "[password] bytes: 99999999999999999999 is more than 4096"),
+        (
+            "bytes = 99999999999999999999",
+            "[password] bytes: 99999999999999999999 is more than 4096",
+        ),
         ("chars = a", "[password] chars: needs at least two different characters"),
     ],
 )
@@ -229,26 +249,54 @@ def test_bad_options_are_user_errors_and_store_nothing(buildout, options, messag
     assert not buildout.path("parts", "password").exists()
 
 
-def test_two_concurrent_buildouts_end_with_one_password(buildout, tmp_path):
-    from buildout_harness import BUILDOUT_SCRIPT
+def slow_storage_read(seconds=0.5, without_lock=False):
+    """In a forked buildout: pause right after reading the password's storage,
+    so that two runs started together are both inside the read-then-write
+    section at once (a run without the lock then always makes its own)."""
 
+    def setup():
+        import contextlib
+        import time
+
+        from slapkit.recipes import password
+
+        read = password._read_text
+
+        def slow_read(path):
+            text = read(path)
+            if path and not path.endswith(".hashes"):
+                time.sleep(seconds)
+            return text
+
+        password._read_text = slow_read
+        if without_lock:
+            password.locked_directory = lambda directory: contextlib.nullcontext()
+
+    return setup
+
+
+def concurrent_runs(buildout, setup):
     buildout.write(profile(buildout))
-    copies = []
-    for index in range(2):
-        env = dict(os.environ, HOME=str(buildout.directory))
-        copies.append(subprocess.Popen(
-            [str(BUILDOUT_SCRIPT), "-U", "-o", "-c", "buildout.cfg"],
-            cwd=buildout.directory, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        ))
-    outputs = [copy.communicate(timeout=120)[0].decode() for copy in copies]
+    copies = [buildout.start(setup=setup) for _ in range(2)]
+    return [copy.wait().output for copy in copies]
+
+
+def test_two_concurrent_buildouts_end_with_one_password(buildout):
+    outputs = concurrent_runs(buildout, slow_storage_read())
     password = stored(buildout)
     assert len(password) == 16
-    # One made the password, the other found it: both rendered the same one.
+    # One made the password, the other waited for the lock and found it.
     assert sum(output.count("created password in") for output in outputs) == 1, outputs
     assert buildout.path("config").read_text() == password
     buildout.run().check()
     assert buildout.path("config").read_text() == password
+
+
+def test_the_concurrency_test_fails_without_the_lock(buildout):
+    """The test above would catch a missing lock: without it, every time,
+    both runs make a password."""
+    outputs = concurrent_runs(buildout, slow_storage_read(without_lock=True))
+    assert sum(output.count("created password in") for output in outputs) == 2, outputs
 
 
 COOKBOOK_PROFILE = """
@@ -304,8 +352,13 @@ def test_cookbook_storage_format_is_read(buildout, content, kept):
     storage = buildout.path("parts", "password")
     storage.parent.mkdir()
     storage.write_text(content)
-    buildout.run(profile(buildout, template="{{ password }}|{{ hashed }}", extra=(
-        "  key hashed password:passwd-sha512-crypt"))).check()
+    buildout.run(
+        profile(
+            buildout,
+            template="{{ password }}|{{ hashed }}",
+            extra=("  key hashed password:passwd-sha512-crypt"),
+        )
+    ).check()
     password, hashed = buildout.path("config").read_text().split("|")
     assert password == kept and stored(buildout) == kept
     if "$6$kept" in content:

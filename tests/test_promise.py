@@ -1,5 +1,4 @@
 import http.server
-import os
 import socket
 import stat
 import subprocess
@@ -15,7 +14,7 @@ parts = check
 
 [check]
 recipe = slapkit:promise
-promise-path = {buildout.path('check')}
+promise-path = {buildout.path("check")}
 {options}
 """
 

@@ -24,7 +24,9 @@ def connection(buildout) -> dict:
 
 
 def test_publishes_to_a_local_file_without_a_master(buildout):
-    result = buildout.run(profile(buildout, "url = http://127.0.0.1:8080/\nadmin-password = ${password:passwd}")).check()
+    result = buildout.run(
+        profile(buildout, "url = http://127.0.0.1:8080/\nadmin-password = ${password:passwd}")
+    ).check()
     password = buildout.path("parts", "password").read_text()
     assert connection(buildout) == {"url": "http://127.0.0.1:8080/", "admin-password": password}
     path = buildout.path(".slapkit", "connection.json")
@@ -47,8 +49,11 @@ def test_nothing_is_written_when_values_did_not_change(buildout):
 
 def test_publishes_to_a_real_slapos_master(buildout, slapos_master):
     partition = slapos_master.request("web", {})
-    text = profile(buildout, "url = http://[::1]:8080/\nadmin-password = ${password:passwd}",
-                   slapos_master.connection_section(partition.getId()))
+    text = profile(
+        buildout,
+        "url = http://[::1]:8080/\nadmin-password = ${password:passwd}",
+        slapos_master.connection_section(partition.getId()),
+    )
     first = buildout.run(text).check()
     password = buildout.path("parts", "password").read_text()
     assert f"to {slapos_master.url}" in first.output
@@ -57,12 +62,27 @@ def test_publishes_to_a_real_slapos_master(buildout, slapos_master):
     assert published["url"] == "http://[::1]:8080/"
     assert published["admin-password"] == password
     assert not buildout.path(".slapkit", "connection.json").exists()
+    # Unchanged values: nothing reaches the master. To see it, the master's
+    # copy is changed behind slapkit's back; an unchanged run must leave it.
+    from slapos_master import COMPUTER_ID
+
+    own = slapos_master.client().registerComputerPartition(COMPUTER_ID, partition.getId())
+    own.setConnectionDict({"url": "set by hand"})
     second = buildout.run().check()
-    assert "published" not in second.output  # unchanged: nothing sent
+    assert "published" not in second.output
+    assert slapos_master.request("web", {}).getConnectionParameterDict() == {"url": "set by hand"}
+    # A changed value is sent, all of them with it.
+    buildout.run(text.replace("8080", "8081")).check()
+    published = slapos_master.request("web", {}).getConnectionParameterDict()
+    assert published["url"] == "http://[::1]:8081/" and published["admin-password"] == password
 
 
 def test_master_error_names_the_url(buildout):
-    text = profile(buildout, "url = x", "[slap-connection]\nserver-url = http://127.0.0.1:9/\ncomputer-id = C\npartition-id = p")
+    text = profile(
+        buildout,
+        "url = x",
+        "[slap-connection]\nserver-url = http://127.0.0.1:9/\ncomputer-id = C\npartition-id = p",
+    )
     result = buildout.run(text)
     assert result.returncode != 0
     assert "Error: [publish] connection-section:" in result.output

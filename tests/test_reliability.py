@@ -15,13 +15,21 @@ from pathlib import Path
 import pytest
 
 from buildout_harness import snapshot
-from slapkit.runner.deploy import set_aside_broken_installed_cfg
+from slapkit.runner.partition import set_aside_broken_installed_cfg
 from test_wrapper import RECORD, read_record
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 KILL_POINTS = int(os.environ.get("SLAPKIT_KILL_POINTS", "100"))
 TEMPORARY = re.compile(r"^\..+\.tmp$")
-BOOKKEEPING = {".installed.cfg", ".installed.cfg.broken", "eggs", "develop-eggs", "bin", "sbin", "parts"}
+BOOKKEEPING = {
+    ".installed.cfg",
+    ".installed.cfg.broken",
+    "eggs",
+    "develop-eggs",
+    "bin",
+    "sbin",
+    "parts",
+}
 
 
 def contents(directory: Path) -> dict[str, bytes]:
@@ -45,7 +53,9 @@ def hello_web(buildout, port: int, greeting: str) -> None:
     shutil.copy(EXAMPLES / "hello-web" / "instance.cfg", buildout.path("instance.cfg"))
     params = buildout.path("parameters.json")
     params.write_text(json.dumps({"port": str(port), "greeting": greeting}))
-    buildout.write(f"[buildout]\nextends = instance.cfg\n[slap-connection]\nparameters-file = {params}\n")
+    buildout.write(
+        f"[buildout]\nextends = instance.cfg\n[slap-connection]\nparameters-file = {params}\n"
+    )
 
 
 def output_window(buildout) -> int:
@@ -103,14 +113,18 @@ def test_sigkill_at_random_points_never_leaves_a_partial_file(buildout):
         assert contents(buildout.directory) == states[target], f"kill {kills}: did not converge"
     assert kills >= KILL_POINTS, f"only {kills} kills landed in {attempts} runs"
     assert buildout.path("srv", "admin-password").read_text() == password
-    print(f"\n{kills} kill points in {attempts} runs; buildout's .installed.cfg cut "
-          f"{bookkeeping_cut} times; {temporaries_left} temporaries left by a kill, all removed")
+    print(
+        f"\n{kills} kill points in {attempts} runs; buildout's .installed.cfg cut "
+        f"{bookkeeping_cut} times; {temporaries_left} temporaries left by a kill, all removed"
+    )
 
 
 def test_any_sequence_of_edits_converges_and_a_final_rerun_writes_nothing(buildout):
     rng = random.Random(7)
-    for step in range(12):
-        hello_web(buildout, rng.choice([18011, 18012, 18013]), rng.choice(["a", "b", "${x:y}", "{{ 1 }}"]))
+    for _ in range(12):
+        hello_web(
+            buildout, rng.choice([18011, 18012, 18013]), rng.choice(["a", "b", "${x:y}", "{{ 1 }}"])
+        )
         buildout.run().check()
         if rng.random() < 0.3:
             buildout.path("etc", "hello-web.json").unlink()
@@ -138,6 +152,7 @@ def test_hand_edits_are_restored(buildout):
 
 
 # --- faults -----------------------------------------------------------------
+
 
 def _fail_fsync(code):
     """In the forked buildout only: every fsync fails as a full or read-only disk would."""
@@ -217,7 +232,7 @@ parameters-file = {params_file}
 
 [config]
 recipe = slapkit:jinja2
-output = {buildout.path('config.json')}
+output = {buildout.path("config.json")}
 context =
 {context}
   jsonkey everything slap-parameter:parameters-json
@@ -225,16 +240,16 @@ inline = {{{{ everything | tojson }}}}
 
 [text-config]
 recipe = slapkit:jinja2
-output = {buildout.path('config.txt')}
+output = {buildout.path("config.txt")}
 context =
 {context}
-inline = {"{{ p0 }}"}{''.join('|{{ p%d }}' % i for i in range(1, len(values)))}
+inline = {"{{ p0 }}"}{"".join(f"|{{{{ p{i} }}}}" for i in range(1, len(values)))}
 
 [program]
 recipe = slapkit:wrapper
 command-line = {sys.executable} {RECORD} ${{config:output}} ${{text-config:output}}
 environment = RECORD_TO={record}
-wrapper-path = {buildout.path('program')}
+wrapper-path = {buildout.path("program")}
 """).check()
     assert json.loads(buildout.path("config.json").read_text()) == params
     # an option is buildout's text: a CR line break is a LF there
@@ -248,9 +263,11 @@ wrapper-path = {buildout.path('program')}
 
 # --- secrets ----------------------------------------------------------------
 
+
 def test_secret_given_to_a_service_by_environment(buildout, tmp_path):
     record = tmp_path / "record.json"
-    result = buildout.run(f"""
+    result = buildout.run(
+        f"""
 [buildout]
 parts = service
 
@@ -264,8 +281,10 @@ environment =
   RECORD_TO={record}
   RECORD_SLEEP=30
   ADMIN_PASSWORD=${{password:passwd}}
-wrapper-path = {buildout.path('service')}
-""", "-vv").check()
+wrapper-path = {buildout.path("service")}
+""",
+        "-vv",
+    ).check()
     password = buildout.path("parts", "password").read_text()
     wrapper = buildout.path("service")
     assert stat.S_IMODE(wrapper.stat().st_mode) == 0o700  # it holds the secret

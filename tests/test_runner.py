@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -27,9 +26,7 @@ def partition(tmp_path):
 
 
 def slapkit(*args, check=True):
-    result = subprocess.run(
-        [SLAPKIT, *map(str, args)], capture_output=True, text=True, timeout=180
-    )
+    result = subprocess.run([SLAPKIT, *map(str, args)], capture_output=True, text=True, timeout=180)
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
     return result
@@ -133,8 +130,12 @@ path = ${buildout:directory}/never-there
 
 def test_failed_service_and_failing_promise_are_shown_and_exit_nonzero(partition, tmp_path):
     profile = tmp_path / "instance.cfg"
-    profile.write_text(FAILING_PROFILE.replace("parts = directory crash", "parts = directory crash missing"))
-    result = slapkit("deploy", profile, "--partition", partition, "--promise-timeout", "0.5", check=False)
+    profile.write_text(
+        FAILING_PROFILE.replace("parts = directory crash", "parts = directory crash missing")
+    )
+    result = slapkit(
+        "deploy", profile, "--partition", partition, "--promise-timeout", "0.5", check=False
+    )
     assert result.returncode == 1
     # it exited within supervisord's startsecs: FATAL, not "started"
     assert "FAILED    crash-on-watch FATAL: Exited too quickly" in result.stdout
@@ -153,21 +154,33 @@ def test_buildout_failure_is_reported_with_its_error(partition, tmp_path):
 
 
 def test_runner_takes_any_executable_like_slapgrid(partition, tmp_path):
-    # A symlink to a binary in etc/service, not a slapkit wrapper.
+    """Not only slapkit wrappers: a script of another origin and a symlink
+    to a binary in etc/service are programs too."""
     profile = tmp_path / "instance.cfg"
-    profile.write_text("[buildout]\nparts = d\n[d]\nrecipe = slapkit:mkdirectory\n"
-                       "service = ${buildout:directory}/etc/service\n")
+    profile.write_text(
+        "[buildout]\nparts = d\n[d]\nrecipe = slapkit:mkdirectory\n"
+        "service = ${buildout:directory}/etc/service\n"
+    )
     slapkit("deploy", profile, "--partition", partition)
     sleeper = tmp_path / "sleeper"
     sleeper.write_text("#!/bin/sh\nexec sleep 60\n")
     sleeper.chmod(0o755)
-    (partition / "etc" / "service" / "sleeper").symlink_to(sleeper)
+    (partition / "etc" / "service" / "linked").symlink_to(sleeper)
+    script = partition / "etc" / "service" / "script"
+    script.write_text("#!/bin/sh\nexec sleep 61\n")
+    script.chmod(0o750)
     result = slapkit("deploy", profile, "--partition", partition)
-    assert "started   slappart0_sleeper" in result.stdout
-    assert service_pid(partition) > 0
+    assert "started   slappart0_linked" in result.stdout
+    assert "started   slappart0_script" in result.stdout
+    running = {
+        info["name"]: info["statename"] for info in Supervisor(partition).process_info()
+    }
+    assert running == {"linked-on-watch": "RUNNING", "script-on-watch": "RUNNING"}
 
 
 def test_bad_parameter_syntax(tmp_path):
-    result = slapkit("deploy", HELLO_WEB, "--partition", tmp_path / "p", "-p", "novalue", check=False)
+    result = slapkit(
+        "deploy", HELLO_WEB, "--partition", tmp_path / "p", "-p", "novalue", check=False
+    )
     assert result.returncode == 2
     assert "-p 'novalue': expected NAME=VALUE" in result.stderr

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from slapkit.runner.supervisor import Supervisor
-from test_runner import HELLO_WEB, SLAPKIT, get, slapkit
 from slapos_master import free_port
+from test_runner import HELLO_WEB, SLAPKIT, get, slapkit
 
 PYTHON = sys.executable
 
@@ -56,21 +56,32 @@ def sleeper(name, seconds, kind="service"):
 
 # --- 4. file names in etc/service and etc/run --------------------------------------
 
+
 def test_files_supervisord_cannot_take_are_skipped_never_configured(partition, tmp_path):
     sentinel = partition / "PWNED"
     service = partition / "etc" / "service"
     service.mkdir(parents=True)
     planted = {
         "web]\n[program:evil]\ncommand=touch PWNED\n[x": True,
-        "a b": True, "x%(ENV_HOME)s": True, ".other.abcd1234.tmp": True, "plain-data": False,
+        "a b": True,
+        "x%(ENV_HOME)s": True,
+        ".other.abcd1234.tmp": True,
+        "plain-data": False,
         ".web.abcd1234.tmp": True,  # a temporary of the web wrapper: removed by its part
     }
     for name, executable in planted.items():
         path = service / name
         path.write_text(f"#!/bin/sh\ntouch {sentinel}\n")
         path.chmod(0o750 if executable else 0o640)
-    result = slapkit("deploy", profile(tmp_path, sleeper("web", 60), "web"),
-                     "--partition", partition, "--promise-timeout", "0", check=False)
+    result = slapkit(
+        "deploy",
+        profile(tmp_path, sleeper("web", 60), "web"),
+        "--partition",
+        partition,
+        "--promise-timeout",
+        "0",
+        check=False,
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     out = result.stdout
@@ -88,35 +99,54 @@ def test_files_supervisord_cannot_take_are_skipped_never_configured(partition, t
 
 # --- 12. two deploys at once ------------------------------------------------------
 
+
 def test_two_deploys_at_once_are_serialised(partition, tmp_path):
     instance = profile(tmp_path, sleeper("web", 60), "web")
-    runs = [subprocess.Popen([SLAPKIT, "deploy", str(instance), "--partition", str(partition)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for _ in range(2)]
+    runs = [
+        subprocess.Popen(
+            [SLAPKIT, "deploy", str(instance), "--partition", str(partition)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [run.communicate(timeout=180) for run in runs]
-    for run, (out, err) in zip(runs, outputs):
+    for run, (out, err) in zip(runs, outputs, strict=True):
         assert run.returncode == 0, out + err
         assert "Traceback" not in out + err
     assert sum("waiting for another slapkit deploy" in out for out, _ in outputs) == 1
     started = [out.split("services     ")[1].split(" started")[0] for out, _ in outputs]
     assert sorted(started) == ["0", "1"]  # the second found it done
-    supervisords = subprocess.run(["pgrep", "-f", f"supervisord -c {partition}"],
-                                  capture_output=True, text=True).stdout.split()
+    supervisords = subprocess.run(
+        ["pgrep", "-f", f"supervisord -c {partition}"], capture_output=True, text=True
+    ).stdout.split()
     assert len(supervisords) == 1
 
 
 # --- 13. judged by supervisord's own states ------------------------------------------
 
+
 def test_a_service_that_dies_soon_and_a_one_shot_that_never_ran_are_failures(partition, tmp_path):
-    body = sleeper("dies-soon", 0.3) + """
+    body = (
+        sleeper("dies-soon", 0.3)
+        + """
 [never-runs]
 recipe = slapkit:jinja2
 output = ${directory:run}/never-runs
 mode = 0750
 inline = #!/nonexistent/interpreter
 """
-    result = slapkit("deploy", profile(tmp_path, body, "dies-soon never-runs"),
-                     "--partition", partition, "--promise-timeout", "0", check=False)
+    )
+    result = slapkit(
+        "deploy",
+        profile(tmp_path, body, "dies-soon never-runs"),
+        "--partition",
+        partition,
+        "--promise-timeout",
+        "0",
+        check=False,
+    )
     assert result.returncode == 1, result.stdout
     assert "FAILED    dies-soon-on-watch" in result.stdout
     assert "FAILED    never-runs" in result.stdout
@@ -131,6 +161,7 @@ def test_a_one_shot_that_ran_and_a_service_that_stays_are_fine(partition, tmp_pa
 
 
 # --- 14. a supervisord killed by hand ---------------------------------------------------
+
 
 def running(pid: int) -> bool:
     """Alive and not a zombie (an orphan's zombie waits for an init that may
@@ -160,6 +191,7 @@ def test_programs_a_killed_supervisord_left_are_stopped_by_the_next_deploy(parti
 
 # --- 15. the error that stopped buildout -------------------------------------------------
 
+
 def test_a_profile_parse_error_is_shown_without_a_traceback(partition, tmp_path):
     broken = tmp_path / "instance.cfg"
     broken.write_text("[buildout]\nparts = x\nthis line is not an option\n")
@@ -174,16 +206,23 @@ def test_a_profile_parse_error_is_shown_without_a_traceback(partition, tmp_path)
 
 def test_a_user_error_is_shown_with_its_continuation_lines(partition, tmp_path):
     schema = tmp_path / "schema.json"
-    schema.write_text(json.dumps({"properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}}))
+    schema.write_text(
+        json.dumps({"properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}})
+    )
     instance = tmp_path / "instance.cfg"
-    instance.write_text(f"[buildout]\nparts = p\n[p]\nrecipe = slapkit:parameters\nschema = {schema}\n")
-    result = slapkit("deploy", instance, "--partition", partition, "-p", "a=x", "-p", "b=y", check=False)
+    instance.write_text(
+        f"[buildout]\nparts = p\n[p]\nrecipe = slapkit:parameters\nschema = {schema}\n"
+    )
+    result = slapkit(
+        "deploy", instance, "--partition", partition, "-p", "a=x", "-p", "b=y", check=False
+    )
     assert "Error: [p] schema: 2 parameter errors:" in result.stdout
     assert "a: 'x' is not of type 'integer'" in result.stdout
     assert "b: 'y' is not of type 'integer'" in result.stdout
 
 
 # --- CLI mistakes -------------------------------------------------------------------------
+
 
 def test_cli_mistakes_are_one_line(partition, tmp_path):
     not_utf8 = tmp_path / "bad.json"
@@ -195,8 +234,14 @@ def test_cli_mistakes_are_one_line(partition, tmp_path):
     a_file = tmp_path / "a-file"
     a_file.write_text("")
     cases = [
-        (["deploy", HELLO_WEB, "--partition", partition, "--parameters", not_utf8], "not UTF-8 text"),
-        (["deploy", HELLO_WEB, "--partition", partition, "--parameters", deep], "nest deeper than 64"),
+        (
+            ["deploy", HELLO_WEB, "--partition", partition, "--parameters", not_utf8],
+            "not UTF-8 text",
+        ),
+        (
+            ["deploy", HELLO_WEB, "--partition", partition, "--parameters", deep],
+            "nest deeper than 64",
+        ),
         (["deploy", bad_profile, "--partition", partition], "is not UTF-8 text"),
         (["deploy", HELLO_WEB, "--partition", a_file], "exists and is not a directory"),
     ]
@@ -211,8 +256,13 @@ def test_cli_mistakes_are_one_line(partition, tmp_path):
 def test_a_supervisord_that_cannot_start_is_one_line(partition, tmp_path):
     (partition / ".slapkit" / "supervisord.sock").mkdir(parents=True)  # in the socket's way
     (partition / ".slapkit" / "supervisord.sock" / "x").write_text("")
-    result = slapkit("deploy", profile(tmp_path, sleeper("web", 60), "web"),
-                     "--partition", partition, check=False)
+    result = slapkit(
+        "deploy",
+        profile(tmp_path, sleeper("web", 60), "web"),
+        "--partition",
+        partition,
+        check=False,
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert result.stderr.startswith("slapkit: supervisord cannot start: ")

@@ -58,7 +58,9 @@ def files(partition: Path) -> dict[str, tuple[int, int]]:
             for name in names:
                 info = os.lstat(os.path.join(root, name))
                 result[os.path.relpath(os.path.join(root, name), partition)] = (
-                    info.st_ino, info.st_mtime_ns)
+                    info.st_ino,
+                    info.st_mtime_ns,
+                )
     return result
 
 
@@ -92,8 +94,11 @@ def software(tmp_path):
 
 def service_pid(slapos) -> int:
     with slapos.instance_supervisor_rpc as supervisor:
-        running = [p for p in supervisor.getAllProcessInfo()
-                   if "hello-web" in p["name"] and p["statename"] == "RUNNING"]
+        running = [
+            p
+            for p in supervisor.getAllProcessInfo()
+            if "hello-web" in p["name"] and p["statename"] == "RUNNING"
+        ]
     assert len(running) == 1, running
     return running[0]["pid"]
 

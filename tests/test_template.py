@@ -1,4 +1,3 @@
-import json
 import os
 import stat
 
@@ -26,7 +25,8 @@ recipe = slapkit:jinja2
 
 def test_inline_template_with_every_context_type(buildout):
     output = buildout.path("out.txt")
-    buildout.run(profile(f"""output = {output}
+    buildout.run(
+        profile(f"""output = {output}
 inline =
   hello {{{{ name }}}} on {{{{ port }}}}
   section: {{{{ values['name'] }}}}/{{{{ values['port'] }}}}
@@ -45,7 +45,8 @@ context =
   jsonkey settings values:json
   import posixpath posixpath
   key me :output
-""")).check()
+""")
+    ).check()
     assert output.read_text().splitlines() == [
         "hello world on 8080",
         "section: world/8080",
@@ -62,7 +63,9 @@ def test_file_template_rewritten_only_on_change_atomically_keeping_mode(buildout
     template = buildout.path("service.conf.in")
     template.write_text("port = {{ port }}\n")
     output = buildout.path("service.conf")
-    text = profile(f"url = service.conf.in\noutput = {output}\nmode = 0640\ncontext = key port values:port")
+    text = profile(
+        f"url = service.conf.in\noutput = {output}\nmode = 0640\ncontext = key port values:port"
+    )
     first = buildout.run(text).check()
     assert output.read_text() == "port = 8080"  # Jinja2 drops the final newline
     assert stat.S_IMODE(output.stat().st_mode) == 0o640
@@ -115,7 +118,10 @@ def test_undefined_name_names_template_and_line_and_keeps_previous_output(buildo
 def test_syntax_error_in_inline_template(buildout):
     result = buildout.run(profile(f"inline =\n  ok\n  {{% if %}}\noutput = {buildout.path('out')}"))
     assert result.returncode != 0
-    assert "Error: [config] inline: rendering failed at <inline template of [config]>, line 2: TemplateSyntaxError" in result.output
+    assert (
+        "Error: [config] inline: rendering failed at <inline template of [config]>, line 2: TemplateSyntaxError"
+        in result.output
+    )
     assert not buildout.path("out").exists()
 
 
@@ -128,7 +134,8 @@ def test_import_list_file_rawfile_folder_and_rawfolder(buildout):
     (folder / "sub").mkdir(parents=True)
     (folder / "sub" / "a.in").write_text("a={{ 1 + 1 }}")
     output = buildout.path("out")
-    buildout.run(profile(f"""output = {output}
+    buildout.run(
+        profile(f"""output = {output}
 macros-path = {macros}
 lib-path = {folder}
 context = key port values:port
@@ -139,7 +146,8 @@ import-list =
   rawfile part {part}
   folder lib :lib-path
   rawfolder raw {folder}
-""").replace("lib/sub/a.in", "lib:sub:a.in")).check()
+""").replace("lib/sub/a.in", "lib:sub:a.in")
+    ).check()
     # rawfile means "the path is given as is" (slapos.recipe.template): rendered too.
     assert output.read_text() == "hello you port 8080 a=2 a=2"
 
@@ -149,15 +157,17 @@ def test_import_outside_what_import_list_gives_is_not_found(buildout, name):
     (buildout.path("lib")).mkdir()
     buildout.path("macros.in").write_text("secret macros")
     output = buildout.path("out")
-    result = buildout.run(profile(f"""output = {output}
+    result = buildout.run(
+        profile(f"""output = {output}
 inline = {{% include '{name}' %}}
 import-delimiter = :
 import-list =
   rawfolder lib {buildout.path("lib")}
   rawfile macros {buildout.path("macros.in")}
-"""))
+""")
+    )
     assert not result.ok
-    assert f"[config] inline: rendering failed at <inline template of [config]>" in result.output
+    assert "[config] inline: rendering failed at <inline template of [config]>" in result.output
     assert f"TemplateNotFound: {name}" in result.output
     assert not output.exists()
 
@@ -204,10 +214,12 @@ def test_template_rewritten_by_an_earlier_part_is_rendered_in_the_same_run(build
 
 def test_extensions(buildout):
     output = buildout.path("out")
-    buildout.run(profile(f"""output = {output}
+    buildout.run(
+        profile(f"""output = {output}
 extensions = jinja2.ext.do
 inline = {{% set l = [] %}}{{% do l.append(7) %}}{{{{ l }}}}
-""")).check()
+""")
+    ).check()
     assert output.read_text() == "[7]"
 
 
@@ -220,7 +232,9 @@ def test_encoding(buildout):
 def test_once_renders_a_single_time(buildout):
     output = buildout.path("service.conf")
     once = buildout.path("service.conf.done")
-    text = profile(f"output = {output}\nonce = {once}\ninline = port={{{{ port }}}}\ncontext = key port values:port")
+    text = profile(
+        f"output = {output}\nonce = {once}\ninline = port={{{{ port }}}}\ncontext = key port values:port"
+    )
     buildout.run(text).check()
     assert output.read_text() == "port=8080" and once.exists()
     output.write_text("port=9999  # rewritten by the service")
@@ -242,23 +256,65 @@ def test_removing_the_part_removes_its_output(buildout):
     "options, message",
     [
         ("output = /tmp/x", "[config] url: give exactly one of 'url' and 'inline'"),
-        ("output = /tmp/x\nurl = a\ninline = b", "[config] url: give exactly one of 'url' and 'inline'"),
+        (
+            "output = /tmp/x\nurl = a\ninline = b",
+            "[config] url: give exactly one of 'url' and 'inline'",
+        ),
         ("inline = x", "[config] output: is required and was not given"),
         ("inline = x\noutput = /tmp/x\nmode = rw", "[config] mode: 'rw' is not an octal file mode"),
-        ("inline = x\noutput = /tmp/x\ncontext = key onlytwo", "[config] context: 'key onlytwo' is not of the form TYPE NAME EXPRESSION"),
-        ("inline = x\noutput = /tmp/x\ncontext = bogus a b", "[config] context: 'bogus a b' is not of the form TYPE NAME EXPRESSION"),
-        ("inline = x\noutput = /tmp/x\ncontext = json a {nope", "[config] context: '{nope' is not valid JSON"),
-        ("inline = x\noutput = /tmp/x\ncontext = key a values:nothing", "[config] context: 'values:nothing': no such option"),
-        ("inline = x\noutput = /tmp/x\ncontext = section a no-such-section", "[config] context: no section [no-such-section]"),
-        ("inline = x\noutput = /tmp/x\ncontext = import a no_such_module_here", "[config] context: cannot import 'no_such_module_here'"),
-        ("inline = x\noutput = /tmp/x\nextensions = no.such.Extension", "[config] extensions: cannot load"),
-        ("inline = x\noutput = /tmp/x\nencoding = klingon", "[config] encoding: unknown encoding 'klingon'"),
-        ("url = http://example.invalid/t\noutput = /tmp/x", "[config] url: 'http://example.invalid/t': only local files are supported"),
+        (
+            "inline = x\noutput = /tmp/x\ncontext = key onlytwo",
+            "[config] context: 'key onlytwo' is not of the form TYPE NAME EXPRESSION",
+        ),
+        (
+            "inline = x\noutput = /tmp/x\ncontext = bogus a b",
+            "[config] context: 'bogus a b' is not of the form TYPE NAME EXPRESSION",
+        ),
+        (
+            "inline = x\noutput = /tmp/x\ncontext = json a {nope",
+            "[config] context: '{nope' is not valid JSON",
+        ),
+        (
+            "inline = x\noutput = /tmp/x\ncontext = key a values:nothing",
+            "[config] context: 'values:nothing': no such option",
+        ),
+        (
+            "inline = x\noutput = /tmp/x\ncontext = section a no-such-section",
+            "[config] context: no section [no-such-section]",
+        ),
+        (
+            "inline = x\noutput = /tmp/x\ncontext = import a no_such_module_here",
+            "[config] context: cannot import 'no_such_module_here'",
+        ),
+        (
+            "inline = x\noutput = /tmp/x\nextensions = no.such.Extension",
+            "[config] extensions: cannot load",
+        ),
+        (
+            "inline = x\noutput = /tmp/x\nencoding = klingon",
+            "[config] encoding: unknown encoding 'klingon'",
+        ),
+        (
+            "url = http://example.invalid/t\noutput = /tmp/x",
+            "[config] url: 'http://example.invalid/t': only local files are supported",
+        ),
         ("rendered = /tmp/x", "[config] template: is required and was not given"),
-        ("rendered = /tmp/x\ntemplate = inline:\nurl = t", "[config] rendered: give either 'template' and 'rendered', or 'url' (or 'inline') and 'output'"),
-        ("rendered = /tmp/x\ntemplate = /no/such.in", "[config] template: '/no/such.in' does not exist"),
-        ("inline = x\noutput = /tmp/x\nimport-list = rawfile a/b /tmp/t", "[config] import-list: 'a/b' holds the import delimiter '/'"),
-        ("inline = x\noutput = /tmp/x\nimport-list = file a b c", "[config] import-list: 'b c' is not of the form section:option"),
+        (
+            "rendered = /tmp/x\ntemplate = inline:\nurl = t",
+            "[config] rendered: give either 'template' and 'rendered', or 'url' (or 'inline') and 'output'",
+        ),
+        (
+            "rendered = /tmp/x\ntemplate = /no/such.in",
+            "[config] template: '/no/such.in' does not exist",
+        ),
+        (
+            "inline = x\noutput = /tmp/x\nimport-list = rawfile a/b /tmp/t",
+            "[config] import-list: 'a/b' holds the import delimiter '/'",
+        ),
+        (
+            "inline = x\noutput = /tmp/x\nimport-list = file a b c",
+            "[config] import-list: 'b c' is not of the form section:option",
+        ),
     ],
 )
 def test_bad_input_is_a_user_error(buildout, options, message):

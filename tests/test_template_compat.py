@@ -142,10 +142,20 @@ def build(directory: Path, recipe: str) -> dict[str, tuple[bytes, int]]:
 def test_same_bytes_and_modes_as_slapos_recipe_template(tmp_path):
     upstream = build(tmp_path / "upstream", "slapos.recipe.template:jinja2")
     ours = build(tmp_path / "slapkit", "slapkit:jinja2")
-    assert sorted(ours) == sorted(upstream) == [
-        "config", "imports", "inline", "not-a-script", "old-file", "old-inline",
-        "private", "script",
-    ]
+    assert (
+        sorted(ours)
+        == sorted(upstream)
+        == [
+            "config",
+            "imports",
+            "inline",
+            "not-a-script",
+            "old-file",
+            "old-inline",
+            "private",
+            "script",
+        ]
+    )
     for name in upstream:
         assert ours[name] == upstream[name], name
     # What the comparison covers, spelled out:

@@ -1,6 +1,5 @@
 import json
 import os
-import signal
 import stat
 import subprocess
 import sys
@@ -22,12 +21,12 @@ parts = directory {part}
 
 [directory]
 recipe = slapkit:mkdirectory
-service = {buildout.path('etc', 'service')}
-run = {buildout.path('etc', 'run')}
+service = {buildout.path("etc", "service")}
+run = {buildout.path("etc", "run")}
 
 [{part}]
 recipe = slapkit:wrapper
-wrapper-path = {buildout.path('etc', 'service', part)}
+wrapper-path = {buildout.path("etc", "service", part)}
 {options}
 """
 
@@ -211,9 +210,7 @@ def hashed_wrappers(buildout):
 def test_hash_files_renames_on_change_and_removes_the_old_wrapper(buildout, tmp_path):
     config = tmp_path / "service.conf"
     config.write_text("port = 8080\n")
-    text = wrapper_profile(
-        buildout, f"command-line = {PYTHON} {RECORD}\nhash-files = {config}"
-    )
+    text = wrapper_profile(buildout, f"command-line = {PYTHON} {RECORD}\nhash-files = {config}")
     first = buildout.run(text).check()
     (name,) = hashed_wrappers(buildout)
     assert name.startswith("service-") and len(name) == len("service-") + 16
@@ -242,15 +239,18 @@ def test_a_wrapper_whose_name_extends_another_keeps_its_own_digest(buildout, tmp
     web, admin = tmp_path / "web.conf", tmp_path / "admin.conf"
     web.write_text("a")
     admin.write_text("b")
-    text = wrapper_profile(
-        buildout, f"command-line = {PYTHON} {RECORD}\nhash-files = {web}", part="web"
-    ) + f"""
+    text = (
+        wrapper_profile(
+            buildout, f"command-line = {PYTHON} {RECORD}\nhash-files = {web}", part="web"
+        )
+        + f"""
 [web-admin]
 recipe = slapkit:wrapper
 command-line = {PYTHON} {RECORD}
-wrapper-path = {buildout.path('etc', 'service', 'web-admin')}
+wrapper-path = {buildout.path("etc", "service", "web-admin")}
 hash-files = {admin}
 """
+    )
     buildout.run(text.replace("parts = directory web", "parts = directory web web-admin")).check()
     (admin_name,) = [n for n in hashed_wrappers(buildout) if n.startswith("web-admin-")]
     admin_wrapper = buildout.path("etc", "service", admin_name)
@@ -312,11 +312,26 @@ def test_unchanged_wrapper_is_not_rewritten_but_a_deleted_one_comes_back(buildou
     [
         ("", "[service] command-line: is required and was not given"),
         ("command-line = echo 'unbalanced", "[service] command-line: cannot split"),
-        ("command-line = true\nparameters-extra = maybe", "[service] parameters-extra: 'maybe' is not a boolean"),
-        ("command-line = true\nenvironment = not an assignment", "[service] environment: 'not an assignment' is not of the form NAME=value"),
-        ("command-line = true\nhash-files = /nonexistent/config", "[service] hash-files: '/nonexistent/config' does not exist"),
-        ("command-line = true\nhash-existing-files = /nonexistent/bin", "[service] hash-existing-files: '/nonexistent/bin' does not exist"),
-        ("command-line = true\nwait-for-files = relative/path", "[service] wait-for-files: 'relative/path' is not an absolute path"),
+        (
+            "command-line = true\nparameters-extra = maybe",
+            "[service] parameters-extra: 'maybe' is not a boolean",
+        ),
+        (
+            "command-line = true\nenvironment = not an assignment",
+            "[service] environment: 'not an assignment' is not of the form NAME=value",
+        ),
+        (
+            "command-line = true\nhash-files = /nonexistent/config",
+            "[service] hash-files: '/nonexistent/config' does not exist",
+        ),
+        (
+            "command-line = true\nhash-existing-files = /nonexistent/bin",
+            "[service] hash-existing-files: '/nonexistent/bin' does not exist",
+        ),
+        (
+            "command-line = true\nwait-for-files = relative/path",
+            "[service] wait-for-files: 'relative/path' is not an absolute path",
+        ),
     ],
 )
 def test_bad_input_is_a_user_error_and_writes_no_wrapper(buildout, options, message):

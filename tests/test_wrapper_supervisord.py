@@ -39,8 +39,8 @@ parts = directory web init
 
 [directory]
 recipe = slapkit:mkdirectory
-service = {buildout.path('etc', 'service')}
-run = {buildout.path('etc', 'run')}
+service = {buildout.path("etc", "service")}
+run = {buildout.path("etc", "run")}
 
 [web]
 recipe = slapkit:wrapper

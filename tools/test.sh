@@ -1,25 +1,44 @@
 #!/usr/bin/env bash
-# The test command: the whole suite on today's zc.buildout (Python 3.12),
-# then on what SlapOS software releases pin (zc.buildout 3.0.1, setuptools
-# 67.8, Python 3.11) when that Python is on the machine, then the tests
-# marked `slapgrid` under slapos.core's real slapgrid (tools/slapgrid-test.sh).
+# The test command:
+#   1. lint and types: ruff (lint, format) and mypy (strict on core/ and the
+#      recipes);
+#   2. the whole suite on today's zc.buildout (Python 3.12), under coverage
+#      (branches; forked buildouts and subprocesses included), whose report
+#      is printed, not asserted;
+#   3. the suite again on what SlapOS software releases pin (zc.buildout
+#      3.0.1, setuptools 67.8, Python 3.11) when that Python is on the
+#      machine, with SLAPKIT_TEST_FORK=0: every buildout in a new process,
+#      so the forking harness hides nothing;
+#   4. the tests marked `slapgrid` under slapos.core's real slapgrid
+#      (tools/slapgrid-test.sh).
 # Arguments go to pytest, e.g. tools/test.sh -k wrapper -x; with arguments
-# the slapgrid stage is left out. SLAPKIT_SKIP_OLDEST=1 and
+# only stage 2 runs, without coverage. SLAPKIT_SKIP_OLDEST=1 and
 # SLAPKIT_SKIP_SLAPGRID=1 leave out those stages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/venv.sh .venv
-echo "== zc.buildout $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("zc.buildout"))'), $(.venv/bin/python --version)"
-.venv/bin/python -m pytest -m "not slapgrid" "$@"
+version() { "$1/bin/python" -c 'import importlib.metadata as m; print(m.version("zc.buildout"))'; }
+if [ $# != 0 ]; then
+    exec .venv/bin/python -m pytest -m "not slapgrid" "$@"
+fi
+echo "== lint and types: ruff, mypy"
+.venv/bin/ruff check src tests benchmarks tools
+.venv/bin/ruff format --check src tests benchmarks tools
+.venv/bin/mypy
+echo "== zc.buildout $(version .venv), $(.venv/bin/python --version), under coverage"
+rm -f .coverage .coverage.*
+.venv/bin/python -m coverage run -m pytest -m "not slapgrid"
+.venv/bin/python -m coverage combine -q
+.venv/bin/python -m coverage report
 if [ "${SLAPKIT_SKIP_OLDEST:-}" != 1 ]; then
     if SLAPKIT_OLDEST=1 bash tools/venv.sh .venv-oldest python3.11; then
-        echo "== zc.buildout 3.0.1 + setuptools 67.8, $(.venv-oldest/bin/python --version)"
-        .venv-oldest/bin/python -m pytest -m "not slapgrid" "$@"
+        echo "== zc.buildout $(version .venv-oldest) + setuptools 67.8, $(.venv-oldest/bin/python --version), every buildout in a new process"
+        SLAPKIT_TEST_FORK=0 .venv-oldest/bin/python -m pytest -m "not slapgrid"
     else
         echo "== no python3.11 here: the zc.buildout 3.0.1 run is skipped" >&2
     fi
 fi
-if [ $# = 0 ] && [ "${SLAPKIT_SKIP_SLAPGRID:-}" != 1 ]; then
+if [ "${SLAPKIT_SKIP_SLAPGRID:-}" != 1 ]; then
     echo "== slapos.core's StandaloneSlapOS: real master, real slapgrid (tools/slapgrid-test.sh)"
     bash tools/slapgrid-test.sh
 fi

@@ -32,7 +32,7 @@ elif [[ "$python" =~ ^python(3\.[0-9]+)$ ]]; then
 fi
 
 stamp="$venv/.slapkit-installed"
-if [ -f "$stamp" ] && [ "$stamp" -nt setup.py ] && "$venv/bin/python" -c pass 2>/dev/null; then
+if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && "$venv/bin/python" -c pass 2>/dev/null; then
     exit 0
 fi
 echo "tools/venv.sh: making $venv with $("$python" --version 2>&1)" >&2

@@ -4,4 +4,4 @@ Importing this package is cheap on purpose: recipes and the runner live in
 submodules that buildout loads through entry points.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"

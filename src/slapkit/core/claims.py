@@ -17,16 +17,15 @@ import os
 from collections.abc import Iterable
 
 from slapkit.core.files import remove_file
-
-_claimed: set[str] = set()
+from slapkit.core.run_state import current
 
 
 def claim(path: str) -> None:
-    _claimed.add(os.path.abspath(path))
+    current().claimed.add(os.path.abspath(path))
 
 
 def is_claimed(path: str) -> bool:
-    return os.path.abspath(path) in _claimed
+    return os.path.abspath(path) in current().claimed
 
 
 def remove_unclaimed(part: str, paths: Iterable[str]) -> None:

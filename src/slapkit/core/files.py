@@ -13,19 +13,24 @@ import re
 import stat
 import tempfile
 
+from slapkit.core.run_state import current
+
 _DEFAULT_FILE_MODE = 0o666
 # A temporary file is ``.NAME.XXXXXXXX.tmp`` (mkstemp's eight characters).
 TEMPORARY_PREFIX = "."
 TEMPORARY_SUFFIX = ".tmp"
 _MKSTEMP_CHARACTERS = "[a-z0-9_]{8}"
-# Names that look like temporaries, by directory, listed once per run.
-_temporaries: dict[str, set[str]] = {}
 
 
 def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def executable_mode() -> int:
+    """0777 less the umask: a new script's mode (0750 under slapgrid)."""
+    return 0o777 & ~current_umask()
 
 
 def _open_regular(path: str) -> int | None:
@@ -107,6 +112,19 @@ def replace_atomically(path: str, data: bytes, mode: int) -> None:
     except BaseException:
         _unlink_quietly(temporary)
         raise
+    # A rename reported done is lost by a power cut until the directory is
+    # on disk too.
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot fsync a directory; the rename stands
+    finally:
+        os.close(fd)
 
 
 def is_temporary_name(name: str) -> bool:
@@ -124,18 +142,23 @@ def remove_stale_temporaries(path: str, name_pattern: str | None = None) -> list
     run; returns the paths removed.
     """
     directory, base = os.path.split(os.path.abspath(path))
-    names = _temporaries.get(directory)
+    listings = current().temporaries
+    names = listings.get(directory)
     if names is None:
         try:
             listed = os.listdir(directory)
         except OSError:
             listed = []
-        names = _temporaries[directory] = {n for n in listed if is_temporary_name(n)}
+        names = listings[directory] = {n for n in listed if is_temporary_name(n)}
     if not names:
         return []
     pattern = re.compile(
-        re.escape(TEMPORARY_PREFIX) + (name_pattern or re.escape(base)) + r"\."
-        + _MKSTEMP_CHARACTERS + re.escape(TEMPORARY_SUFFIX) + r"\Z"
+        re.escape(TEMPORARY_PREFIX)
+        + (name_pattern or re.escape(base))
+        + r"\."
+        + _MKSTEMP_CHARACTERS
+        + re.escape(TEMPORARY_SUFFIX)
+        + r"\Z"
     )
     removed = []
     for name in sorted(names):
@@ -144,11 +167,6 @@ def remove_stale_temporaries(path: str, name_pattern: str | None = None) -> list
             if remove_file(os.path.join(directory, name)):
                 removed.append(os.path.join(directory, name))
     return removed
-
-
-def forget_listings() -> None:
-    """Forget the directory listings of this run (a new run in the same process)."""
-    _temporaries.clear()
 
 
 def remove_file(path: str) -> bool:

@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 from collections.abc import Mapping
+from typing import overload
 
 from slapkit.core.errors import option_error
 from slapkit.core.user_values import holds_multiline_user_value
@@ -31,6 +32,12 @@ class PartOptions:
 
     def error(self, option: str, message: str) -> Exception:
         return option_error(self.part, option, message)
+
+    @overload
+    def text(self, option: str) -> str | None: ...
+
+    @overload
+    def text(self, option: str, default: str) -> str: ...
 
     def text(self, option: str, default: str | None = None) -> str | None:
         """The value with surrounding blanks stripped; ``default`` when empty."""
@@ -55,9 +62,7 @@ class PartOptions:
             return True
         if word in FALSE_WORDS:
             return False
-        raise self.error(
-            option, f"{value!r} is not a boolean (true/yes/on/1 or false/no/off/0)"
-        )
+        raise self.error(option, f"{value!r} is not a boolean (true/yes/on/1 or false/no/off/0)")
 
     def integer(
         self,
@@ -114,8 +119,8 @@ class PartOptions:
         found = _CONTROL.search(path)
         if found:
             raise self.error(
-                option, f"{path!r} is not a usable path: it holds the control "
-                f"character {found.group()!r}"
+                option,
+                f"{path!r} is not a usable path: it holds the control character {found.group()!r}",
             )
         return path
 

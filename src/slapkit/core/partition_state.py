@@ -21,6 +21,21 @@ SECRET_MODE = 0o600
 _PROGRAM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+@-]{0,199}\Z")
 
 
+# A hashed wrapper's name: the wrapper-path's, "-", 16 hex digits.
+DIGEST_LENGTH = 16
+DIGEST = rf"-[0-9a-f]{{{DIGEST_LENGTH}}}"
+_DIGEST_SUFFIX = re.compile(DIGEST + r"\Z")
+
+
+def without_digest(name: str) -> str:
+    """``web`` for ``web-0123456789abcdef``; other names as they are."""
+    return _DIGEST_SUFFIX.sub("", name)
+
+
+def has_digest(name: str) -> bool:
+    return bool(_DIGEST_SUFFIX.search(name))
+
+
 def is_program_name(name: str) -> bool:
     """Whether a file of ``etc/service`` or ``etc/run`` so named can be a program."""
     return bool(_PROGRAM_NAME.match(name))
@@ -46,8 +61,9 @@ def partition_salt(buildout_directory: str) -> bytes:
     except FileNotFoundError:
         pass
     remove_stale_temporaries(path)  # a run killed while it made one
-    fd, temporary = tempfile.mkstemp(prefix="." + SALT_FILE + ".", suffix=".tmp",
-                                     dir=os.path.dirname(path))
+    fd, temporary = tempfile.mkstemp(
+        prefix="." + SALT_FILE + ".", suffix=".tmp", dir=os.path.dirname(path)
+    )
     try:
         with os.fdopen(fd, "wb") as stream:
             stream.write(secrets.token_hex(32).encode("ascii"))

@@ -7,11 +7,12 @@ import os
 from collections.abc import MutableMapping
 from typing import Any
 
-from slapkit.core.errors import option_error
 from slapkit.core.buildout_internals import ensure_single_substitution
+from slapkit.core.concealment import conceal_secret_options, concealed_names
+from slapkit.core.errors import option_error
 from slapkit.core.files import remove_file, remove_stale_temporaries, write_if_changed
 from slapkit.core.options import PartOptions
-from slapkit.core.secrets import concealed_names, conceal_secret_options
+from slapkit.core.run_state import begin_run
 
 # Before any slapkit recipe reads an option: a parameter's value is data.
 ensure_single_substitution()
@@ -28,6 +29,7 @@ class BaseRecipe:
 
     def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
         self.buildout = buildout
+        begin_run(buildout)
         self.name = name
         self.options = options
         # Before anything reads them: an option quoting a secret made by an

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-_multiline: set[str] = set()
+from slapkit.core.run_state import current
 
 
 def register_user_values(value: Any) -> None:
     """Remember every string inside ``value`` (at any depth) that has a line break."""
     if isinstance(value, str):
         if "\n" in value:
-            _multiline.add(value)
+            current().multiline_user_values.add(value)
     elif isinstance(value, dict):
         for key, item in value.items():
             register_user_values(key)
@@ -30,9 +30,5 @@ def register_user_values(value: Any) -> None:
 
 
 def holds_multiline_user_value(text: str) -> bool:
-    return bool(_multiline) and any(value in text for value in _multiline)
-
-
-def forget_user_values() -> None:
-    """Forget them (a new buildout run in the same process: tests)."""
-    _multiline.clear()
+    values = current().multiline_user_values
+    return bool(values) and any(value in text for value in values)

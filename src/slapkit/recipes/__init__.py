@@ -1,1 +1,1 @@
-"""One module a recipe; entry points are declared in setup.py."""
+"""One module a recipe; entry points are declared in pyproject.toml."""

@@ -8,7 +8,8 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
-from slapkit.core.secrets import conceal, holds_secret, register_secret
+from slapkit.core.concealment import conceal
+from slapkit.core.secrets import holds_secret, register_secret
 from slapkit.core.user_values import register_user_values
 
 CONTROL_OPTIONS = frozenset({"recipe", "parameters-file", "schema", "connection-section"})
@@ -27,7 +28,7 @@ def is_plain_option_name(name: str) -> bool:
     return bool(_OPTION_NAME.match(name)) and not name.startswith(PREFIX) and name != JSON_OUTPUT
 
 
-def render(value: Any) -> str:
+def as_option_text(value: Any) -> str:
     """A parameter as an option value: strings as is, the rest as JSON."""
     if isinstance(value, str):
         return value
@@ -113,15 +114,16 @@ class Parameters(BaseRecipe):
     def _connection(self) -> MutableMapping[str, str] | None:
         section = self.opts.text("connection-section", "slap-connection")
         try:
-            return self.buildout[section]
+            connection: MutableMapping[str, str] = self.buildout[section]
+            return connection
         except KeyError:
             if self.opts.text("connection-section"):
                 raise self.error("connection-section", f"no section [{section}]") from None
             return None
 
     def _read_user_parameters(self) -> dict[str, Any]:
-        from slapkit.slap.master import MasterError
-        from slapkit.slap.sources import SourceError, fetch_from_master, read_parameters_file
+        from slapkit.instance.master import MasterError
+        from slapkit.instance.sources import SourceError, fetch_from_master, read_parameters_file
 
         connection = self._connection()
         own_file = self.opts.path("parameters-file")
@@ -146,7 +148,7 @@ class Parameters(BaseRecipe):
         if not path:
             return merged
         try:
-            from slapkit.slap.schema import ParameterSchema, SchemaError
+            from slapkit.instance.schema import ParameterSchema, SchemaError
         except ImportError:
             raise self.error(
                 "schema", "JSON Schema validation needs jsonschema (install slapkit[schema])"
@@ -179,7 +181,7 @@ class Parameters(BaseRecipe):
         for key, value in sorted(merged.items()):
             if not is_plain_option_name(key):
                 continue  # only in parameters-json
-            text = _buildout_text(render(value))
+            text = _buildout_text(as_option_text(value))
             names = [PREFIX + key] + ([] if key in CONTROL_OPTIONS else [key])
             for option in names:
                 outputs[option] = text

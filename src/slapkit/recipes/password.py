@@ -11,9 +11,11 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
-from slapkit.core.files import read_regular_file, remove_stale_temporaries, replace_atomically
 from slapkit.core.buildout_internals import take_out
-from slapkit.core.secrets import conceal, locked_directory, register_secret
+from slapkit.core.concealment import conceal
+from slapkit.core.files import read_regular_file, remove_stale_temporaries, replace_atomically
+from slapkit.core.locks import locked_directory
+from slapkit.core.secrets import register_secret
 
 DEFAULT_CHARS = string.ascii_letters + string.digits
 SECRET_MODE = 0o600
@@ -111,8 +113,9 @@ class GeneratePassword(BaseRecipe):
             ) from None
         except UnicodeDecodeError:
             raise self.error(
-                "storage-path", f"{self.storage!r} does not hold a UTF-8 password; "
-                "remove it to have a new one made"
+                "storage-path",
+                f"{self.storage!r} does not hold a UTF-8 password; "
+                "remove it to have a new one made",
             ) from None
         self.report("updated password in" if stored else "created password in", self.storage)
         return password
@@ -134,14 +137,15 @@ class GeneratePassword(BaseRecipe):
             return None
         if not isinstance(data, dict) or not isinstance(data.get(""), str) or not data[""]:
             return None
-        password = data[""]
+        password: str = data[""]
         if imposed and imposed != password:
             return None  # the profile imposes another one: stored as usual
         hashes = {
-            key[len(HASH_PREFIX):]: value
+            key[len(HASH_PREFIX) :]: value
             for key, value in data.items()
             if key.startswith(HASH_PREFIX) and isinstance(value, str)
         }
+        assert self.storage is not None  # only a stored password is converted
         replace_atomically(self.storage, password.encode("utf-8"), SECRET_MODE)
         self._save_hashes(password, hashes)
         self.hashes = hashes
@@ -171,16 +175,22 @@ class GeneratePassword(BaseRecipe):
             return
         salt = secrets.token_hex(8)
         data = {"salt": salt, "for": _fingerprint(password, salt), "hashes": hashes}
-        replace_atomically(
-            self.hashes_path, json.dumps(data, sort_keys=True).encode(), SECRET_MODE
-        )
+        replace_atomically(self.hashes_path, json.dumps(data, sort_keys=True).encode(), SECRET_MODE)
 
     def _lookup(self, option: str) -> str | None:
+        """``passwd`` and ``passwd-<scheme>``, as other parts ask for them.
+
+        The one place a part writes during another part's option lookup, on
+        purpose: a hash is asked for by the part that uses it, in its
+        constructor, often before this part installs, and its salt must be
+        the same on every later run (or every config embedding it would
+        change), so it is stored the moment it is made, as the password is.
+        """
         if option == "passwd":
             return self.password
         if not option.startswith(HASH_PREFIX):
             return None
-        scheme = option[len(HASH_PREFIX):]
+        scheme = option[len(HASH_PREFIX) :]
         if scheme not in self.hashes:
             self.hashes[scheme] = self._hash(option, scheme)
             register_secret(self.hashes[scheme])
@@ -201,13 +211,17 @@ class GeneratePassword(BaseRecipe):
         handler = getattr(passlib.hash, handler_name, None)
         if handler is None or not hasattr(handler, "hash"):
             known = ", ".join(sorted(HASH_SCHEMES))
-            raise self.error(option, f"unknown hash scheme {scheme!r} (known: {known}, "
-                             "or a passlib handler name)")
+            raise self.error(
+                option,
+                f"unknown hash scheme {scheme!r} (known: {known}, or a passlib handler name)",
+            )
         try:
-            return handler.hash(self.password)
+            hashed: str = handler.hash(self.password)
+            return hashed
         except Exception as exc:  # e.g. passlib's MissingBackendError without bcrypt
-            raise self.error(option, f"cannot hash with {scheme!r}: {exc} "
-                             "(install slapkit[hashes])") from None
+            raise self.error(
+                option, f"cannot hash with {scheme!r}: {exc} (install slapkit[hashes])"
+            ) from None
 
     def install(self) -> list[str]:
         # The password was stored by the constructor; a file deleted by hand

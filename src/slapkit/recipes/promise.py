@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
 from slapkit.core.claims import claim, remove_unclaimed
-from slapkit.core.files import current_umask
+from slapkit.core.files import executable_mode
 from slapkit.core.options import PartOptions
 
 KINDS = ("port", "url", "path")
@@ -26,7 +25,8 @@ host, port = {host!r}, {port!r}
 try:
     socket.create_connection((host, port), timeout=5).close()
 except OSError as exc:
-    sys.exit("nothing listens on %s:%s (%s)" % (host, port, " ".join(str(exc.strerror or exc).split())))
+    reason = " ".join(str(exc.strerror or exc).split())
+    sys.exit("nothing listens on %s:%s (%s)" % (host, port, reason))
 """,
     "url": """import urllib.error, urllib.request
 url, expected = {url!r}, {status!r}
@@ -93,12 +93,12 @@ class Promise(BaseRecipe):
         else:
             opts.required("path")
             values["path"] = self.local_path("path")
-        self.script = _HEADER.format(python=sys.executable, part=name) + _CHECKS[
-            self.kind
-        ].format(**values)
+        self.script = _HEADER.format(python=sys.executable, part=name) + _CHECKS[self.kind].format(
+            **values
+        )
 
     def install(self) -> list[str]:
-        self.write("promise-path", self.path, self.script, 0o777 & ~current_umask())
+        self.write("promise-path", self.path, self.script, executable_mode())
         return []
 
 

@@ -9,9 +9,9 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
+from slapkit.core.concealment import conceal
 from slapkit.core.files import read_regular_file, remove_stale_temporaries, write_if_changed
 from slapkit.core.partition_state import STATE_DIR, state_directory
-from slapkit.core.secrets import conceal
 
 CONNECTION_FILE = "connection.json"
 CONTROL_OPTIONS = frozenset({"recipe", "connection-section"})
@@ -76,7 +76,9 @@ class Publish(BaseRecipe):
         try:
             state_directory(self.directory)
             self._remove_stale_temporaries(path)
-            changed = write_if_changed(path, json.dumps(merged, indent=2, sort_keys=True) + "\n", 0o600)
+            changed = write_if_changed(
+                path, json.dumps(merged, indent=2, sort_keys=True) + "\n", 0o600
+            )
         except OSError as exc:
             raise self.error(
                 "connection-section", f"no master: cannot write {path!r}: {exc.strerror}"
@@ -85,7 +87,7 @@ class Publish(BaseRecipe):
             self.report("published", ", ".join(sorted(self.values)) + f" to {path}")
 
     def _publish_to_master(self) -> None:
-        from slapkit.slap.master import MasterError, partition_of
+        from slapkit.instance.master import MasterError, partition_of
 
         url = self._server_url()
         digest = hashlib.sha256(
@@ -114,8 +116,8 @@ class Publish(BaseRecipe):
             write_if_changed(record, digest + "\n", 0o600)
         except OSError as exc:
             raise self.error(
-                "connection-section", f"published to {url!r}, but cannot keep the record "
-                f"{record!r}: {exc.strerror}"
+                "connection-section",
+                f"published to {url!r}, but cannot keep the record {record!r}: {exc.strerror}",
             ) from None
         self.report("published", ", ".join(sorted(self.values)) + f" to {url}")
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from slapkit.core import BaseRecipe
 from slapkit.core.claims import claim, remove_unclaimed
-from slapkit.core.files import current_umask
+from slapkit.core.concealment import section_items
+from slapkit.core.files import current_umask, executable_mode
 from slapkit.core.options import PartOptions
-from slapkit.core.secrets import section_items
 
 # The builtins a template may call, as slapos.recipe.template offers them.
 _BUILTIN_NAMES = (
@@ -134,18 +134,18 @@ class Jinja2(BaseRecipe):
         """``template`` and ``rendered``, as older slapos.recipe.template profiles say."""
         if self.opts.text("url") is not None or self.options.get("inline"):
             raise self.error(
-                "rendered", "give either 'template' and 'rendered', or 'url' "
-                "(or 'inline') and 'output'"
+                "rendered",
+                "give either 'template' and 'rendered', or 'url' (or 'inline') and 'output'",
             )
         self.source_option, self.output_option = "template", "rendered"
         template = self.opts.required("template")
         if template.startswith(INLINE_PREFIX):
-            return None, template[len(INLINE_PREFIX):] or None
+            return None, template[len(INLINE_PREFIX) :] or None
         return template, None
 
     def _local_path(self, option: str, value: str) -> str:
         if value.startswith("file://"):
-            value = value[len("file://"):]
+            value = value[len("file://") :]
         elif "://" in value:
             raise self.error(option, f"{value!r}: only local files are supported")
         return str(self.local_path(option, value))
@@ -169,8 +169,9 @@ class Jinja2(BaseRecipe):
             words = line.split(None, 2)
             if len(words) != 3 or words[0] not in types:
                 raise self.error(
-                    option, f"{line!r} is not of the form TYPE NAME EXPRESSION "
-                    f"with TYPE one of {', '.join(types)}"
+                    option,
+                    f"{line!r} is not of the form TYPE NAME EXPRESSION "
+                    f"with TYPE one of {', '.join(types)}",
                 )
             if words[1] in seen:
                 raise self.error(option, f"{words[1]!r} is given twice")
@@ -184,9 +185,7 @@ class Jinja2(BaseRecipe):
             "raw": lambda expression: expression,
             "key": lambda expression: self._key("context", expression),
             "json": lambda expression: self._json(expression, expression),
-            "jsonkey": lambda expression: self._json(
-                expression, self._key("context", expression)
-            ),
+            "jsonkey": lambda expression: self._json(expression, self._key("context", expression)),
             "section": self._section,
             "import": self._import_module,
         }
@@ -208,7 +207,9 @@ class Jinja2(BaseRecipe):
 
     def _import_module(self, expression: str) -> Any:
         if expression.startswith("."):
-            raise self.error("context", f"cannot import {expression!r}: give an absolute module name")
+            raise self.error(
+                "context", f"cannot import {expression!r}: give an absolute module name"
+            )
         try:
             return importlib.import_module(expression)
         except Exception as exc:  # the module's own import-time failure too
@@ -222,8 +223,7 @@ class Jinja2(BaseRecipe):
         for kind, name, expression in self._lines("import-list", IMPORT_TYPES):
             if self.import_delimiter in name:
                 raise self.error(
-                    "import-list", f"{name!r} holds the import delimiter "
-                    f"{self.import_delimiter!r}"
+                    "import-list", f"{name!r} holds the import delimiter {self.import_delimiter!r}"
                 )
             path = expression if kind.startswith("raw") else self._key("import-list", expression)
             imports[name] = (
@@ -254,8 +254,8 @@ class Jinja2(BaseRecipe):
             )
         except Exception as exc:  # "." or "jinja2": not an extension class
             raise self.error(
-                "extensions", f"cannot load {' '.join(self.extensions)!r}: "
-                f"{type(exc).__name__}: {exc}"
+                "extensions",
+                f"cannot load {' '.join(self.extensions)!r}: {type(exc).__name__}: {exc}",
             ) from None
 
     def _import_path(self, name: str) -> str | None:
@@ -306,7 +306,8 @@ class Jinja2(BaseRecipe):
         except Exception as exc:  # any failure inside the template is the user's
             raise self.error(self.source_option, _describe(exc, filename)) from None
         try:
-            return text.encode(self.encoding)
+            encoded: bytes = text.encode(self.encoding)
+            return encoded
         except (ValueError, LookupError) as exc:  # UnicodeError; idna's own errors
             raise self.error(
                 "encoding", f"cannot encode the output in {self.encoding}: {exc}"
@@ -327,19 +328,17 @@ class Jinja2(BaseRecipe):
             self.write("once", self.once, b"")
         return []
 
-
     def _sources_changed(self) -> bool:
         return any(_signature(path) != seen for path, seen in self.sources.items())
 
 
 def _default_mode(content: bytes) -> int:
     """As slapos.recipe.template: a script whose interpreter exists is executable."""
-    mode = 0o666
     if content.startswith(b"#!"):
         line = content[2:].split(b"\n", 1)[0].split(None, 1)
         if line and os.access(line[0], os.X_OK):
-            mode = 0o777
-    return mode & ~current_umask()
+            return executable_mode()
+    return 0o666 & ~current_umask()
 
 
 def _signature(path: str) -> tuple[int, int, int] | None:

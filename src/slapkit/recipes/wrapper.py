@@ -12,14 +12,18 @@ from typing import Any
 from slapkit.core import BaseRecipe
 from slapkit.core.buildout_internals import raw_value, substitute
 from slapkit.core.claims import claim, is_claimed, remove_unclaimed
-from slapkit.core.files import current_umask
+from slapkit.core.files import executable_mode
 from slapkit.core.options import PartOptions
-from slapkit.core.partition_state import is_program_name, partition_salt
+from slapkit.core.partition_state import (
+    DIGEST,
+    DIGEST_LENGTH,
+    has_digest,
+    is_program_name,
+    partition_salt,
+    without_digest,
+)
+from slapkit.core.run_state import current
 from slapkit.core.secrets import holds_secret
-
-DIGEST_LENGTH = 16
-_DIGEST = r"-[0-9a-f]{%d}" % DIGEST_LENGTH
-_DIGEST_SUFFIX = re.compile(_DIGEST + r"\Z")
 
 
 def shell_quote(value: str) -> str:
@@ -86,8 +90,9 @@ class Wrapper(BaseRecipe):
         self.base_path = self.required_path("wrapper-path")
         if not is_program_name(os.path.basename(self.base_path)):
             raise self.error(
-                "wrapper-path", f"{os.path.basename(self.base_path)!r} cannot be a program "
-                "name (letters, digits and _.+@- only, not starting with . or -)"
+                "wrapper-path",
+                f"{os.path.basename(self.base_path)!r} cannot be a program "
+                "name (letters, digits and _.+@- only, not starting with . or -)",
             )
         claim(self.base_path)
         self.environment = opts.assignments("environment")
@@ -139,7 +144,9 @@ class Wrapper(BaseRecipe):
         try:
             digest = files_digest(salt, self.script, self.hash_existing_files + self.hash_files)
         except OSError as exc:
-            raise self.error("hash-files", f"cannot read {exc.filename!r}: {exc.strerror}") from None
+            raise self.error(
+                "hash-files", f"cannot read {exc.filename!r}: {exc.strerror}"
+            ) from None
         return f"{self.base_path}-{digest}"
 
     def _script(self) -> str:
@@ -154,7 +161,7 @@ class Wrapper(BaseRecipe):
             waited = shell_quote(", ".join(self.wait_for_files))
             lines += [
                 f"if ! {{ {tests}; }}; then",
-                f"  echo \"${{0##*/}}: waiting for \"{waited} >&2",
+                f'  echo "${{0##*/}}: waiting for "{waited} >&2',
                 f"  until {tests}; do sleep 0.2 2>/dev/null || sleep 1; done",
                 "fi",
             ]
@@ -165,11 +172,11 @@ class Wrapper(BaseRecipe):
             pidfile = shell_quote(self.pidfile)
             lines += [
                 "command -v flock >/dev/null || "
-                "{ echo \"${0##*/}: the pidfile needs flock (util-linux)\" >&2; exit 1; }",
+                '{ echo "${0##*/}: the pidfile needs flock (util-linux)" >&2; exit 1; }',
                 f"if [ -L {pidfile} ]; then rm -f {pidfile}; fi  # never written through a link",
                 f"exec 9<>{pidfile} || exit 1",
                 "if ! flock -n 9; then",
-                f"  echo \"${{0##*/}}: already running as pid $(cat /dev/fd/9) (\"{pidfile}\")\" >&2",
+                f'  echo "${{0##*/}}: already running as pid $(cat /dev/fd/9) ("{pidfile}")" >&2',
                 "  exit 1",
                 "fi",
                 "echo $$ > /dev/fd/9",
@@ -184,10 +191,10 @@ class Wrapper(BaseRecipe):
         path = self._final_path()
         self.options["wrapper-path"] = path
         # A wrapper that exports a secret is readable by its owner only.
-        mode = 0o700 if holds_secret(self.script) else 0o777 & ~current_umask()
+        mode = 0o700 if holds_secret(self.script) else executable_mode()
         # A temporary of any digest of this wrapper: one of an older digest
         # is never written again, and slapgrid would start it.
-        every_digest = re.escape(os.path.basename(self.base_path)) + f"(?:{_DIGEST})?"
+        every_digest = re.escape(os.path.basename(self.base_path)) + f"(?:{DIGEST})?"
         self.write("wrapper-path", path, self.script, mode, temporaries=every_digest)
         # Exactly one wrapper per part, whether hash-files was just turned on
         # (the plain one goes) or off (every hashed one goes).
@@ -222,20 +229,18 @@ class _Listing:
             self.add(name)
 
     def add(self, name: str) -> None:
-        if _DIGEST_SUFFIX.search(name):
-            self.by_base.setdefault(name[: -DIGEST_LENGTH - 1], set()).add(name)
+        if has_digest(name):
+            self.by_base.setdefault(without_digest(name), set()).add(name)
 
     def discard(self, name: str) -> None:
-        self.by_base.get(name[: -DIGEST_LENGTH - 1], set()).discard(name)
-
-
-_listings: dict[str, _Listing] = {}
+        self.by_base.get(without_digest(name), set()).discard(name)
 
 
 def _listing(directory: str) -> _Listing:
-    listing = _listings.get(directory)
+    listings = current().wrapper_listings
+    listing: _Listing | None = listings.get(directory)
     if listing is None:
-        listing = _listings[directory] = _Listing(directory)
+        listing = listings[directory] = _Listing(directory)
     return listing
 
 
@@ -254,7 +259,7 @@ def uninstall(name: str, options: Mapping[str, str]) -> None:
         return
     candidates = [path]
     if opts.lines("hash-files") or opts.lines("hash-existing-files"):
-        base = _DIGEST_SUFFIX.sub("", path)
+        base = without_digest(path)
         if is_claimed(base):
             return  # the new part writes this wrapper and removes stale digests
         candidates = [base, *hashed_siblings(os.path.abspath(base))]

@@ -8,17 +8,12 @@ import sys
 import time
 import xmlrpc.client
 from pathlib import Path
+from typing import TextIO
 
-from slapkit.runner.deploy import (
-    DeployError,
-    PARTITION_ID,
-    collect_parameters,
-    deploy,
-    failed_services,
-    print_summary,
-)
+from slapkit.runner.deploy import Deployment, deploy, failed_services
+from slapkit.runner.partition import DeployError, collect_parameters
 from slapkit.runner.promises import run_promises
-from slapkit.runner.supervisor import Supervisor
+from slapkit.runner.supervisor import PARTITION_ID, Supervisor
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,16 +24,34 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("deploy", help="run buildout, supervise, check promises")
     run.add_argument("profile", type=Path, help="the instance profile (instance.cfg)")
-    run.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
-                     help="an instance parameter (repeatable; wins over --parameters)")
-    run.add_argument("--parameters", metavar="FILE",
-                     help="parameters: a JSON object or SlapOS instance XML")
-    run.add_argument("--partition", type=Path, default=Path("partition"), metavar="DIR",
-                     help="the partition directory (default: ./partition)")
-    run.add_argument("--promise-timeout", type=float, default=20.0, metavar="SECONDS",
-                     help="how long failing promises are retried (default: 20)")
-    run.add_argument("-v", "--verbose", action="store_true",
-                     help="show buildout's traceback when it fails")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an instance parameter (repeatable; wins over --parameters)",
+    )
+    run.add_argument(
+        "--parameters", metavar="FILE", help="parameters: a JSON object or SlapOS instance XML"
+    )
+    run.add_argument(
+        "--partition",
+        type=Path,
+        default=Path("partition"),
+        metavar="DIR",
+        help="the partition directory (default: ./partition)",
+    )
+    run.add_argument(
+        "--promise-timeout",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="how long failing promises are retried (default: 20)",
+    )
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="show buildout's traceback when it fails"
+    )
     for name, text in (("status", "programs and promises"), ("stop", "stop every program")):
         command = commands.add_parser(name, help=text)
         command.add_argument("partition", type=Path, metavar="DIR")
@@ -51,8 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         import supervisor  # noqa: F401
         import zc.buildout  # noqa: F401
     except ImportError as exc:
-        print(f"slapkit: the runner needs zc.buildout and supervisor ({exc}); "
-              "install slapkit[runner]", file=sys.stderr)
+        print(
+            f"slapkit: the runner needs zc.buildout and supervisor ({exc}); "
+            "install slapkit[runner]",
+            file=sys.stderr,
+        )
         return 2
     try:
         if args.command == "deploy":
@@ -67,8 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"slapkit: supervisord refused: {exc.faultString}", file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as exc:
-        print(f"slapkit: {' '.join(map(str, exc.cmd))} failed with status {exc.returncode}",
-              file=sys.stderr)
+        print(
+            f"slapkit: {' '.join(map(str, exc.cmd))} failed with status {exc.returncode}",
+            file=sys.stderr,
+        )
         return 1
     except (RuntimeError, OSError) as exc:
         print(f"slapkit: {exc}", file=sys.stderr)
@@ -86,8 +104,9 @@ def _deploy(args: argparse.Namespace) -> int:
             print(line, flush=True)
 
     print(f"slapkit deploy {args.profile} -> {args.partition}", flush=True)
-    result = deploy(args.profile, args.partition, parameters, progress, args.promise_timeout,
-                    args.verbose)
+    result = deploy(
+        args.profile, args.partition, parameters, progress, args.promise_timeout, args.verbose
+    )
     if interactive:
         print("\r\033[K", end="")
     print_summary(result, sys.stdout)
@@ -103,7 +122,11 @@ def _status(partition: Path) -> int:
     print(f"partition    {supervisor.partition}")
     print("programs")
     for info in sorted(supervisor.process_info(), key=lambda i: i["name"]):
-        uptime = f"up {int(now - info['start'])}s, pid {info['pid']}" if info["statename"] == "RUNNING" else ""
+        uptime = (
+            f"up {int(now - info['start'])}s, pid {info['pid']}"
+            if info["statename"] == "RUNNING"
+            else ""
+        )
         if info["statename"] == "EXITED":
             uptime = f"exit {info['exitstatus']}"
         print(f"  {info['statename']:9} {info['name']:40} {uptime}")
@@ -132,6 +155,53 @@ def _stop(partition: Path) -> int:
     supervisor.shutdown()
     print(f"{supervisor.partition}: stopped supervisord and its {count} programs")
     return 0
+
+
+def print_summary(result: Deployment, out: TextIO) -> None:
+    def write(text: str = "") -> None:
+        print(text, file=out)
+
+    write()
+    write(f"partition    {result.partition}")
+    for note in result.notes:
+        write(f"note         {note}")
+    if not result.buildout_ok:
+        write("buildout     FAILED")
+        for line in result.buildout_error.splitlines():
+            write(f"  {line}")
+        return
+    write(f"files        {len(result.files_changed)} changed")
+    for line in result.files_changed:
+        write(f"  {line}")
+    restarts = len(result.restarted)
+    write(
+        f"services     {len(result.started)} started, {restarts} restarted, "
+        f"{len(result.stopped)} stopped"
+    )
+    for label, names in (
+        ("started", result.started),
+        ("restarted", result.restarted),
+        ("stopped", result.stopped),
+    ):
+        for name in names:
+            write(f"  {label:9} {name}")
+    for name, log in result.failed_services:
+        write(f"  FAILED    {name}")
+        for line in log.splitlines():
+            write(f"    | {line}")
+    for line in result.skipped:
+        write(f"  SKIPPED   {line}")
+    kept = sum(p.kept for p in result.promises)
+    write(f"promises     {kept} kept, {len(result.promises) - kept} failing")
+    for promise in result.promises:
+        if promise.kept:
+            write(f"  kept      {promise.name}")
+        else:
+            write(f"  FAILING   {promise.name}: {promise.message}")
+    write("connection   " + ("" if result.connection else "(nothing published)"))
+    for key, value in sorted(result.connection.items()):
+        write(f"  {key} = {value}")
+    write(f"{'ok' if result.ok else 'NOT OK'} in {result.seconds:.1f}s")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-PROMISE_TIMEOUT = 20.0
+# How long one run of one promise may take (the runner retries failing
+# promises for --promise-timeout seconds in all, see run_promises).
+ONE_RUN_TIMEOUT = 20.0
 
 
 @dataclass(frozen=True)
@@ -26,10 +28,10 @@ def run_promise(path: Path, partition: Path) -> PromiseResult:
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
-            timeout=PROMISE_TIMEOUT,
+            timeout=ONE_RUN_TIMEOUT,
         )
     except subprocess.TimeoutExpired:
-        return PromiseResult(path.name, False, f"timed out after {PROMISE_TIMEOUT:.0f}s")
+        return PromiseResult(path.name, False, f"timed out after {ONE_RUN_TIMEOUT:.0f}s")
     except OSError as exc:
         return PromiseResult(path.name, False, f"cannot run: {exc.strerror}")
     lines = (proc.stderr or proc.stdout).strip().splitlines()

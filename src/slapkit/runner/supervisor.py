@@ -38,6 +38,8 @@ from slapkit.core.files import write_if_changed
 from slapkit.core.partition_state import STATE_DIR, is_program_name
 
 WATCHDOG_MARK = "-on-watch"
+# slapgrid names a partition's programs after its id; the runner has one partition.
+PARTITION_ID = "slappart0"
 PARTITION_VARIABLE = "SLAPKIT_PARTITION"
 SERVICE_STARTSECS = 1
 
@@ -106,11 +108,15 @@ def discover_programs(partition: Path, partition_id: str) -> tuple[list[Program]
             path = directory / name
             if name.startswith("."):
                 if not path.is_dir():
-                    skipped.append(f"etc/{subdir}/{name!r}: a dot file (a temporary?) is never a program")
+                    skipped.append(
+                        f"etc/{subdir}/{name!r}: a dot file (a temporary?) is never a program"
+                    )
                 continue
             if not is_program_name(name):
-                skipped.append(f"etc/{subdir}/{name!r}: not a name supervisord can take "
-                               "(letters, digits and _.+@- only)")
+                skipped.append(
+                    f"etc/{subdir}/{name!r}: not a name supervisord can take "
+                    "(letters, digits and _.+@- only)"
+                )
                 continue
             if not (path.is_file() and os.access(path, os.X_OK)):
                 skipped.append(f"etc/{subdir}/{name}: not an executable file")
@@ -158,7 +164,7 @@ def programs_config(partition: Path, programs: list[Program]) -> str:
 class Supervisor:
     """A real supervisord serving one partition, driven over its XML-RPC socket."""
 
-    def __init__(self, partition: Path | str, partition_id: str = "slappart0"):
+    def __init__(self, partition: Path | str, partition_id: str = PARTITION_ID):
         self.partition = Path(partition).resolve()
         self.partition_id = partition_id
         self.state = self.partition / STATE_DIR
@@ -199,7 +205,8 @@ class Supervisor:
             0o600,
         )
 
-    def rpc(self) -> xmlrpc.client.ServerProxy:
+    def rpc(self) -> Any:
+        """supervisord's XML-RPC interface (its answers are plain data, untyped)."""
         from supervisor.xmlrpc import SupervisorTransport
 
         transport = SupervisorTransport(None, None, f"unix://{self.socket}")
@@ -210,7 +217,7 @@ class Supervisor:
         if not self.socket.exists():
             return False
         try:
-            return self.rpc().supervisor.getState()["statename"] == "RUNNING"
+            return bool(self.rpc().supervisor.getState()["statename"] == "RUNNING")
         except (OSError, xmlrpc.client.Fault):
             return False
 
@@ -219,8 +226,10 @@ class Supervisor:
         self.write_config()
         if self.socket.exists() and not self.socket.is_socket():
             # supervisord would try to unlink it, forever
-            raise RuntimeError(f"supervisord cannot start: {self.socket} is in the way of "
-                               "its socket and is not a socket; remove it")
+            raise RuntimeError(
+                f"supervisord cannot start: {self.socket} is in the way of "
+                "its socket and is not a socket; remove it"
+            )
         # A file, not a pipe: the daemon keeps its descriptors, and reading a
         # pipe to its end would wait for supervisord to exit.
         with tempfile.TemporaryFile() as said:
@@ -286,7 +295,9 @@ class Supervisor:
     def process_info(self) -> list[dict[str, Any]]:
         return list(self.rpc().supervisor.getAllProcessInfo())
 
-    def settled_process_info(self, timeout: float = SERVICE_STARTSECS + 5.0) -> list[dict[str, Any]]:
+    def settled_process_info(
+        self, timeout: float = SERVICE_STARTSECS + 5.0
+    ) -> list[dict[str, Any]]:
         """Process states once no program is STARTING or BACKOFF any more
         (a service is RUNNING only after it stayed up ``startsecs``)."""
         deadline = time.monotonic() + timeout
@@ -354,7 +365,9 @@ class Supervisor:
 
 def _pids() -> list[int]:
     try:
-        return [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) != os.getpid()]
+        return [
+            int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) != os.getpid()
+        ]
     except OSError:
         return []
 

@@ -35,8 +35,8 @@ class ParameterSchema:
         self.root = self._load(self.path)
         self.base_uri = Path(self.path).as_uri()
         default_spec = referencing.jsonschema.DRAFT7
-        self.registry: referencing.Registry = referencing.Registry(
-            retrieve=self._retrieve
+        self.registry: referencing.Registry[Any] = referencing.Registry(
+            retrieve=self._retrieve  # type: ignore[call-arg]
         ).with_resource(
             self.base_uri,
             referencing.Resource.from_contents(self.root, default_specification=default_spec),
@@ -63,7 +63,7 @@ class ParameterSchema:
     def _retrieve(self, uri: str) -> referencing.Resource:
         # $ref to a sibling file: "other.json#/definitions/x" or file:// URIs.
         # Never the network: an instance runs offline.
-        path = uri[len("file://"):] if uri.startswith("file://") else uri
+        path = uri[len("file://") :] if uri.startswith("file://") else uri
         if "://" in path or path.startswith(("http:", "https:")):
             raise SchemaError(f"$ref {uri!r}: only local files are supported")
         if not os.path.isabs(path):
@@ -88,9 +88,8 @@ class ParameterSchema:
         for name, sub in (schema.get("properties") or {}).items():
             sub, sub_resolver = self._resolve(sub, resolver)
             yield name, sub, sub_resolver
-        for key in ("allOf",):
-            for part in schema.get(key) or []:
-                yield from self._properties(part, resolver)
+        for part in schema.get("allOf") or []:
+            yield from self._properties(part, resolver)
 
     def complete(self, values: dict[str, Any]) -> dict[str, Any]:
         """Apply defaults for absent properties and convert strings to types."""
@@ -120,15 +119,21 @@ class ParameterSchema:
         return found
 
     def _find_write_only(
-        self, value: Any, schema: Any, resolver: Any, path: tuple[Any, ...],
-        found: list[tuple[tuple[Any, ...], Any]], depth: int,
+        self,
+        value: Any,
+        schema: Any,
+        resolver: Any,
+        path: tuple[Any, ...],
+        found: list[tuple[tuple[Any, ...], Any]],
+        depth: int,
     ) -> None:
         schema, resolver = self._resolve(schema, resolver)
         if not isinstance(schema, dict) or depth > 64:
             return
-        if path and (schema.get("writeOnly") or (
-            not isinstance(value, (dict, list)) and self._mentions_write_only(schema, resolver)
-        )):
+        if path and (
+            schema.get("writeOnly")
+            or (not isinstance(value, (dict, list)) and self._mentions_write_only(schema, resolver))
+        ):
             # A scalar where the schema holds writeOnly values below (a
             # string given for a list of tokens) is taken as one of them.
             found.append((path, value))
@@ -165,8 +170,11 @@ class ParameterSchema:
         if isinstance(schema, dict):
             if schema.get("writeOnly") is True:
                 return True
-            return any(self._mentions_write_only(sub, resolver, depth + 1)
-                       for key, sub in schema.items() if key not in ("default", "examples", "const", "enum"))
+            return any(
+                self._mentions_write_only(sub, resolver, depth + 1)
+                for key, sub in schema.items()
+                if key not in ("default", "examples", "const", "enum")
+            )
         if isinstance(schema, list):
             return any(self._mentions_write_only(sub, resolver, depth + 1) for sub in schema)
         return False
@@ -180,7 +188,9 @@ class ParameterSchema:
         validator = self.validator_class(self.root, registry=self.registry)
         secrets = [path for path, _ in self.write_only_values(values)]
         with _reference_errors():
-            found = sorted(validator.iter_errors(values), key=lambda e: list(map(str, e.absolute_path)))
+            found = sorted(
+                validator.iter_errors(values), key=lambda e: list(map(str, e.absolute_path))
+            )
         return [self._describe(error, secrets) for error in found]
 
     def _describe(self, error: ValidationError, secrets: list[tuple[Any, ...]]) -> str:
@@ -214,9 +224,9 @@ class _reference_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, error: Any, traceback: Any) -> bool:
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
         if error is None:
-            return False
+            return
         if isinstance(error, referencing.exceptions.Unresolvable) or isinstance(
             getattr(error, "__cause__", None), SchemaError
         ):
@@ -224,7 +234,6 @@ class _reference_errors:
             raise SchemaError(f"cannot resolve a $ref: {cause}") from None
         if isinstance(error, RecursionError):
             raise SchemaError("the schema or the parameters nest too deep") from None
-        return False
 
 
 def _root_cause(error: BaseException) -> str:
@@ -263,7 +272,11 @@ def convert(value: Any, schema: dict[str, Any]) -> Any:
                 number = float(text)
             except ValueError:
                 continue
-            return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+            return (
+                int(number)
+                if number.is_integer() and "." not in text and "e" not in text.lower()
+                else number
+            )
         if kind == "boolean" and text.lower() in ("true", "false"):
             return text.lower() == "true"
         if kind in ("object", "array"):

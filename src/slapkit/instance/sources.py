@@ -109,13 +109,15 @@ def read_parameters_file(path: str) -> dict[str, Any]:
     except OSError as exc:
         raise SourceError(f"cannot read {path!r}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
-        raise SourceError(f"{path!r} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise SourceError(
+            f"{path!r} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
     return parse_parameters(text)
 
 
 def fetch_from_master(connection: Mapping[str, str]) -> dict[str, Any]:
     """The instance's parameters as the master gives them, through slapos.core."""
-    from slapkit.slap.master import partition_of
+    from slapkit.instance.master import partition_of
 
     partition = partition_of(connection)
     try:

@@ -22,8 +22,7 @@ def partition_of(connection: Mapping[str, str]) -> Any:
         from slapos import slap
     except ImportError:
         raise MasterError(
-            f"slapos.core is needed to speak to the master at {url!r} "
-            "(install slapkit[master])"
+            f"slapos.core is needed to speak to the master at {url!r} (install slapkit[master])"
         ) from None
     client = slap.slap()
     try:
@@ -37,6 +36,5 @@ def partition_of(connection: Mapping[str, str]) -> Any:
         )
     except Exception as exc:
         raise MasterError(
-            f"cannot reach the master at {url!r}: "
-            f"{type(exc).__name__}: {exc}"
+            f"cannot reach the master at {url!r}: {type(exc).__name__}: {exc}"
         ) from None

@@ -1,0 +1,73 @@
+"""What slapkit keeps for the length of one buildout run, in one object.
+
+zc.buildout constructs every part of a run, then uninstalls and installs
+them; a few facts must be shared across parts of that one run: the secrets
+to redact, the files the run's parts claim (an uninstall must not remove
+them), the user's multi-line values, directory listings. They live in one
+``RunState``, owned by the buildout instance that runs: the first recipe a
+new buildout constructs starts a new state (``begin_run``), so two
+buildouts in one process (the test harness, a sub-buildout) never share
+one. ``reset_run_state`` forgets it all, for tests that drive recipes by
+hand. Caches that are pure functions of their key (compiled templates) are
+not run state and stay in their modules.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class SecretRegistry:
+    """Every secret served in this run, sorted for searching: a long one is
+    found anywhere, a short one only as a whole word (see ``secrets``)."""
+
+    known: set[str] = field(default_factory=set)
+    long: set[str] = field(default_factory=set)
+    short: set[str] = field(default_factory=set)
+    # Compiled alternations of them, by "short only", made on demand.
+    patterns: dict[bool, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunState:
+    secrets: SecretRegistry = field(default_factory=SecretRegistry)
+    # Absolute paths the constructed parts of this run write.
+    claimed: set[str] = field(default_factory=set)
+    # The user's parameter values with a line break (see user_values).
+    multiline_user_values: set[str] = field(default_factory=set)
+    # Names that look like temporaries, by directory, listed once.
+    temporaries: dict[str, set[str]] = field(default_factory=dict)
+    # Hashed wrappers by directory (see recipes/wrapper.py), listed once.
+    wrapper_listings: dict[str, Any] = field(default_factory=dict)
+
+
+_state = RunState()
+_owner: weakref.ref[Any] | None = None
+
+
+def current() -> RunState:
+    """The state of the run in progress."""
+    return _state
+
+
+def begin_run(buildout: Any) -> RunState:
+    """The state of ``buildout``'s run: a new one when another buildout
+    than the last one seen constructs a recipe."""
+    global _state, _owner
+    owner = _owner() if _owner is not None else None
+    if owner is not buildout:
+        _state = RunState()
+        try:
+            _owner = weakref.ref(buildout)
+        except TypeError:  # not weak-referenceable: no owner to compare
+            _owner = None
+    return _state
+
+
+def reset_run_state() -> None:
+    """Forget the run's state (tests that construct recipes by hand)."""
+    global _state, _owner
+    _state, _owner = RunState(), None

@@ -1,0 +1,97 @@
+"""Running buildout in a partition, and reading what it says."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from slapkit.core.partition_state import STATE_DIR
+
+_PART_LINE = re.compile(r"^(Installing|Updating|Uninstalling) (.+)\.$")
+_CHANGE_LINE = re.compile(r"^\S+: (created|updated|removed|published) ")
+
+
+def run_buildout(
+    partition: Path, progress: Callable[[str], None], verbose: bool = False
+) -> tuple[bool, list[str], str]:
+    """Run buildout in the partition under slapgrid's umask 027.
+
+    Returns (succeeded, changed-file lines, error text); the whole output
+    goes to ``.slapkit/buildout.log``.
+    """
+    command = [
+        sys.executable,
+        "-c",
+        "import sys, zc.buildout.buildout as b; b.main(sys.argv[1:])",
+        "-U",
+        "-c",
+        "buildout.cfg",
+    ]
+    log_path = partition / STATE_DIR / "buildout.log"
+    changes: list[str] = []
+    lines: list[str] = []
+    with open(log_path, "w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=partition,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            umask=0o027,
+        )
+        assert process.stdout is not None
+        count = 0
+        for line in process.stdout:
+            log.write(line)
+            line = line.rstrip("\n")
+            lines.append(line)
+            match = _PART_LINE.match(line)
+            if match:
+                count += 1
+                progress(f"[{count}] {match.group(1)} {match.group(2)}")
+            elif _CHANGE_LINE.match(line):
+                changes.append(line)
+        returncode = process.wait()
+    error = "" if returncode == 0 else buildout_error(lines, verbose)
+    return returncode == 0, changes, error
+
+
+def buildout_error(lines: list[str], verbose: bool = False) -> str:
+    """The error that stopped buildout, whatever its form: its ``While:``
+    lines and its ``Error:`` (a UserError), or the exception a traceback
+    ended with (a parse error, a recipe's bug), without the traceback
+    unless ``verbose``."""
+    indented = (" ", "\t")
+    kept: list[str] = []
+    exception: list[str] = []
+    in_block = False  # inside a While:/Error: block (its indented lines)
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith("Traceback (most recent call last):"):
+            frames_end = index + 1
+            while frames_end < len(lines) and lines[frames_end].startswith(indented):
+                frames_end += 1
+            end = frames_end + 1
+            while end < len(lines) and lines[end].startswith(indented):
+                end += 1
+            exception = lines[frames_end:end]
+            if verbose:
+                kept += lines[index:end]
+            index, in_block = end, False
+            continue
+        if line.startswith(("While:", "Error:")):
+            in_block = True
+            kept.append(line)
+        elif in_block and line.startswith(indented):
+            kept.append(line)
+        else:
+            in_block = False
+        index += 1
+    if exception and not any(line.startswith("Error:") for line in kept):
+        kept += ["Error: " + exception[0].strip()] + exception[1:]
+    return "\n".join(kept[-40:] if kept else lines[-15:])

@@ -1,0 +1,173 @@
+"""The partition ``slapkit deploy`` prepares, as slapgrid prepares one.
+
+Its ``buildout.cfg`` (the profile and slapgrid's tail), its parameters, its
+lock, and the repair of a ``.installed.cfg`` that a killed buildout cut
+short.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from slapkit.core.files import write_if_changed
+from slapkit.core.partition_state import STATE_DIR
+from slapkit.instance.sources import SourceError, parse_parameters
+from slapkit.runner.supervisor import PARTITION_ID
+
+COMPUTER_ID = "slapkit-local"
+
+TAIL = """
+
+# This is beginning of zc.buildout profile's tail added by slapkit deploy,
+# the same as slapgrid's
+[buildout]
+# put buildout generated binaries in specific directory
+bin-directory = ${{buildout:directory}}/sbin
+
+# protect software and run parts offline
+offline = true
+
+[slap-connection]
+computer-id = {computer_id}
+partition-id = {partition_id}
+server-url =
+software-release-url = {software_url}
+key-file =
+cert-file =
+shared-part-list =
+build-time-part-list =
+requested-state = started
+# slapkit deploy: the parameters given with -p / --parameters
+parameters-file = {parameters_file}
+
+[slap_connection]
+# Kept for backward compatiblity
+computer_id = {computer_id}
+partition_id = {partition_id}
+server_url =
+software_release_url = {software_url}
+key_file =
+cert_file =
+
+[storage-configuration]
+storage-home =
+
+[network-information]
+global-ipv4-network =
+# This is end of zc.buildout profile's tail added by slapkit deploy
+"""
+
+
+class DeployError(Exception):
+    """The deployment could not be made; the message says why."""
+
+
+def collect_parameters(assignments: list[str], parameters_file: str | None) -> dict[str, Any]:
+    parameters: dict[str, Any] = {}
+    if parameters_file:
+        try:
+            with open(parameters_file, encoding="utf-8") as stream:
+                parameters = parse_parameters(stream.read())
+        except OSError as exc:
+            raise DeployError(f"cannot read {parameters_file}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise DeployError(
+                f"{parameters_file}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+            ) from None
+        except SourceError as exc:
+            raise DeployError(f"{parameters_file}: {exc}") from None
+    for assignment in assignments:
+        name, sep, value = assignment.partition("=")
+        if not sep or not name:
+            raise DeployError(f"-p {assignment!r}: expected NAME=VALUE")
+        parameters[name] = value
+    return parameters
+
+
+def prepare_partition(profile: Path, partition: Path, parameters: dict[str, Any]) -> None:
+    """Write the parameters file and ``buildout.cfg``: the profile plus the tail."""
+    try:
+        text = profile.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DeployError(f"cannot read the profile {profile}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise DeployError(
+            f"the profile {profile} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    state = partition / STATE_DIR
+    parameters_file = state / "parameters.json"
+    write_if_changed(
+        str(parameters_file), json.dumps(parameters, indent=2, sort_keys=True) + "\n", 0o600
+    )
+    tail = TAIL.format(
+        computer_id=COMPUTER_ID,
+        partition_id=PARTITION_ID,
+        software_url=profile.resolve().as_uri(),
+        parameters_file=parameters_file,
+    )
+    write_if_changed(str(partition / "buildout.cfg"), text + tail)
+
+
+def make_partition(partition: Path) -> None:
+    """The partition directory and its ``.slapkit`` (0700)."""
+    try:
+        partition.mkdir(mode=0o750, parents=True, exist_ok=True)
+        (partition / STATE_DIR).mkdir(mode=0o700, exist_ok=True)
+    except FileExistsError:
+        raise DeployError(f"--partition {partition}: exists and is not a directory") from None
+    except OSError as exc:
+        raise DeployError(f"--partition {partition}: {exc.strerror}") from None
+
+
+@contextmanager
+def deploy_lock(partition: Path, say: Callable[[str], None]) -> Iterator[None]:
+    """One ``slapkit deploy`` at a time on a partition: the next one waits."""
+    path = partition / STATE_DIR / "deploy.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            say(f"waiting for another slapkit deploy on {partition} (pid {holder}) to finish")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def set_aside_broken_installed_cfg(partition: Path) -> str | None:
+    """Move away a ``.installed.cfg`` that buildout itself could not read.
+
+    zc.buildout rewrites that file in place (truncate, then write): a run
+    killed in between leaves it empty or cut short, and every later run
+    fails with an internal error. slapkit's recipes look at the disk, not at
+    that file, so starting without it changes nothing that is right already.
+    Returns the path it was moved to, or None when it was fine.
+    """
+    installed = partition / ".installed.cfg"
+    if not installed.exists():
+        return None
+    import zc.buildout.configparser
+
+    try:
+        with open(installed, encoding="utf-8") as stream:
+            sections = zc.buildout.configparser.parse(stream, str(installed))
+        readable = "parts" in sections.get("buildout", {}) and all(
+            part in sections for part in sections["buildout"]["parts"].split()
+        )
+    except Exception:  # any parse failure: buildout would fail the same way
+        readable = False
+    if readable:
+        return None
+    broken = installed.with_name(".installed.cfg.broken")
+    os.replace(installed, broken)
+    return str(broken)

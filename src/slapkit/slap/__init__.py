@@ -1,1 +1,0 @@
-"""What speaks SlapOS: instance parameters, the master, schemas."""
