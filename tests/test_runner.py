@@ -172,9 +172,7 @@ def test_runner_takes_any_executable_like_slapgrid(partition, tmp_path):
     result = slapkit("deploy", profile, "--partition", partition)
     assert "started   slappart0_linked" in result.stdout
     assert "started   slappart0_script" in result.stdout
-    running = {
-        info["name"]: info["statename"] for info in Supervisor(partition).process_info()
-    }
+    running = {info["name"]: info["statename"] for info in Supervisor(partition).process_info()}
     assert running == {"linked-on-watch": "RUNNING", "script-on-watch": "RUNNING"}
 
 
