@@ -268,3 +268,84 @@ def test_a_supervisord_that_cannot_start_is_one_line(partition, tmp_path):
     assert result.stderr.startswith("slapkit: supervisord cannot start: ")
     assert "is in the way of its socket and is not a socket" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# --- more of supervisord ------------------------------------------------------------------
+
+
+def test_a_partition_path_with_a_control_character_is_one_line(tmp_path):
+    result = slapkit("deploy", HELLO_WEB, "--partition", tmp_path / "a\nb", check=False)
+    assert result.returncode == 2
+    assert "holds a control character" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "a\nb").exists()
+
+
+def test_a_long_partition_path_gets_its_socket_elsewhere(tmp_path):
+    deep = tmp_path / ("d" * 60) / ("e" * 60) / "partition"
+    try:
+        result = slapkit(
+            "deploy", profile(tmp_path, sleeper("web", 60), "web"), "--partition", deep
+        )
+        assert "services     1 started" in result.stdout
+        socket = Supervisor(deep).socket
+        assert not str(socket).startswith(str(deep)) and socket.is_socket()
+        assert slapkit("status", deep).returncode == 0
+    finally:
+        Supervisor(deep).shutdown()
+
+
+def test_a_supervisord_that_exits_with_an_error_is_one_line(partition, tmp_path):
+    (partition / ".slapkit" / "supervisord.log").mkdir(parents=True)  # its log cannot open
+    result = slapkit(
+        "deploy",
+        profile(tmp_path, sleeper("web", 60), "web"),
+        "--partition",
+        partition,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.startswith("slapkit: supervisord did not start: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_orphan_that_ignores_term_is_killed(partition):
+    """What a killed supervisord left, found by its environment, stopped even
+    when it traps TERM."""
+    partition.mkdir()
+    stubborn = subprocess.Popen(
+        [
+            PYTHON,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "print('ready', flush=True); time.sleep(60)",
+        ],
+        env=dict(os.environ, SLAPKIT_PARTITION=str(partition.resolve())),
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert stubborn.stdout.readline() == b"ready\n"
+        stopped = Supervisor(partition).stop_orphans(timeout=0.5)
+        assert stopped == [f"pid {stubborn.pid}: {PYTHON} -c " + stopped[0].split(" -c ", 1)[1]]
+        assert stubborn.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        stubborn.kill()
+        stubborn.wait()
+        stubborn.stdout.close()
+
+
+def test_a_supervisord_fault_is_one_line(partition, tmp_path, monkeypatch, capsys):
+    """An XML-RPC fault from supervisord (here made by hand: a real one needs
+    a supervisord misbehaving) ends the command with one line, exit 1."""
+    import xmlrpc.client
+
+    from slapkit.runner import cli
+
+    def refuse(self):
+        raise xmlrpc.client.Fault(60, "SHUTDOWN_STATE")
+
+    monkeypatch.setattr(Supervisor, "is_running", lambda self: True)
+    monkeypatch.setattr(Supervisor, "process_info", refuse)
+    assert cli.main(["stop", str(partition)]) == 1
+    assert capsys.readouterr().err == "slapkit: supervisord refused: SHUTDOWN_STATE\n"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 import xmlrpc.client
@@ -81,12 +80,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except xmlrpc.client.Fault as exc:
         print(f"slapkit: supervisord refused: {exc.faultString}", file=sys.stderr)
-        return 1
-    except subprocess.CalledProcessError as exc:
-        print(
-            f"slapkit: {' '.join(map(str, exc.cmd))} failed with status {exc.returncode}",
-            file=sys.stderr,
-        )
         return 1
     except (RuntimeError, OSError) as exc:
         print(f"slapkit: {exc}", file=sys.stderr)

@@ -116,6 +116,9 @@ def prepare_partition(profile: Path, partition: Path, parameters: dict[str, Any]
 
 def make_partition(partition: Path) -> None:
     """The partition directory and its ``.slapkit`` (0700)."""
+    if any(not char.isprintable() for char in str(partition)):
+        # It is written into supervisord's configuration, line by line.
+        raise DeployError(f"--partition {str(partition)!r}: holds a control character")
     try:
         partition.mkdir(mode=0o750, parents=True, exist_ok=True)
         (partition / STATE_DIR).mkdir(mode=0o700, exist_ok=True)
