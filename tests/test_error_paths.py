@@ -407,3 +407,73 @@ def test_nothing_on_disk_changes_when_validation_fails(buildout):
     error_in(buildout.run(), "[t] mode: '0x9' is not an octal file mode")
     assert snapshot(buildout.directory) == before
     assert Path(buildout.path("out")).read_text() == "one"
+
+
+# --- the master --------------------------------------------------------------------------
+
+MASTER_PROFILE = """
+[buildout]
+parts = p
+[slap-connection]
+server-url = http://127.0.0.1:9/
+computer-id = {computer}
+partition-id = slappart0
+[p]
+recipe = slapkit:parameters
+"""
+
+
+def test_a_connection_section_that_lacks_ids_is_a_user_error(buildout):
+    error_in(
+        buildout.run(MASTER_PROFILE.format(computer="")),
+        "[p] connection-section: the connection section lacks computer-id",
+    )
+
+
+def test_a_master_without_slapos_core_is_a_user_error(buildout):
+    def setup():
+        sys.modules["slapos"] = None  # as if slapos.core were not installed
+
+    buildout.write(MASTER_PROFILE.format(computer="COMP-1"))
+    error_in(
+        buildout.run_with(setup),
+        "[p] connection-section: slapos.core is needed to speak to the master at "
+        "'http://127.0.0.1:9/' (install slapkit[master])",
+    )
+
+
+def raced_mkdir(under: Path, kind: str):
+    """In the forked buildout: another run makes ``under`` (a directory or
+    a file) just before this one's mkdir."""
+
+    def setup():
+        real_mkdir = os.mkdir
+
+        def mkdir(path, mode=0o777, **kwargs):
+            if str(path) == str(under):
+                if kind == "directory":
+                    real_mkdir(path)
+                else:
+                    Path(path).write_text("a file")
+                raise FileExistsError(errno.EEXIST, "File exists", path)
+            return real_mkdir(path, mode, **kwargs)
+
+        os.mkdir = mkdir
+
+    return setup
+
+
+def test_a_directory_made_meanwhile_by_another_run_is_fine(buildout):
+    buildout.write(
+        f"[buildout]\nparts = d\n[d]\nrecipe = slapkit:mkdirectory\ndata = {buildout.path('srv')}\n"
+    )
+    buildout.run_with(raced_mkdir(buildout.path("srv"), "directory")).check()
+    assert buildout.path("srv").is_dir()
+
+
+def test_a_file_made_meanwhile_where_a_directory_goes_is_a_user_error(buildout):
+    buildout.write(
+        f"[buildout]\nparts = d\n[d]\nrecipe = slapkit:mkdirectory\ndata = {buildout.path('srv')}\n"
+    )
+    result = buildout.run_with(raced_mkdir(buildout.path("srv"), "file"))
+    error_in(result, f"[d] data: '{buildout.path('srv')}' exists and is not a directory")
