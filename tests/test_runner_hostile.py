@@ -349,3 +349,35 @@ def test_a_supervisord_fault_is_one_line(partition, tmp_path, monkeypatch, capsy
     monkeypatch.setattr(Supervisor, "process_info", refuse)
     assert cli.main(["stop", str(partition)]) == 1
     assert capsys.readouterr().err == "slapkit: supervisord refused: SHUTDOWN_STATE\n"
+
+
+def test_status_reports_programs_failures_skipped_files_and_promises(partition, tmp_path):
+    body = (
+        sleeper("stays", 60)
+        + sleeper("once", 0, kind="run")
+        + """
+[promise-directory]
+recipe = slapkit:mkdirectory
+promise = ${buildout:directory}/etc/promise
+
+[missing]
+recipe = slapkit:promise
+promise-path = ${buildout:directory}/etc/promise/missing
+path = ${buildout:directory}/never-there
+"""
+    )
+    instance = profile(tmp_path, body, "stays once promise-directory missing")
+    slapkit("deploy", instance, "--partition", partition, "--promise-timeout", "0", check=False)
+    supervisor = Supervisor(partition)
+    (stays,) = [i for i in supervisor.process_info() if i["name"] == "stays-on-watch"]
+    os.kill(stays["pid"], signal.SIGKILL)
+    (partition / "etc" / "service" / "a b").write_text("#!/bin/sh\n")
+    time.sleep(0.3)
+    status = slapkit("status", partition, check=False)
+    assert status.returncode == 1
+    lines = status.stdout.splitlines()
+    assert any(line.split()[:3] == ["EXITED", "once", "exit"] for line in lines), lines
+    assert any(line.split()[:2] == ["EXITED", "stays-on-watch"] for line in lines), lines
+    assert any(line.startswith("  FAILED    stays-on-watch EXITED") for line in lines), lines
+    assert "  SKIPPED   etc/service/'a b': not a name supervisord can take" in status.stdout
+    assert f"  FAILING   missing: {partition.resolve()}/never-there does not exist" in lines
