@@ -477,3 +477,73 @@ def test_a_file_made_meanwhile_where_a_directory_goes_is_a_user_error(buildout):
     )
     result = buildout.run_with(raced_mkdir(buildout.path("srv"), "file"))
     error_in(result, f"[d] data: '{buildout.path('srv')}' exists and is not a directory")
+
+
+# --- publish -------------------------------------------------------------------------------
+
+
+def test_a_local_connection_record_that_is_not_json_is_a_user_error(buildout):
+    buildout.path(".slapkit").mkdir()
+    record = buildout.path(".slapkit", "connection.json")
+    record.write_bytes(b"\xff not json")
+    error_in(
+        buildout.run("[buildout]\nparts = pub\n[pub]\nrecipe = slapkit:publish\nurl = x\n"),
+        f"[pub] connection-section: no master: '{record}' is not JSON; remove it",
+    )
+    assert record.read_bytes() == b"\xff not json"
+
+
+def test_a_master_publication_whose_record_cannot_be_kept_is_a_user_error(buildout, slapos_master):
+    partition = slapos_master.request("web", {})
+    buildout.path(".slapkit", "published-pub").mkdir(parents=True)  # in the way
+    text = (
+        "[buildout]\nparts = pub\n[pub]\nrecipe = slapkit:publish\nurl = x\n"
+        + slapos_master.connection_section(partition.getId())
+    )
+    error_in(
+        buildout.run(text),
+        f"[pub] connection-section: published to '{slapos_master.url}', but cannot keep the record",
+    )
+    assert slapos_master.request("web", {}).getConnectionParameterDict() == {"url": "x"}
+
+
+# --- parameters -------------------------------------------------------------------------------
+
+
+def test_a_schema_without_jsonschema_installed_is_a_user_error(buildout):
+    def setup():
+        sys.modules["jsonschema"] = None  # as if slapkit[schema] were not installed
+
+    schema = buildout.path("schema.json")
+    schema.write_text("{}")
+    buildout.write(f"[buildout]\nparts = p\n[p]\nrecipe = slapkit:parameters\nschema = {schema}\n")
+    error_in(
+        buildout.run_with(setup),
+        "[p] schema: JSON Schema validation needs jsonschema (install slapkit[schema])",
+    )
+
+
+def test_a_write_only_object_hides_every_value_in_it(buildout):
+    schema = buildout.path("schema.json")
+    schema.write_text(json.dumps({"properties": {"db": {"type": "object", "writeOnly": True}}}))
+    params = buildout.path("params.json")
+    params.write_text(
+        json.dumps(
+            {
+                "db": {
+                    "user": "db-user-name",
+                    "port": 5432,
+                    "tls": True,
+                    "hosts": ["host-one-secret"],
+                }
+            }
+        )
+    )
+    result = buildout.run(
+        f"[buildout]\nparts = p\n[p]\nrecipe = slapkit:parameters\n"
+        f"parameters-file = {params}\nschema = {schema}\n",
+        "-vv",
+    ).check()
+    installed = buildout.path(".installed.cfg").read_text()
+    for secret in ("db-user-name", "5432", "host-one-secret"):
+        assert secret not in installed and secret not in result.output
