@@ -7,8 +7,10 @@
 #      is printed, not asserted;
 #   3. the suite again on what SlapOS software releases pin (zc.buildout
 #      3.0.1, setuptools 67.8, Python 3.11) when that Python is on the
-#      machine, with SLAPKIT_TEST_FORK=0: every buildout in a new process,
-#      so the forking harness hides nothing;
+#      machine; the recipes' tests with SLAPKIT_TEST_FORK=0 (every buildout
+#      in a new process, so the forking harness, whose imports are warm,
+#      hides no import-time failure), the others (fuzz, crash, runner: they
+#      start their own processes) forked as usual;
 #   4. the tests marked `slapgrid` under slapos.core's real slapgrid
 #      (tools/slapgrid-test.sh).
 # Arguments go to pytest, e.g. tools/test.sh -k wrapper -x; with arguments
@@ -32,8 +34,17 @@ rm -f .coverage .coverage.*
 .venv/bin/python -m coverage report
 if [ "${SLAPKIT_SKIP_OLDEST:-}" != 1 ]; then
     if SLAPKIT_OLDEST=1 bash tools/venv.sh .venv-oldest python3.11; then
-        echo "== zc.buildout $(version .venv-oldest) + setuptools 67.8, $(.venv-oldest/bin/python --version), every buildout in a new process"
-        SLAPKIT_TEST_FORK=0 .venv-oldest/bin/python -m pytest -m "not slapgrid"
+        echo "== zc.buildout $(version .venv-oldest) + setuptools 67.8, $(.venv-oldest/bin/python --version)"
+        forked=(tests/test_fuzz.py tests/test_reliability.py tests/test_runner.py
+                tests/test_runner_hostile.py tests/test_slapgrid.py)
+        recipes=()
+        for file in tests/test_*.py; do
+            [[ " ${forked[*]} " == *" $file "* ]] || recipes+=("$file")
+        done
+        echo "-- the recipes' tests, every buildout in a new process (SLAPKIT_TEST_FORK=0)"
+        SLAPKIT_TEST_FORK=0 .venv-oldest/bin/python -m pytest -m "not slapgrid" "${recipes[@]}"
+        echo "-- fuzz, crash and runner tests"
+        .venv-oldest/bin/python -m pytest -m "not slapgrid" "${forked[@]}"
     else
         echo "== no python3.11 here: the zc.buildout 3.0.1 run is skipped" >&2
     fi
