@@ -17,7 +17,7 @@ from typing import Any
 
 from slapkit.core.files import write_if_changed
 from slapkit.core.partition_state import STATE_DIR
-from slapkit.instance.sources import SourceError, parse_parameters
+from slapkit.instance.sources import SourceError, read_parameters_file
 from slapkit.runner.supervisor import PARTITION_ID
 
 COMPUTER_ID = "slapkit-local"
@@ -72,16 +72,9 @@ def collect_parameters(assignments: list[str], parameters_file: str | None) -> d
     parameters: dict[str, Any] = {}
     if parameters_file:
         try:
-            with open(parameters_file, encoding="utf-8") as stream:
-                parameters = parse_parameters(stream.read())
-        except OSError as exc:
-            raise DeployError(f"cannot read {parameters_file}: {exc.strerror}") from None
-        except UnicodeDecodeError as exc:
-            raise DeployError(
-                f"{parameters_file}: not UTF-8 text ({exc.reason} at byte {exc.start})"
-            ) from None
+            parameters = read_parameters_file(parameters_file)
         except SourceError as exc:
-            raise DeployError(f"{parameters_file}: {exc}") from None
+            raise DeployError(f"--parameters: {exc}") from None
     for assignment in assignments:
         name, sep, value = assignment.partition("=")
         if not sep or not name:
