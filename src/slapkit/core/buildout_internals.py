@@ -36,6 +36,15 @@ def raw_value(options: MutableMapping[str, str], option: str) -> str | None:
     return raw.get(option) if isinstance(raw, dict) else None
 
 
+def substituted_options(options: MutableMapping[str, str]) -> list[str]:
+    """The options whose profile text holds a ``${…}`` (every option of a
+    plain mapping, which has no profile text to tell)."""
+    raw = getattr(options, "_raw", None)
+    if not isinstance(raw, dict):
+        return list(options.keys())
+    return [key for key, text in raw.items() if "${" in text]
+
+
 def ensure_single_substitution() -> None:
     """Make zc.buildout substitute every ``${…}`` once, never the values it brought in.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
-from slapkit.core.buildout_internals import raw_value, take_out
+from slapkit.core.buildout_internals import substituted_options, take_out
 from slapkit.core.secrets import has_secrets, holds_secret
 
 Lookup = Callable[[str], "str | None"]
@@ -51,10 +51,10 @@ def conceal_secret_options(options: MutableMapping[str, str]) -> tuple[str, ...]
     """
     if not has_secrets():
         return ()
-    # Only a ${…} substitution (or a recipe) can bring another part's secret
-    # in: options the profile writes literally are not scanned (the hot path).
-    candidates = [key for key in list(options.keys()) if "${" in (raw_value(options, key) or "${")]
-    names = tuple(key for key in candidates if holds_secret(options[key]))
+    # Only a ${…} substitution can bring another part's secret in (this runs
+    # before the part's own recipe sets anything): options the profile writes
+    # literally are not scanned (the hot path).
+    names = tuple(key for key in substituted_options(options) if holds_secret(options[key]))
     if names:
         values = {name: options[name] for name in names}
         conceal(options, names, values.get)

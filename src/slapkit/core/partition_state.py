@@ -9,6 +9,7 @@ import secrets
 import tempfile
 
 from slapkit.core.files import remove_stale_temporaries
+from slapkit.core.run_state import current
 
 STATE_DIR = ".slapkit"
 SALT_FILE = "salt"
@@ -55,6 +56,14 @@ def partition_salt(buildout_directory: str) -> bytes:
     temporary file and hard-linked into place, which fails if another run
     linked its own first; then that one is read.
     """
+    known = current().salts.get(buildout_directory)
+    if known is not None:
+        return known
+    salt = current().salts[buildout_directory] = _make_or_read_salt(buildout_directory)
+    return salt
+
+
+def _make_or_read_salt(buildout_directory: str) -> bytes:
     path = os.path.join(state_directory(buildout_directory), SALT_FILE)
     try:
         return _read_salt(path)

@@ -42,6 +42,8 @@ class RunState:
     temporaries: dict[str, set[str]] = field(default_factory=dict)
     # Hashed wrappers by directory (see recipes/wrapper.py), listed once.
     wrapper_listings: dict[str, Any] = field(default_factory=dict)
+    # The partition's salt, by buildout directory, read once.
+    salts: dict[str, bytes] = field(default_factory=dict)
 
 
 _state = RunState()

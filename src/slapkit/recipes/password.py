@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import string
 from collections.abc import MutableMapping
@@ -18,6 +19,7 @@ from slapkit.core.locks import locked_directory
 from slapkit.core.secrets import register_secret
 
 DEFAULT_CHARS = string.ascii_letters + string.digits
+_BLANK = re.compile(r"\s")
 SECRET_MODE = 0o600
 # Far above what any server accepts; a typo such as 160000000 would otherwise
 # make buildout spin building a gigabyte password.
@@ -61,7 +63,7 @@ class GeneratePassword(BaseRecipe):
         self.length = self.opts.integer("bytes", 16, minimum=1, maximum=MAX_LENGTH)
         chars = options.get("chars")
         self.chars = chars if chars else DEFAULT_CHARS
-        if any(char.isspace() or not char.isprintable() for char in self.chars):
+        if not self.chars.isprintable() or _BLANK.search(self.chars):
             # A password is read back as the file's one line: a generated
             # newline or blank at its end would be lost, and the password
             # would change from run to run.
