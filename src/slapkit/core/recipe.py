@@ -88,14 +88,19 @@ class BaseRecipe:
         """
         existed = os.path.lexists(path)
         try:
-            for stale in remove_stale_temporaries(path, temporaries):
-                self.report("removed stale temporary", stale)
+            self.remove_stale_temporaries(path, temporaries)
             changed = write_if_changed(path, content, mode)
         except OSError as exc:
             raise self.error(option, f"cannot write {path!r}: {exc.strerror}") from None
         if changed:
             self.report("updated" if existed else "created", path)
         return changed
+
+    def remove_stale_temporaries(self, path: str, name_pattern: str | None = None) -> None:
+        """Remove the temporaries a killed run left of ``path``; say so.
+        Raises OSError."""
+        for stale in remove_stale_temporaries(path, name_pattern):
+            self.report("removed stale temporary", stale)
 
     def remove(self, path: str) -> None:
         if remove_file(path):

@@ -14,7 +14,7 @@ from typing import Any
 from slapkit.core import BaseRecipe
 from slapkit.core.buildout_internals import take_out
 from slapkit.core.concealment import conceal
-from slapkit.core.files import read_regular_file, remove_stale_temporaries, replace_atomically
+from slapkit.core.files import read_regular_file, replace_atomically
 from slapkit.core.locks import locked_directory
 from slapkit.core.secrets import register_secret
 
@@ -95,8 +95,7 @@ class GeneratePassword(BaseRecipe):
             # Two buildouts started at once must end with one password.
             with locked_directory(directory):
                 for path in filter(None, (self.storage, self.hashes_path)):
-                    for stale in remove_stale_temporaries(path):
-                        self.report("removed stale temporary", stale)
+                    self.remove_stale_temporaries(path)
                 stored = _read_text(self.storage)
                 converted = self._convert_cookbook_storage(stored, imposed)
                 if converted is not None:

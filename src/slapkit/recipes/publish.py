@@ -10,7 +10,7 @@ from typing import Any
 
 from slapkit.core import BaseRecipe
 from slapkit.core.concealment import conceal
-from slapkit.core.files import read_regular_file, remove_stale_temporaries, write_if_changed
+from slapkit.core.files import read_regular_file, write_if_changed
 from slapkit.core.partition_state import STATE_DIR, state_directory
 
 CONNECTION_FILE = "connection.json"
@@ -60,10 +60,6 @@ class Publish(BaseRecipe):
             self._publish_to_file()
         return []
 
-    def _remove_stale_temporaries(self, path: str) -> None:
-        for stale in remove_stale_temporaries(path):
-            self.report("removed stale temporary", stale)
-
     def _publish_to_file(self) -> None:
         # No master in the connection section: the connection-section option
         # is what sends the values to this file.
@@ -75,7 +71,7 @@ class Publish(BaseRecipe):
         merged = {**published, **self.values}
         try:
             state_directory(self.directory)
-            self._remove_stale_temporaries(path)
+            self.remove_stale_temporaries(path)
             changed = write_if_changed(
                 path, json.dumps(merged, indent=2, sort_keys=True) + "\n", 0o600
             )
@@ -112,7 +108,7 @@ class Publish(BaseRecipe):
             ) from None
         try:
             state_directory(self.directory)
-            self._remove_stale_temporaries(record)
+            self.remove_stale_temporaries(record)
             write_if_changed(record, digest + "\n", 0o600)
         except OSError as exc:
             raise self.error(
