@@ -245,6 +245,17 @@ def test_once_renders_a_single_time(buildout):
     assert output.exists()
 
 
+def test_once_may_be_the_output_itself(buildout):
+    # As SlapOS profiles write an initial state file: the render is kept.
+    output = buildout.path("exitcode")
+    text = profile(f"output = {output}\nonce = {output}\ninline = 0")
+    buildout.run(text).check()
+    assert output.read_text() == "0"
+    output.write_text("1")
+    buildout.run(text).check()
+    assert output.read_text() == "1"
+
+
 def test_removing_the_part_removes_its_output(buildout):
     output = buildout.path("out")
     buildout.run(profile(f"inline = x\noutput = {output}")).check()

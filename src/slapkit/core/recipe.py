@@ -43,6 +43,13 @@ class BaseRecipe:
         names = list(self.options.keys())
         return names + [n for n in concealed_names(self.options) if n not in names]
 
+    def refuse(self, names: tuple[str, ...], why: str) -> None:
+        """Stop on an option the cookbook's namesake knows and this recipe
+        does not implement: never drop it silently."""
+        for name in names:
+            if self.options.get(name):
+                raise self.error(name, why)
+
     def install(self) -> list[str]:  # pragma: no cover - every recipe overrides it
         raise NotImplementedError
 

@@ -57,6 +57,13 @@ class GeneratePassword(BaseRecipe):
 
     def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
         super().__init__(buildout, name, options)
+        # The cookbook's create-once = false makes a new password each run;
+        # slapkit always keeps it.
+        if not self.opts.boolean("create-once", True):
+            raise self.error(
+                "create-once",
+                "slapkit always keeps the stored password: only true (the default) is accepted",
+            )
         if "storage-path" not in options:
             options["storage-path"] = os.path.join(buildout["buildout"]["parts-directory"], name)
         self.storage = self.local_path("storage-path")

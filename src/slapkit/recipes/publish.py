@@ -15,6 +15,8 @@ from slapkit.core.partition_state import STATE_DIR, state_directory
 
 CONNECTION_FILE = "connection.json"
 CONTROL_OPTIONS = frozenset({"recipe", "connection-section"})
+# The cookbook's control options, refused (an empty one is skipped).
+NOT_IMPLEMENTED = ("-extends", "-slave-reference", "-error-status-file")
 
 
 class Publish(BaseRecipe):
@@ -35,10 +37,13 @@ class Publish(BaseRecipe):
 
     def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
         super().__init__(buildout, name, options)
+        self.refuse(
+            NOT_IMPLEMENTED, "slapos.cookbook's publish option is not implemented by slapkit"
+        )
         self.values = {
             key: options[key]
             for key in self.option_names()
-            if key not in CONTROL_OPTIONS and not key.startswith("<")
+            if key not in CONTROL_OPTIONS and key not in NOT_IMPLEMENTED and not key.startswith("<")
         }
         conceal(options, tuple(self.values), self.values.get)
         section = self.opts.text("connection-section", "slap-connection")

@@ -28,6 +28,8 @@ CONTEXT_TYPES = ("key", "section", "raw", "json", "jsonkey", "import")
 IMPORT_TYPES = ("file", "rawfile", "folder", "rawfolder")
 DEFAULT_IMPORT_DELIMITER = "/"
 INLINE_PREFIX = "inline:"  # of the old ``template`` option
+# slapos.recipe.template's options this recipe refuses when given.
+NOT_IMPLEMENTED = ("md5sum", "update")
 
 # Compiled template code, by (source, file name, extensions): a profile with
 # hundreds of parts rendering the same template compiles it once.
@@ -95,6 +97,9 @@ class Jinja2(BaseRecipe):
 
     def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
         super().__init__(buildout, name, options)
+        self.refuse(
+            NOT_IMPLEMENTED, "slapos.recipe.template's option is not implemented by slapkit"
+        )
         opts = self.opts
         url, inline = opts.text("url"), options.get("inline")
         self.source_option, self.output_option = "url" if url else "inline", "output"
@@ -324,7 +329,8 @@ class Jinja2(BaseRecipe):
         if self.once and not os.path.isdir(os.path.dirname(self.once)):
             raise self.error("once", f"the directory of {self.once!r} does not exist")
         self.write(self.output_option, self.output, self.rendered, mode)
-        if self.once:
+        if self.once and not os.path.lexists(self.once):
+            # Often the output itself: only made when missing, never truncated.
             self.write("once", self.once, b"")
         return []
 

@@ -25,6 +25,16 @@ from slapkit.core.partition_state import (
 from slapkit.core.run_state import current
 from slapkit.core.secrets import holds_secret
 
+# slapos.cookbook's wrapper options this recipe refuses when given.
+NOT_IMPLEMENTED = (
+    "private-tmpfs",
+    "reserve-cpu",
+    "sig-ign",
+    "redirect-signal",
+    "redirect-stdout",
+    "redirect-stderr",
+)
+
 
 def shell_quote(value: str) -> str:
     """One shell word that is exactly ``value``, never expanded."""
@@ -85,6 +95,9 @@ class Wrapper(BaseRecipe):
         # Before a secret it quotes is taken out of the profile's text.
         raw_arguments = raw_value(options, "arguments")
         super().__init__(buildout, name, options)
+        self.refuse(
+            NOT_IMPLEMENTED, "slapos.cookbook's wrapper option is not implemented by slapkit"
+        )
         opts = self.opts
         self.arguments = opts.command("command-line") + self._extra_arguments(raw_arguments)
         self.base_path = self.required_path("wrapper-path")

@@ -1,0 +1,1 @@
+"""Migrating SlapOS instance profiles from slapos.cookbook to slapkit."""

@@ -1,0 +1,103 @@
+"""What a migrated part does differently under slapkit: one place.
+
+Keyed by slapkit's recipe name. Each entry lists the options the cookbook
+recipe knows and slapkit's namesake refuses (``unsupported``: the run stops
+with an error naming part and option, nothing is dropped silently), and
+options or defaults whose meaning differs (``different``). The corpus test
+(tests/test_corpus.py) lists the rendered-file differences with the same
+reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from slapkit.migration.profile_text import Section
+from slapkit.recipes import publish, template, wrapper
+
+
+@dataclass(frozen=True)
+class Finding:
+    line: int
+    part: str
+    kind: str  # "not covered", "computed", "not supported", "differs"
+    message: str
+
+
+@dataclass(frozen=True)
+class RecipeDifferences:
+    unsupported: dict[str, str] = field(default_factory=dict)
+    different: dict[str, str] = field(default_factory=dict)
+    part_check: Callable[[Section], list[tuple[int, str]]] | None = None
+
+
+def _wrapper_arguments(section: Section) -> list[tuple[int, str]]:
+    if section.get("parameters-extra") is not None:
+        return []
+    recipe = section.recipe
+    line = recipe.line if recipe else section.line
+    return [
+        (
+            line,
+            'the cookbook\'s wrapper always passes its own arguments on ("$@"); '
+            "slapkit's only with parameters-extra = true",
+        )
+    ]
+
+
+KNOWN: dict[str, RecipeDifferences] = {
+    "slapkit:wrapper": RecipeDifferences(
+        unsupported=dict.fromkeys(
+            wrapper.NOT_IMPLEMENTED, "not implemented by slapkit's wrapper yet (refused)"
+        ),
+        part_check=_wrapper_arguments,
+    ),
+    "slapkit:generate.password": RecipeDifferences(
+        different={
+            "create-once": "slapkit always keeps the stored password: "
+            "create-once = false is refused",
+        }
+    ),
+    "slapkit:publish": RecipeDifferences(
+        unsupported=dict.fromkeys(
+            publish.NOT_IMPLEMENTED, "not implemented by slapkit's publish yet (refused)"
+        )
+    ),
+    "slapkit:jinja2": RecipeDifferences(
+        unsupported=dict.fromkeys(
+            template.NOT_IMPLEMENTED, "not implemented by slapkit's jinja2 (refused)"
+        )
+    ),
+}
+
+
+def findings_for(section: Section, recipe: str) -> list[Finding]:
+    known = KNOWN.get(recipe)
+    if known is None:
+        return []
+    found = []
+    for option in section.options:
+        if option.name in known.unsupported:
+            found.append(
+                Finding(
+                    option.line,
+                    section.name,
+                    "not supported",
+                    f"{option.name}: {known.unsupported[option.name]}",
+                )
+            )
+        elif option.name in known.different:
+            found.append(
+                Finding(
+                    option.line,
+                    section.name,
+                    "differs",
+                    f"{option.name}: {known.different[option.name]}",
+                )
+            )
+    if known.part_check is not None:
+        found += [
+            Finding(line, section.name, "differs", text) for line, text in known.part_check(section)
+        ]
+    return found

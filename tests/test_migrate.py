@@ -1,0 +1,193 @@
+"""``slapkit migrate``: the one rule applied, every other byte kept, a report
+with line numbers; and the cookbook options slapkit refuses rather than drop."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_error_paths import error_in
+
+SLAPKIT = str(Path(sys.executable).with_name("slapkit"))
+# A Jinja2-templated profile in the style of SlapOS's instance-*.cfg.in:
+# CRLF lines, comments, template lines, continuation lines, a computed
+# recipe, a recipe slapkit does not cover and one it refuses an option of.
+PROFILE = (
+    "{% set part_list = [] -%}\r\n"
+    "[buildout]\r\n"
+    "parts = {{ part_list | join(' ') }}\r\n"
+    "# recipe = slapos.cookbook:wrapper (a comment, kept)\r\n"
+    "[directory]\r\n"
+    "recipe  =  slapos.cookbook:mkdirectory\r\n"
+    "etc = ${buildout:directory}/etc\r\n"
+    "[service]\r\n"
+    "recipe = slapos.cookbook:wrapper\r\n"
+    "command-line =\r\n"
+    "  {{ bin }} --recipe = slapos.cookbook:wrapper\r\n"
+    "wrapper-path = ${directory:etc}/service\r\n"
+    "sig-ign = SIGHUP\r\n"
+    "{% if tls %}\r\n"
+    "[config]\r\n"
+    "recipe = slapos.recipe.template:jinja2\r\n"
+    "{% else %}\r\n"
+    "[config]\r\n"
+    "recipe = slapos.recipe.template\r\n"
+    "{% endif %}\r\n"
+    "[request]\r\n"
+    "recipe = slapos.cookbook:request\r\n"
+    "[other]\r\n"
+    "recipe = {{ recipe_name }}\r\n"
+    "[command]\r\n"
+    "recipe = plone.recipe.command\r\n"
+)
+MIGRATED = (
+    PROFILE.replace("recipe  =  slapos.cookbook:mkdirectory", "recipe  =  slapkit:mkdirectory")
+    .replace("recipe = slapos.cookbook:wrapper\r\ncommand", "recipe = slapkit:wrapper\r\ncommand")
+    .replace("recipe = slapos.recipe.template:jinja2", "recipe = slapkit:jinja2")
+)
+
+
+def migrate(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SLAPKIT, "migrate", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_only_recipe_names_change_every_other_byte_is_kept(tmp_path):
+    profile = tmp_path / "instance-x.cfg.in"
+    profile.write_bytes(PROFILE.encode())
+    profile.chmod(0o640)
+    result = migrate(str(profile), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert profile.read_bytes() == MIGRATED.encode()
+    assert oct(profile.stat().st_mode & 0o777) == oct(0o640)
+    before = profile.stat()
+    assert migrate(str(profile), cwd=tmp_path).returncode == 0
+    after = profile.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_the_report_names_line_part_and_what_does_not_migrate(tmp_path):
+    profile = tmp_path / "instance.cfg.in"
+    profile.write_bytes(PROFILE.encode())
+    result = migrate("--check", str(profile), cwd=tmp_path)
+    assert result.returncode == 1
+    assert profile.read_bytes() == PROFILE.encode()  # --check writes nothing
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"{profile}: 3 of 7 recipe lines migrated"
+    assert lines[1:] == [
+        f"  {profile}:9: [service] differs: the cookbook's wrapper always passes its own "
+        'arguments on ("$@"); slapkit\'s only with parameters-extra = true',
+        f"  {profile}:13: [service] not supported: sig-ign: not implemented by slapkit's "
+        "wrapper yet (refused)",
+        f"  {profile}:19: [config] not covered: slapos.recipe.template: slapkit has no "
+        "slapkit:template yet, left as it is",
+        f"  {profile}:22: [request] not covered: slapos.cookbook:request: slapkit has no "
+        "slapkit:request yet, left as it is",
+        f"  {profile}:24: [other] computed: recipe '{{{{ recipe_name }}}}' is computed; "
+        "migrate it by hand",
+        f"  {profile}:26: [command] not covered: plone.recipe.command: not a "
+        "slapos.cookbook or slapos.recipe.template recipe, left as it is",
+    ]
+
+
+def test_check_passes_on_a_profile_that_migrates_cleanly(tmp_path):
+    profile = tmp_path / "instance.cfg"
+    text = "[d]\nrecipe = slapos.cookbook:mkdirectory\netc = etc\n"
+    profile.write_text(text)
+    result = migrate("--check", str(profile), cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (
+        0,
+        f"{profile}: 1 of 1 recipe lines migrated, clean\n",
+    )
+    assert profile.read_text() == text
+
+
+def test_output_writes_beside_and_keeps_the_original(tmp_path):
+    source, out = tmp_path / "src", tmp_path / "out"
+    source.mkdir()
+    out.mkdir()
+    (source / "instance.cfg").write_text("[d]\nrecipe = slapos.cookbook:mkdirectory\n")
+    (source / "instance-other.cfg").write_text("[c]\nrecipe = plone.recipe.command\n")
+    result = migrate("--output", str(out), *map(str, sorted(source.iterdir())), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (source / "instance.cfg").read_text() == "[d]\nrecipe = slapos.cookbook:mkdirectory\n"
+    assert (out / "instance.cfg").read_text() == "[d]\nrecipe = slapkit:mkdirectory\n"
+    # A profile with nothing to migrate is copied as it is: --output is complete.
+    assert (out / "instance-other.cfg").read_text() == "[c]\nrecipe = plone.recipe.command\n"
+    assert result.stdout.splitlines()[-1] == (
+        "2 profiles: 1 of 2 recipe lines migrated, 1 findings"
+    )
+
+
+def test_a_missing_profile_or_output_is_one_line_error(tmp_path):
+    result = migrate(str(tmp_path / "nosuch.cfg"), cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"slapkit: {tmp_path / 'nosuch.cfg'}: No such file or directory\n",
+    )
+    result = migrate("--output", str(tmp_path / "nodir"), "x.cfg", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == f"slapkit: --output {tmp_path / 'nodir'}: not a directory\n"
+
+
+# --- what the cookbook knows and slapkit refuses, through real buildout --------------
+
+
+@pytest.mark.parametrize(
+    "option", ["sig-ign = SIGHUP", "reserve-cpu = true", "redirect-stdout = log"]
+)
+def test_the_wrapper_refuses_cookbook_options_it_does_not_implement(buildout, option):
+    name = option.split(" ")[0]
+    result = buildout.run(
+        f"[buildout]\nparts = w\n[w]\nrecipe = slapkit:wrapper\ncommand-line = true\n"
+        f"wrapper-path = {buildout.path('w')}\n{option}\n"
+    )
+    error_in(result, f"[w] {name}: slapos.cookbook's wrapper option is not implemented by slapkit")
+    assert not os.path.lexists(buildout.path("w"))
+
+
+def test_an_empty_cookbook_option_is_no_option(buildout):
+    buildout.run(
+        f"[buildout]\nparts = w\n[w]\nrecipe = slapkit:wrapper\ncommand-line = true\n"
+        f"wrapper-path = {buildout.path('w')}\nprivate-tmpfs =\n"
+    ).check()
+    assert buildout.path("w").exists()
+
+
+def test_publish_refuses_the_cookbooks_control_options(buildout):
+    result = buildout.run(
+        "[buildout]\nparts = p\n[p]\nrecipe = slapkit:publish\nurl = x\n-extends = other\n"
+    )
+    error_in(result, "[p] -extends: slapos.cookbook's publish option is not implemented by slapkit")
+    assert not os.path.lexists(buildout.path(".slapkit", "connection.json"))
+
+
+def test_jinja2_refuses_md5sum(buildout):
+    result = buildout.run(
+        f"[buildout]\nparts = t\n[t]\nrecipe = slapkit:jinja2\ninline = x\n"
+        f"output = {buildout.path('out')}\nmd5sum = 0123\n"
+    )
+    error_in(result, "[t] md5sum: slapos.recipe.template's option is not implemented by slapkit")
+
+
+def test_password_refuses_create_once_false(buildout):
+    result = buildout.run(
+        "[buildout]\nparts = p\n[p]\nrecipe = slapkit:generate.password\ncreate-once = false\n"
+    )
+    error_in(
+        result,
+        "[p] create-once: slapkit always keeps the stored password: only true (the default) "
+        "is accepted",
+    )
+    buildout.run(
+        "[buildout]\nparts = p\n[p]\nrecipe = slapkit:generate.password\ncreate-once = true\n"
+    ).check()
