@@ -50,8 +50,9 @@ KNOWN_DIFFERENCES = {
     "wrapper script": "slapkit writes its own sh script (every argument quoted, flock "
     "for pidfile, no Python for wait-for-files): wrappers are compared by what the "
     "program receives (arguments, environment, directory), not by their bytes",
-    "wrapper mode": "the cookbook makes wrappers 0700; slapkit 0777 less the umask "
-    "(0750 under slapgrid's umask 027), like every executable it writes",
+    "wrapper mode": "the cookbook makes its sh wrappers 0700 (its Python ones, for "
+    "pidfile or wait-for-files, 0777 less the umask); slapkit all of them 0777 less the "
+    "umask (0750 under slapgrid's umask 027), like every executable it writes",
     "wrapper arguments": 'the cookbook\'s wrapper passes its own arguments on ("$@"); '
     "slapkit's only with parameters-extra = true (slapkit migrate reports each one)",
     "wrapper digest": "hash-files/hash-existing-files: slapkit's digest in the file name "
@@ -86,6 +87,11 @@ class Case:
     # The anchor needs a SlapOS master (slapconfiguration, publish): slapos
     # proxy, the real one, is started for it.
     master: bool = False
+    # Why the anchor cannot run here, when it cannot: slapos.cookbook's
+    # slapconfiguration (all forms) and switch-softwaretype set options to
+    # Python objects, which only SlapOS's own zc.buildout fork accepts (not
+    # on PyPI). Only for a case that does not migrate yet.
+    no_anchor: str = ""
 
     @classmethod
     def load(cls, directory: Path) -> Case:
@@ -132,19 +138,21 @@ def run_anchor(case: Case, profile: Path, partition: Path, master: Any) -> dict[
         # slapgrid's tail, naming the master and the partition it gave.
         instance = master.request("corpus", case.parameters)
         config = partition / "buildout.cfg"
-        text = config.read_text()
+        marker = "# This is beginning of zc.buildout profile's tail"
+        profile_text, tail = config.read_text().split(marker)
         for option, value in (
             ("computer-id", COMPUTER_ID),
             ("partition-id", instance.getId()),
             ("server-url", master.url),
         ):
-            text = re.sub(rf"(?m)^{option} =.*$", f"{option} = {value}", text)
+            tail = re.sub(rf"(?m)^{option} =.*$", f"{option} = {value}", tail)
             legacy = option.replace("-", "_")
-            text = re.sub(rf"(?m)^{legacy} =.*$", f"{legacy} = {value}", text)
+            tail = re.sub(rf"(?m)^{legacy} =.*$", f"{legacy} = {value}", tail)
+        text = profile_text + marker + tail
         config.write_text(text)
-    ok, _, error = run_buildout(partition, lambda line: None)
+    run = run_buildout(partition, lambda line: None)
     log = (partition / ".slapkit" / "buildout.log").read_text()
-    assert ok, f"the anchor (slapos.cookbook) fails: {error}\n{log}"
+    assert run.ok, f"the anchor (slapos.cookbook) fails: {run.error}\n{log}"
     if master is None:
         return {}
     return dict(master.request("corpus", case.parameters).getConnectionParameterDict())
@@ -241,9 +249,14 @@ def compare(case: Case, anchor: Path, migrated: Path, work: Path) -> list[str]:
         )
         if kind != other_kind:
             problems.append(f"{relative}: {kind} in the anchor, {other_kind} in slapkit's")
+        elif kind == "wrapper" and (mode, content.read_bytes()) == (
+            other_mode,
+            other_content.read_bytes(),
+        ):
+            continue  # the same script on both sides (a recipe left as it is)
         elif kind == "wrapper":
             # "wrapper mode" and "wrapper script": by what runs, not bytes or mode.
-            if mode != 0o700 or other_mode != 0o750:
+            if mode not in (0o700, 0o750) or other_mode != 0o750:
                 problems.append(f"{relative}: wrapper modes {oct(mode)} and {oct(other_mode)}")
             expected = what_runs(content, work / "record")
             # "wrapper arguments": the cookbook passes its own arguments on.
@@ -264,6 +277,33 @@ def compare(case: Case, anchor: Path, migrated: Path, work: Path) -> list[str]:
     return problems
 
 
+def profile_of(case: Case, directory: Path) -> Path:
+    return directory / case.profiles[0]
+
+
+def parameters_file(case: Case, directory: Path) -> Path:
+    path = directory / "parameters.json"
+    path.write_text(json.dumps(case.parameters))
+    return path
+
+
+def check_not_yet(
+    case: Case, report: str, profile: Path, partition: Path, work: Path
+) -> None:
+    """slapkit migrate says why (a recipe slapkit does not have yet) and the
+    deploy fails; when either changes, the case must be looked at again."""
+    assert case.why in report, report
+    parameters = parameters_file(case, work)
+    try:
+        first = slapkit("deploy", profile, "--partition", partition, "--parameters", parameters)
+    finally:
+        Supervisor(partition).shutdown()
+    assert first.returncode != 0, (
+        f"{case.name} deploys now: compare it and mark it 'migrates'\n{first.stdout}"
+    )
+    pytest.xfail(f"not yet: {case.why}")
+
+
 # --- the test -------------------------------------------------------------------------
 
 
@@ -282,6 +322,10 @@ def test_corpus_profile(name, tmp_path):
     assert migration.returncode == 0, migration.stdout + migration.stderr
 
     partition = tmp_path / "partition"
+    if case.no_anchor:
+        assert case.status == "not yet", "a case that migrates is compared with its anchor"
+        check_not_yet(case, migration.stdout, profile_of(case, migrated_profiles), partition, tmp_path)
+        return
     master = start_master(tmp_path) if case.master else None
     try:
         if master is not None:
@@ -292,17 +336,13 @@ def test_corpus_profile(name, tmp_path):
             stop_master(master)
     anchor = partition.rename(tmp_path / "anchor-partition")
 
-    parameters = tmp_path / "parameters.json"
-    parameters.write_text(json.dumps(case.parameters))
-    profile = migrated_profiles / case.profiles[0]
+    if case.status == "not yet":
+        check_not_yet(case, migration.stdout, profile_of(case, migrated_profiles), partition, tmp_path)
+        return
+    parameters = parameters_file(case, tmp_path)
+    profile = profile_of(case, migrated_profiles)
     try:
         first = slapkit("deploy", profile, "--partition", partition, "--parameters", parameters)
-        if case.status == "not yet":
-            assert first.returncode != 0, (
-                f"{name} deploys now: check it and mark it 'migrates'\n{first.stdout}"
-            )
-            assert case.why in first.stdout, first.stdout
-            pytest.xfail(f"not yet: {case.why}")
         assert first.returncode == 0, first.stdout + first.stderr
         second = slapkit("deploy", profile, "--partition", partition, "--parameters", parameters)
         assert second.returncode == 0, second.stdout + second.stderr
@@ -319,3 +359,40 @@ def test_corpus_profile(name, tmp_path):
             if secrets.get(mine, mine) != secrets.get(theirs, theirs):
                 problems.append(f"published {key}: {mine!r}, the anchor's {theirs!r}")
     assert not problems, "\n".join(problems)
+
+
+def test_the_comparison_sees_what_differs_and_only_that(tmp_path):
+    """The harness itself: known differences pass, anything else is named."""
+    software = tmp_path / "software"
+    case = Case("self-test", "", "", "", "migrates", binaries=["bin/program"])
+    install_standins(case, software)
+    program = software / "bin" / "program"
+
+    def partition(name: str, config: str, argument: str, directory_mode: int) -> Path:
+        root = tmp_path / name
+        (root / "etc" / "service").mkdir(parents=True)
+        (root / "etc").chmod(directory_mode)
+        (root / "etc" / "a.conf").write_text(config)
+        if name == "anchor":  # as the cookbook writes it
+            wrapper = root / "etc" / "service" / "s-0123456789abcdef0123456789abcdef"
+            wrapper.write_text(f"#!/bin/sh -e\nexec {program} {argument} \"$@\"\n")
+            wrapper.chmod(0o700)
+        else:
+            wrapper = root / "etc" / "service" / "s-89abcdef01234567"
+            wrapper.write_text(
+                f"#!/bin/sh\n# Written by slapkit:wrapper for part [s]\nexec '{program}' "
+                f"'{argument}'\n"
+            )
+            wrapper.chmod(0o750)
+        return root
+
+    anchor = partition("anchor", "x", "--port=1", 0o750)
+    assert compare(case, anchor, partition("same", "x", "--port=1", 0o750), tmp_path) == []
+    problems = compare(case, anchor, partition("other", "y", "--port=2", 0o700), tmp_path)
+    assert [problem.split(":")[0] for problem in problems] == [
+        "etc",
+        "etc/a.conf",
+        "etc/service/s-<digest>",
+    ]
+    assert problems[0] == "etc: mode 0o750 -> 0o700"
+    assert "'--port=2'" in problems[2] and "'--port=1'" in problems[2]

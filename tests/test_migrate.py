@@ -191,3 +191,78 @@ def test_password_refuses_create_once_false(buildout):
     buildout.run(
         "[buildout]\nparts = p\n[p]\nrecipe = slapkit:generate.password\ncreate-once = true\n"
     ).check()
+
+
+# --- nothing ignored silently: what slapkit deploy shows --------------------------------
+
+
+@pytest.fixture
+def partition(tmp_path):
+    from slapkit.runner.supervisor import Supervisor
+
+    directory = tmp_path / "partition"
+    yield directory
+    Supervisor(directory).shutdown()
+
+
+def deploy(profile_text: str, partition: Path) -> subprocess.CompletedProcess[str]:
+    profile = partition.parent / "instance.cfg"
+    profile.write_text(profile_text)
+    return subprocess.run(
+        [SLAPKIT, "deploy", str(profile), "--partition", str(partition)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_deploy_shows_an_option_no_recipe_read(partition):
+    result = deploy(
+        "[buildout]\nparts = w\n[w]\nrecipe = slapkit:wrapper\ncommand-line = true\n"
+        "wrapper-path = ${buildout:directory}/w\nparameter-extra = true\n",
+        partition,
+    )
+    assert result.returncode == 0, result.stdout
+    assert "\nwarning      [w] unused option(s): 'parameter-extra'\n" in result.stdout
+
+
+def test_a_recipe_that_does_not_exist_is_one_line(partition):
+    result = deploy("[buildout]\nparts = x\n[x]\nrecipe = slapkit:switch-softwaretypo\n", partition)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    failed = lines.index("buildout     FAILED")
+    assert lines[failed + 1 :] == [
+        "  [x] recipe: slapkit has no recipe 'slapkit:switch-softwaretypo' (it has: "
+        "generate.password, jinja2, mkdirectory, parameters, promise, publish, wrapper)"
+    ]
+
+
+def test_a_distribution_that_is_not_installed_is_one_line():
+    # What zc.buildout says (a real run scans the whole package index first:
+    # a minute on a machine with a local mirror).
+    from slapkit.runner.buildout_run import buildout_error
+
+    lines = [
+        "While:",
+        "  Installing.",
+        "  Getting section x.",
+        "  Initializing section x.",
+        "  Installing recipe nosuch.recipe.",
+        "  Getting distribution for 'nosuch.recipe'.",
+        "Error: We don't have a distribution for nosuch.recipe",
+        "and can't install one in offline (no-install) mode.",
+    ]
+    assert buildout_error(lines) == "[x] recipe: no distribution nosuch.recipe is installed"
+
+
+def test_the_summary_shows_a_converted_cookbook_password(partition):
+    (partition / "parts").mkdir(parents=True)
+    (partition / "parts" / "pw").write_text('{"": "cookbook-made"}')
+    result = deploy(
+        "[buildout]\nparts = pw\n[pw]\nrecipe = slapkit:generate.password\n", partition
+    )
+    assert result.returncode == 0, result.stdout
+    assert f"  pw: converted slapos.cookbook password in {partition}/parts/pw\n" in result.stdout
+    assert "files        1 changed" in result.stdout
+    assert (partition / "parts" / "pw").read_text() == "cookbook-made"

@@ -39,8 +39,8 @@ class GeneratePassword(BaseRecipe):
     """Generate a password once, store it, and give it to other parts.
 
     Options:
-      storage-path  the file keeping the password (mode 0600, directory made
-                    0700 if missing). Default ``${buildout:parts-directory}/<part>``.
+      storage-path  the file keeping the password (mode 0600; a missing
+                    directory made as mkdirectory makes one). Default ``${buildout:parts-directory}/<part>``.
                     Given empty: the password is not persisted (keep it
                     elsewhere, or impose it with ``passwd``).
       passwd        impose this password (stored, hashed) instead of a
@@ -98,7 +98,9 @@ class GeneratePassword(BaseRecipe):
             return imposed or self._generate()
         directory = os.path.dirname(self.storage)
         try:
-            os.makedirs(directory, mode=0o700, exist_ok=True)
+            # As mkdirectory would make it: the part that creates this
+            # directory (srv, often) may run later, and keeps what it finds.
+            os.makedirs(directory, exist_ok=True)
             # Two buildouts started at once must end with one password.
             with locked_directory(directory):
                 for path in filter(None, (self.storage, self.hashes_path)):

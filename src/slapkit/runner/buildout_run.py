@@ -6,22 +6,31 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from slapkit.core.partition_state import STATE_DIR
 
 _PART_LINE = re.compile(r"^(Installing|Updating|Uninstalling) (.+)\.$")
-_CHANGE_LINE = re.compile(r"^\S+: (created|updated|removed|published) ")
+_CHANGE_LINE = re.compile(r"^\S+: (created|updated|removed|published|converted) ")
+# zc.buildout's warning for options no recipe read: often a typo.
+_UNUSED_OPTIONS = re.compile(r"^Section `(.+)` contains unused option\(s\): (.+)\.$")
+
+
+@dataclass
+class BuildoutRun:
+    ok: bool
+    changes: list[str]  # the lines recipes said for files they changed
+    error: str  # what stopped it, when it failed
+    warnings: list[str]  # unused options, as "[part] unused option(s): 'x'"
+
 
 
 def run_buildout(
     partition: Path, progress: Callable[[str], None], verbose: bool = False
-) -> tuple[bool, list[str], str]:
-    """Run buildout in the partition under slapgrid's umask 027.
-
-    Returns (succeeded, changed-file lines, error text); the whole output
-    goes to ``.slapkit/buildout.log``.
-    """
+) -> BuildoutRun:
+    """Run buildout in the partition under slapgrid's umask 027; the whole
+    output goes to ``.slapkit/buildout.log``."""
     command = [
         sys.executable,
         "-c",
@@ -32,6 +41,7 @@ def run_buildout(
     ]
     log_path = partition / STATE_DIR / "buildout.log"
     changes: list[str] = []
+    warnings: list[str] = []
     lines: list[str] = []
     with open(log_path, "w", encoding="utf-8") as log:
         process = subprocess.Popen(
@@ -55,9 +65,49 @@ def run_buildout(
                 progress(f"[{count}] {match.group(1)} {match.group(2)}")
             elif _CHANGE_LINE.match(line):
                 changes.append(line)
+            unused = _UNUSED_OPTIONS.match(line)
+            if unused:
+                warnings.append(f"[{unused.group(1)}] unused option(s): {unused.group(2)}")
         returncode = process.wait()
     error = "" if returncode == 0 else buildout_error(lines, verbose)
-    return returncode == 0, changes, error
+    return BuildoutRun(returncode == 0, changes, error, warnings)
+
+
+_SECTION_LINE = re.compile(r"\s+Getting section (.+)\.$")
+_MISSING_ENTRY = re.compile(r"ImportError: Entry point \('zc\.buildout', '(.+)'\) not found")
+_MISSING_DISTRIBUTION = re.compile(r"Error: We don't have a distribution for (\S+)$")
+
+
+def _missing_recipe(lines: list[str]) -> str | None:
+    """One line for a recipe that does not exist: ``[part] recipe: …``."""
+    for line in reversed(lines):
+        entry = _MISSING_ENTRY.search(line)
+        distribution = _MISSING_DISTRIBUTION.match(line.strip())
+        if entry or distribution:
+            break
+    else:
+        return None
+    sections = [m.group(1) for m in map(_SECTION_LINE.match, lines) if m]
+    where = f"[{sections[-1]}] recipe" if sections else "recipe"
+    if distribution:
+        return f"{where}: no distribution {distribution.group(1)} is installed"
+    spec = next(
+        (line.split("recipe entry ", 1)[1].rstrip(".") for line in lines if "recipe entry " in line),
+        entry.group(1) if entry else "",
+    )
+    if spec.startswith("slapkit:"):
+        return f"{where}: slapkit has no recipe {spec!r} (it has: {', '.join(slapkit_recipes())})"
+    return f"{where}: no recipe {spec!r}"
+
+
+def slapkit_recipes() -> list[str]:
+    import importlib.metadata
+
+    return sorted(
+        point.name
+        for point in importlib.metadata.entry_points(group="zc.buildout")
+        if point.dist is not None and point.dist.name == "slapkit"
+    )
 
 
 def buildout_error(lines: list[str], verbose: bool = False) -> str:
@@ -65,6 +115,9 @@ def buildout_error(lines: list[str], verbose: bool = False) -> str:
     lines and its ``Error:`` (a UserError), or the exception a traceback
     ended with (a parse error, a recipe's bug), without the traceback
     unless ``verbose``."""
+    missing = _missing_recipe(lines)
+    if missing:
+        return missing
     indented = (" ", "\t")
     kept: list[str] = []
     exception: list[str] = []

@@ -199,6 +199,8 @@ def print_summary(result: Deployment, out: TextIO) -> None:
     write(f"partition    {result.partition}")
     for note in result.notes:
         write(f"note         {note}")
+    for warning in result.warnings:
+        write(f"warning      {warning}")
     if not result.buildout_ok:
         write("buildout     FAILED")
         for line in result.buildout_error.splitlines():

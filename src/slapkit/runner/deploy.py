@@ -35,6 +35,7 @@ class Deployment:
     promises: list[PromiseResult] = field(default_factory=list)
     connection: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -87,9 +88,9 @@ def _deploy_locked(
         result.notes.append(
             f"buildout's .installed.cfg was cut short (a killed run): moved to {broken}"
         )
-    result.buildout_ok, result.files_changed, result.buildout_error = run_buildout(
-        partition, progress, verbose
-    )
+    run = run_buildout(partition, progress, verbose)
+    result.buildout_ok, result.files_changed, result.buildout_error = run.ok, run.changes, run.error
+    result.warnings = run.warnings
     if result.buildout_ok:
         supervisor = Supervisor(partition, PARTITION_ID)
         progress("supervisord: loading programs")
