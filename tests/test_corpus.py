@@ -287,9 +287,7 @@ def parameters_file(case: Case, directory: Path) -> Path:
     return path
 
 
-def check_not_yet(
-    case: Case, report: str, profile: Path, partition: Path, work: Path
-) -> None:
+def check_not_yet(case: Case, report: str, profile: Path, partition: Path, work: Path) -> None:
     """slapkit migrate says why (a recipe slapkit does not have yet) and the
     deploy fails; when either changes, the case must be looked at again."""
     assert case.why in report, report
@@ -324,7 +322,9 @@ def test_corpus_profile(name, tmp_path):
     partition = tmp_path / "partition"
     if case.no_anchor:
         assert case.status == "not yet", "a case that migrates is compared with its anchor"
-        check_not_yet(case, migration.stdout, profile_of(case, migrated_profiles), partition, tmp_path)
+        check_not_yet(
+            case, migration.stdout, profile_of(case, migrated_profiles), partition, tmp_path
+        )
         return
     master = start_master(tmp_path) if case.master else None
     try:
@@ -337,7 +337,9 @@ def test_corpus_profile(name, tmp_path):
     anchor = partition.rename(tmp_path / "anchor-partition")
 
     if case.status == "not yet":
-        check_not_yet(case, migration.stdout, profile_of(case, migrated_profiles), partition, tmp_path)
+        check_not_yet(
+            case, migration.stdout, profile_of(case, migrated_profiles), partition, tmp_path
+        )
         return
     parameters = parameters_file(case, tmp_path)
     profile = profile_of(case, migrated_profiles)
@@ -375,7 +377,7 @@ def test_the_comparison_sees_what_differs_and_only_that(tmp_path):
         (root / "etc" / "a.conf").write_text(config)
         if name == "anchor":  # as the cookbook writes it
             wrapper = root / "etc" / "service" / "s-0123456789abcdef0123456789abcdef"
-            wrapper.write_text(f"#!/bin/sh -e\nexec {program} {argument} \"$@\"\n")
+            wrapper.write_text(f'#!/bin/sh -e\nexec {program} {argument} "$@"\n')
             wrapper.chmod(0o700)
         else:
             wrapper = root / "etc" / "service" / "s-89abcdef01234567"

@@ -259,9 +259,7 @@ def test_a_distribution_that_is_not_installed_is_one_line():
 def test_the_summary_shows_a_converted_cookbook_password(partition):
     (partition / "parts").mkdir(parents=True)
     (partition / "parts" / "pw").write_text('{"": "cookbook-made"}')
-    result = deploy(
-        "[buildout]\nparts = pw\n[pw]\nrecipe = slapkit:generate.password\n", partition
-    )
+    result = deploy("[buildout]\nparts = pw\n[pw]\nrecipe = slapkit:generate.password\n", partition)
     assert result.returncode == 0, result.stdout
     assert f"  pw: converted slapos.cookbook password in {partition}/parts/pw\n" in result.stdout
     assert "files        1 changed" in result.stdout

@@ -60,20 +60,20 @@ def survey(texts: dict[str, str]) -> dict[str, object]:
     for text in texts.values():
         all_covered = True
         for section in read_sections(text):
-            recipe = section.recipe
-            if recipe is None or not recipe.value.strip():
-                continue
-            spec = recipe.value.split("#", 1)[0].strip()
-            lines += 1
-            recipes[spec] += 1
-            for option in section.options:
-                if option.name != "recipe":
-                    options[spec][option.name] += 1
-            target = migrated(spec)
-            if target is not None and is_covered(target):
-                covered_lines += 1
-            else:
-                all_covered = False
+            for recipe in section.options:
+                spec = recipe.value.split("#", 1)[0].strip()
+                if recipe.name != "recipe" or not spec:
+                    continue
+                lines += 1
+                recipes[spec] += 1
+                for option in section.options:
+                    if option.name != "recipe":
+                        options[spec][option.name] += 1
+                target = migrated(spec)
+                if target is not None and is_covered(target):
+                    covered_lines += 1
+                else:
+                    all_covered = False
         fully_covered += all_covered
         _, report = migrate_text(text)
         clean_profiles += report.clean

@@ -32,10 +32,10 @@ def migrate_text(text: str) -> tuple[str, ProfileReport]:
         for option in section.options:
             if option.name != "recipe":
                 continue
-            report.recipe_lines += 1
             spec = option.value.split("#", 1)[0].strip()
             if not spec:
-                continue
+                continue  # an emptied recipe (a macro's user cancels it)
+            report.recipe_lines += 1
             if "{{" in spec or "${" in spec or "{%" in spec:
                 report.findings.append(
                     Finding(

@@ -40,7 +40,8 @@ class GeneratePassword(BaseRecipe):
 
     Options:
       storage-path  the file keeping the password (mode 0600; a missing
-                    directory made as mkdirectory makes one). Default ``${buildout:parts-directory}/<part>``.
+                    directory made as mkdirectory makes one).
+                    Default ``${buildout:parts-directory}/<part>``.
                     Given empty: the password is not persisted (keep it
                     elsewhere, or impose it with ``passwd``).
       passwd        impose this password (stored, hashed) instead of a

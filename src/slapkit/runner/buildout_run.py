@@ -25,7 +25,6 @@ class BuildoutRun:
     warnings: list[str]  # unused options, as "[part] unused option(s): 'x'"
 
 
-
 def run_buildout(
     partition: Path, progress: Callable[[str], None], verbose: bool = False
 ) -> BuildoutRun:
@@ -92,7 +91,11 @@ def _missing_recipe(lines: list[str]) -> str | None:
     if distribution:
         return f"{where}: no distribution {distribution.group(1)} is installed"
     spec = next(
-        (line.split("recipe entry ", 1)[1].rstrip(".") for line in lines if "recipe entry " in line),
+        (
+            line.split("recipe entry ", 1)[1].rstrip(".")
+            for line in lines
+            if "recipe entry " in line
+        ),
         entry.group(1) if entry else "",
     )
     if spec.startswith("slapkit:"):
