@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command:
-#   1. lint and types: ruff (lint, format) and mypy (strict on core/ and the
-#      recipes);
+#   1. lint, types and packaging: ruff (lint, format), mypy (strict on core/,
+#      the recipes and the migration), the sdist and wheel built and passed
+#      by twine check;
 #   2. the whole suite on today's zc.buildout (Python 3.12), under coverage
 #      (branches; forked buildouts and subprocesses included), whose report
 #      is printed, not asserted;
@@ -27,6 +28,12 @@ echo "== lint and types: ruff, mypy"
 .venv/bin/ruff check src tests benchmarks tools
 .venv/bin/ruff format --check src tests benchmarks tools
 .venv/bin/mypy
+echo "== packaging: sdist and wheel build, twine check"
+dist=$(mktemp -d)
+.venv/bin/python -m build --no-isolation --outdir "$dist" . > "$dist/build.log" 2>&1 \
+    || { cat "$dist/build.log"; exit 1; }
+.venv/bin/twine check --strict "$dist"/*
+rm -rf "$dist"
 echo "== zc.buildout $(version .venv), $(.venv/bin/python --version), under coverage"
 rm -f .coverage .coverage.*
 .venv/bin/python -m coverage run -m pytest -m "not slapgrid"
