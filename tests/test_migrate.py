@@ -48,6 +48,7 @@ MIGRATED = (
     PROFILE.replace("recipe  =  slapos.cookbook:mkdirectory", "recipe  =  slapkit:mkdirectory")
     .replace("recipe = slapos.cookbook:wrapper\r\ncommand", "recipe = slapkit:wrapper\r\ncommand")
     .replace("recipe = slapos.recipe.template:jinja2", "recipe = slapkit:jinja2")
+    .replace("recipe = slapos.recipe.template\r\n", "recipe = slapkit:template\r\n")
 )
 
 
@@ -82,14 +83,12 @@ def test_the_report_names_line_part_and_what_does_not_migrate(tmp_path):
     assert result.returncode == 1
     assert profile.read_bytes() == PROFILE.encode()  # --check writes nothing
     lines = result.stdout.splitlines()
-    assert lines[0] == f"{profile}: 3 of 7 recipe lines migrated"
+    assert lines[0] == f"{profile}: 4 of 7 recipe lines migrated"
     assert lines[1:] == [
         f"  {profile}:9: [service] differs: the cookbook's wrapper always passes its own "
         'arguments on ("$@"); slapkit\'s only with parameters-extra = true',
         f"  {profile}:13: [service] not supported: sig-ign: not implemented by slapkit's "
         "wrapper yet (refused)",
-        f"  {profile}:19: [config] not covered: slapos.recipe.template: slapkit has no "
-        "slapkit:template yet, left as it is",
         f"  {profile}:22: [request] not covered: slapos.cookbook:request: slapkit has no "
         "slapkit:request yet, left as it is",
         f"  {profile}:24: [other] computed: recipe '{{{{ recipe_name }}}}' is computed; "
@@ -234,7 +233,8 @@ def test_a_recipe_that_does_not_exist_is_one_line(partition):
     failed = lines.index("buildout     FAILED")
     assert lines[failed + 1 :] == [
         "  [x] recipe: slapkit has no recipe 'slapkit:switch-softwaretypo' (it has: "
-        "generate.password, jinja2, mkdirectory, parameters, promise, publish, wrapper)"
+        "generate.password, jinja2, mkdirectory, parameters, promise, publish, template, "
+        "wrapper)"
     ]
 
 

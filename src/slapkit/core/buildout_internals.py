@@ -88,3 +88,15 @@ def substitute(options: MutableMapping[str, str], option: str, template: str) ->
         return template
     seen = [(getattr(options, "name", ""), option)]
     return "$$".join(sub(piece, seen) for piece in template.split("$$"))
+
+
+def substitute_text(options: MutableMapping[str, str], option: str, text: str) -> str:
+    """A template's ``text`` as slapos.recipe.template makes it: each ``${…}``
+    substituted once by zc.buildout (references, escapes and errors are
+    buildout's), ``$$`` giving ``$``."""
+    sub = getattr(options, "_sub", None)
+    pieces = text.split("$$")
+    if sub is None:
+        return "$".join(pieces)
+    name = getattr(options, "name", "")
+    return "$".join(sub(piece, [(name, option)]) for piece in pieces)

@@ -33,6 +33,16 @@ def executable_mode() -> int:
     return 0o777 & ~current_umask()
 
 
+def default_file_mode(content: bytes) -> int:
+    """As slapos.recipe.template: 0666 less the umask, or 0777 less the umask
+    for a script whose interpreter exists and is executable."""
+    if content.startswith(b"#!"):
+        line = content[2:].split(b"\n", 1)[0].split(None, 1)
+        if line and os.access(line[0], os.X_OK):
+            return executable_mode()
+    return 0o666 & ~current_umask()
+
+
 def _open_regular(path: str) -> int | None:
     """A read-only descriptor of ``path`` when it is a regular file, else None.
 

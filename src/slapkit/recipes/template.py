@@ -13,7 +13,7 @@ from typing import Any
 from slapkit.core import BaseRecipe
 from slapkit.core.claims import claim, remove_unclaimed
 from slapkit.core.concealment import section_items
-from slapkit.core.files import current_umask, executable_mode
+from slapkit.core.files import default_file_mode
 from slapkit.core.options import PartOptions
 
 # The builtins a template may call, as slapos.recipe.template offers them.
@@ -325,7 +325,7 @@ class Jinja2(BaseRecipe):
             if self.template_path is not None and not os.path.exists(self.template_path):
                 raise self.error(self.source_option, f"{self.template_path!r} does not exist")
             self.rendered = self._render()
-        mode = self.mode if self.mode is not None else _default_mode(self.rendered)
+        mode = self.mode if self.mode is not None else default_file_mode(self.rendered)
         if self.once and not os.path.isdir(os.path.dirname(self.once)):
             raise self.error("once", f"the directory of {self.once!r} does not exist")
         self.write(self.output_option, self.output, self.rendered, mode)
@@ -336,15 +336,6 @@ class Jinja2(BaseRecipe):
 
     def _sources_changed(self) -> bool:
         return any(_signature(path) != seen for path, seen in self.sources.items())
-
-
-def _default_mode(content: bytes) -> int:
-    """As slapos.recipe.template: a script whose interpreter exists is executable."""
-    if content.startswith(b"#!"):
-        line = content[2:].split(b"\n", 1)[0].split(None, 1)
-        if line and os.access(line[0], os.X_OK):
-            return executable_mode()
-    return 0o666 & ~current_umask()
 
 
 def _signature(path: str) -> tuple[int, int, int] | None:
