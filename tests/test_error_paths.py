@@ -547,3 +547,15 @@ def test_a_write_only_object_hides_every_value_in_it(buildout):
     installed = buildout.path(".installed.cfg").read_text()
     for secret in ("db-user-name", "5432", "host-one-secret"):
         assert secret not in installed and secret not in result.output
+
+
+def test_a_hash_file_that_is_a_directory_is_a_user_error(buildout, tmp_path):
+    unreadable = tmp_path / "a-directory"
+    unreadable.mkdir()
+    error_in(
+        buildout.run(
+            f"[buildout]\nparts = w\n[w]\nrecipe = slapkit:wrapper\ncommand-line = /bin/true\n"
+            f"wrapper-path = {buildout.path('w')}\nhash-existing-files = {unreadable}\n"
+        ),
+        f"[w] hash-existing-files: '{unreadable}' is not a file",
+    )

@@ -36,6 +36,10 @@ NOT_IMPLEMENTED = (
 )
 
 
+def _not_a_file(path: str) -> str:
+    return f"{path!r} is not a file" if os.path.lexists(path) else f"{path!r} does not exist"
+
+
 def shell_quote(value: str) -> str:
     """One shell word that is exactly ``value``, never expanded."""
     return "'" + value.replace("'", "'\\''") + "'"
@@ -116,7 +120,7 @@ class Wrapper(BaseRecipe):
         self.hash_existing_files = self._local_paths("hash-existing-files")
         for path in self.hash_existing_files:
             if not os.path.isfile(path):
-                raise self.error("hash-existing-files", f"{path!r} does not exist")
+                raise self.error("hash-existing-files", _not_a_file(path))
         self.script = self._script()
         if self.hash_existing_files and not self.hash_files:
             options["wrapper-path"] = self._final_path()
@@ -147,7 +151,7 @@ class Wrapper(BaseRecipe):
             return self.base_path
         for path in self.hash_files:
             if not os.path.isfile(path):
-                raise self.error("hash-files", f"{path!r} does not exist")
+                raise self.error("hash-files", _not_a_file(path))
         try:
             salt = partition_salt(self.directory)
         except OSError as exc:

@@ -1,0 +1,279 @@
+"""Small functions tested directly, beside the real-buildout tests: the
+defensive branches a real run rarely reaches (races, dead processes, odd
+schemas, files in the way)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from slapkit.core import files
+from slapkit.core.partition_state import partition_salt
+from slapkit.core.run_state import reset_run_state
+from slapkit.instance.sources import SourceError, parse_instance_xml
+from slapkit.runner import supervisor
+from slapkit.runner.supervisor import Supervisor, discover_programs
+
+# --- files ----------------------------------------------------------------------------
+
+
+def test_write_if_changed_refuses_a_directory(tmp_path):
+    (tmp_path / "d").mkdir()
+    with pytest.raises(IsADirectoryError):
+        files.write_if_changed(str(tmp_path / "d"), b"x")
+
+
+def test_write_if_changed_replaces_a_fifo_and_does_not_read_it(tmp_path):
+    fifo = tmp_path / "f"
+    os.mkfifo(fifo)  # opening it to read would block forever
+    assert files.write_if_changed(str(fifo), b"x", 0o640)
+    assert fifo.read_bytes() == b"x" and fifo.is_file()
+
+
+def test_a_failed_replace_leaves_no_temporary(tmp_path):
+    target = tmp_path / "d"
+    (target / "inside").mkdir(parents=True)  # rename over a non-empty directory fails
+    with pytest.raises(OSError):
+        files.replace_atomically(str(target), b"x", 0o600)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
+
+
+def test_stale_temporaries_of_a_missing_directory_are_none(tmp_path):
+    reset_run_state()
+    assert files.remove_stale_temporaries(str(tmp_path / "no" / "file")) == []
+
+
+def test_remove_file_says_whether_there_was_one(tmp_path):
+    (tmp_path / "x").write_text("")
+    assert files.remove_file(str(tmp_path / "x")) is True
+    assert files.remove_file(str(tmp_path / "x")) is False
+
+
+def test_default_file_mode_follows_the_interpreter():
+    mask = files.current_umask()
+    assert files.default_file_mode(b"#!/bin/sh\n") == 0o777 & ~mask
+    assert files.default_file_mode(b"#! /bin/sh -e\n") == 0o777 & ~mask
+    assert files.default_file_mode(b"#!/no/such\n") == 0o666 & ~mask
+    assert files.default_file_mode(b"#!") == 0o666 & ~mask
+    assert files.default_file_mode(b"plain") == 0o666 & ~mask
+
+
+# --- the partition's salt: two runs make it at once -----------------------------------
+
+
+def test_a_salt_linked_first_by_another_run_is_the_one_read(tmp_path, monkeypatch):
+    reset_run_state()
+    (tmp_path / ".slapkit").mkdir()
+    theirs = b"f" * 64
+    real_link = os.link
+
+    def other_run_won(source, target):
+        Path(target).write_bytes(theirs)  # the other run links its own first
+        return real_link(source, target)
+
+    monkeypatch.setattr(os, "link", other_run_won)
+    assert partition_salt(str(tmp_path)) == theirs
+    assert sorted(p.name for p in (tmp_path / ".slapkit").iterdir()) == ["salt"]
+
+
+def test_a_salt_that_cannot_be_linked_is_an_error(tmp_path, monkeypatch):
+    reset_run_state()
+    (tmp_path / ".slapkit").mkdir()
+
+    def refused(source, target):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", refused)
+    with pytest.raises(OSError):
+        partition_salt(str(tmp_path))
+    assert list((tmp_path / ".slapkit").iterdir()) == []  # its temporary is gone
+
+
+# --- instance XML ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("<instance><other/></instance>", "unexpected <other> in <instance>"),
+        ("<instance><parameter>x</parameter></instance>", "unexpected <parameter> in"),
+        ("<config/>", "the XML root is <config>, expected <instance>"),
+        ("<instance>", "invalid XML"),
+    ],
+)
+def test_instance_xml_errors(text, message):
+    with pytest.raises(SourceError, match=message):
+        parse_instance_xml(text)
+
+
+# --- supervisord helpers ----------------------------------------------------------------
+
+
+def test_a_value_supervisord_cannot_hold_is_refused():
+    with pytest.raises(ValueError):
+        supervisor._config_value("a\nb")
+    assert supervisor._config_value("100%") == "100%%"
+
+
+def test_alive_tells_running_dead_and_zombie_processes():
+    assert supervisor._alive(os.getpid())
+    child = subprocess.Popen(["true"])
+    deadline = time.monotonic() + 10
+    while supervisor._alive(child.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # it exits, unwaited: a zombie, which counts as gone
+    assert not supervisor._alive(child.pid)
+    child.wait()
+    assert not supervisor._alive(child.pid)
+
+
+def test_signal_group_of_a_process_that_is_gone_is_quiet():
+    child = subprocess.Popen(["true"])
+    child.wait()
+    supervisor._signal_group(child.pid, signal.SIGTERM)  # no error
+
+
+def test_shutdown_kills_what_does_not_stop(tmp_path):
+    # A pid file naming a live process that is no supervisord (a crashed one
+    # whose pid was reused): shutdown ends it within its timeout.
+    (tmp_path / ".slapkit").mkdir()
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        (tmp_path / ".slapkit" / "supervisord.pid").write_text(f"{sleeper.pid}\n")
+        Supervisor(tmp_path).shutdown(timeout=0.3)
+        assert sleeper.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_dot_directory_in_etc_service_is_passed_over_quietly(tmp_path):
+    service = tmp_path / "etc" / "service"
+    (service / ".hidden").mkdir(parents=True)
+    program = service / "web"
+    program.write_text("#!/bin/sh\nexec sleep 1\n")
+    program.chmod(0o755)
+    programs, skipped = discover_programs(tmp_path, "slappart0")
+    assert [p.process_name for p in programs] == ["web-on-watch"]
+    assert skipped == []
+
+
+def test_a_long_partition_path_gets_a_short_socket(tmp_path):
+    deep = tmp_path / ("d" * 100)
+    socket = Supervisor(deep).socket
+    assert len(str(socket)) < 100 and socket.name.startswith("slapkit-")
+
+
+# --- JSON Schema corners ----------------------------------------------------------------
+
+
+def schema_file(tmp_path, schema) -> str:
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(schema))
+    return str(path)
+
+
+def test_a_boolean_subschema_takes_no_default(tmp_path):
+    from slapkit.instance.schema import ParameterSchema
+
+    schema = ParameterSchema(
+        schema_file(tmp_path, {"properties": {"free": True, "n": {"default": 1}}})
+    )
+    assert schema.complete({"free": "x"}) == {"free": "x", "n": 1}
+    assert schema.errors({"free": "x", "n": 1}) == []
+
+
+def test_a_true_schema_accepts_anything(tmp_path):
+    from slapkit.instance.schema import ParameterSchema
+
+    schema = ParameterSchema(schema_file(tmp_path, True))
+    assert schema.complete({"a": "1"}) == {"a": "1"}
+    assert schema.write_only_values({"a": "1"}) == []
+
+
+def test_a_remote_ref_is_refused_and_a_sibling_file_is_read(tmp_path):
+    from slapkit.instance.schema import ParameterSchema, SchemaError
+
+    (tmp_path / "common.json").write_text(
+        json.dumps({"definitions": {"port": {"type": "integer", "default": 8080}}})
+    )
+    local = ParameterSchema(
+        schema_file(tmp_path, {"properties": {"port": {"$ref": "common.json#/definitions/port"}}})
+    )
+    assert local.complete({}) == {"port": 8080}
+    remote = ParameterSchema(
+        schema_file(tmp_path, {"properties": {"p": {"$ref": "https://example.invalid/s.json"}}})
+    )
+    with pytest.raises(SchemaError, match="only local files are supported"):
+        remote.complete({})
+
+
+def test_a_pattern_that_is_no_regular_expression_is_a_schema_error(tmp_path):
+    from slapkit.instance.schema import ParameterSchema, SchemaError
+
+    with pytest.raises(SchemaError, match="is not a 'regex'"):
+        ParameterSchema(schema_file(tmp_path, {"patternProperties": {"(": {}}}))
+
+
+# --- the command line -------------------------------------------------------------------
+
+
+def test_the_runner_without_supervisor_says_what_to_install(monkeypatch, capsys, tmp_path):
+    import sys
+
+    from slapkit.runner import cli
+
+    monkeypatch.setitem(sys.modules, "supervisor", None)  # import supervisor fails
+    assert cli.main(["status", str(tmp_path)]) == 2
+    assert "install slapkit[runner]" in capsys.readouterr().err
+
+
+def test_deploy_on_a_terminal_rewrites_one_progress_line(tmp_path):
+    import pty
+
+    profile = tmp_path / "instance.cfg"
+    profile.write_text("[buildout]\nparts = d\n[d]\nrecipe = slapkit:mkdirectory\netc = etc\n")
+    partition = tmp_path / "partition"
+    main, secondary = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [
+                str(Path(sys_executable()).with_name("slapkit")),
+                "deploy",
+                str(profile),
+                "--partition",
+                str(partition),
+            ],
+            stdout=secondary,
+            stderr=secondary,
+            stdin=subprocess.DEVNULL,
+        )
+        os.close(secondary)
+        output = b""
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the terminal is closed once the process ends
+                break
+            if not chunk:
+                break
+            output += chunk
+        assert process.wait(timeout=120) == 0, output
+    finally:
+        os.close(main)
+        Supervisor(partition).shutdown()
+    text = output.decode()
+    assert "\r\x1b[K[1] Installing d" in text  # progress on one line, rewritten
+    assert "files        1 changed" in text
+
+
+def sys_executable() -> str:
+    import sys
+
+    return sys.executable
