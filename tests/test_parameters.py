@@ -320,3 +320,47 @@ def test_unknown_partition_on_a_real_master_is_a_clear_error(buildout, slapos_ma
     assert "Error: [slap-parameter] connection-section:" in result.output
     assert slapos_master.url in result.output
     assert "Traceback" not in result.output
+
+
+def test_defaults_and_conversions_wherever_validation_reaches(buildout):
+    # jsonschema's own walk: behind $ref, in allOf, if/then, array items.
+    schema = buildout.path("schema.json")
+    schema.write_text(
+        json.dumps(
+            {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "$defs": {"port": {"type": "integer", "default": 8080}},
+                "type": "object",
+                "allOf": [{"properties": {"title": {"type": "string", "default": "t"}}}],
+                "properties": {
+                    "port": {"$ref": "#/$defs/port"},
+                    "mode": {"type": "string", "default": "single"},
+                    "backends": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"weight": {"type": "integer", "default": 1}},
+                        },
+                    },
+                },
+                "if": {"properties": {"mode": {"const": "cluster"}}},
+                "then": {"properties": {"nodes": {"type": "integer", "default": 3}}},
+            }
+        )
+    )
+    params = buildout.path("params.json")
+    params.write_text(
+        json.dumps({"mode": "cluster", "port": "81", "backends": [{"weight": "5"}, {}]})
+    )
+    buildout.run(
+        f"[buildout]\nparts = t\n[p]\nrecipe = slapkit:parameters\nparameters-file = {params}\n"
+        f"schema = {schema}\n[t]\nrecipe = slapkit:jinja2\noutput = {buildout.path('out')}\n"
+        "context = jsonkey all p:parameters-json\ninline = {{ all | tojson }}\n"
+    ).check()
+    assert json.loads(buildout.path("out").read_text()) == {
+        "mode": "cluster",
+        "port": 81,
+        "title": "t",
+        "nodes": 3,
+        "backends": [{"weight": 5}, {"weight": 1}],
+    }

@@ -7,6 +7,7 @@ schema's type first, where they convert cleanly.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -50,6 +51,7 @@ class ParameterSchema:
         except jsonschema.SchemaError as exc:
             raise SchemaError(f"{self.path} is not a valid JSON Schema: {exc.message}") from None
         self.resolver = self.registry.resolver(base_uri=self.base_uri)
+        self.completing_class = _completing(self.validator_class)
 
     @staticmethod
     def _load(path: str) -> Any:
@@ -82,32 +84,17 @@ class ParameterSchema:
             seen += 1
         return schema, resolver
 
-    def _properties(self, schema: Any, resolver: Any) -> Iterator[tuple[str, Any, Any]]:
-        schema, resolver = self._resolve(schema, resolver)
-        if not isinstance(schema, dict):
-            return
-        for name, sub in (schema.get("properties") or {}).items():
-            sub, sub_resolver = self._resolve(sub, resolver)
-            yield name, sub, sub_resolver
-        for part in schema.get("allOf") or []:
-            yield from self._properties(part, resolver)
-
     def complete(self, values: dict[str, Any]) -> dict[str, Any]:
-        """Apply defaults for absent properties and convert strings to types."""
+        """``values`` with the schema's defaults for absent properties and
+        strings converted to the schema's types, wherever validation reaches
+        a property (``properties`` behind ``$ref``, ``allOf``/``anyOf``/
+        ``oneOf``, ``if``/``then``/``else``, array items). A copy: the
+        values given are not changed."""
+        result = copy.deepcopy(values)
+        validator = self.completing_class(self.root, registry=self.registry)
         with _reference_errors():
-            return self._complete(values, self.root, self.resolver)
-
-    def _complete(self, values: dict[str, Any], schema: Any, resolver: Any) -> dict[str, Any]:
-        result = dict(values)
-        for name, sub, sub_resolver in self._properties(schema, resolver):
-            if not isinstance(sub, dict):
-                continue
-            if name not in result and "default" in sub:
-                result[name] = sub["default"]
-            if name in result:
-                result[name] = convert(result[name], sub)
-                if isinstance(result[name], dict):
-                    result[name] = self._complete(result[name], sub, sub_resolver)
+            for _ in validator.iter_errors(result):
+                pass  # reported by errors(), on the completed values
         return result
 
     def write_only_values(self, values: Any) -> list[tuple[tuple[Any, ...], Any]]:
@@ -213,6 +200,53 @@ def _related(path: tuple[Any, ...], secret: tuple[Any, ...]) -> bool:
 def _search(pattern: str, text: str) -> bool:
     # check_schema has refused a pattern that is not a regular expression.
     return re.search(pattern, text) is not None
+
+
+class _Probe:
+    """Sent down a property's subschema in place of its absent (or string)
+    value, to learn its ``default`` and ``type`` wherever they stand ($ref
+    included): jsonschema resolves, the two keywords below record."""
+
+    def __init__(self) -> None:
+        self.defaults: list[Any] = []
+        self.types: list[Any] = []
+
+
+def _completing(validator_class: Any) -> Any:
+    """The schema's validator class, extended (jsonschema's own extension
+    pattern) so that validating completes the values it walks."""
+    original_properties = validator_class.VALIDATORS["properties"]
+    original_type = validator_class.VALIDATORS["type"]
+
+    def properties(validator: Any, schemas: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        if isinstance(instance, dict):
+            for name, subschema in schemas.items():
+                value = instance.get(name)
+                if name in instance and not isinstance(value, str):
+                    continue
+                probe = _Probe()
+                for _ in validator.descend(probe, subschema, path=name, schema_path=name):
+                    pass
+                if name not in instance and probe.defaults:
+                    instance[name] = copy.deepcopy(probe.defaults[0])
+                elif isinstance(value, str) and probe.types:
+                    instance[name] = convert(value, {"type": probe.types[0]})
+        yield from original_properties(validator, schemas, instance, schema)
+
+    def type_(validator: Any, types: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        if isinstance(instance, _Probe):
+            instance.types.append(types)
+            return
+        yield from original_type(validator, types, instance, schema)
+
+    def default(validator: Any, value: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        if isinstance(instance, _Probe):
+            instance.defaults.append(value)
+        return iter(())
+
+    return jsonschema.validators.extend(
+        validator_class, {"properties": properties, "type": type_, "default": default}
+    )
 
 
 class _reference_errors:
