@@ -264,3 +264,70 @@ def test_the_summary_shows_a_converted_cookbook_password(partition):
     assert f"  pw: converted slapos.cookbook password in {partition}/parts/pw\n" in result.stdout
     assert "files        1 changed" in result.stdout
     assert (partition / "parts" / "pw").read_text() == "cookbook-made"
+
+
+# --- the reader and the rule, directly ---------------------------------------------------
+
+
+def test_the_reader_keeps_line_numbers_through_odd_lines():
+    from slapkit.migration.profile_text import read_sections
+
+    text = (
+        "  a continuation before anything\n"
+        "orphan = an option before any section\n"
+        "[a]\n"
+        "recipe =\n"  # emptied by a macro's user
+        "x += 1\n"
+        "{# a template comment #}\n"
+        "; a comment\n"
+        "[{{ name }}]\n"
+        "<= a\n"
+        "recipe = slapos.cookbook:wrapper\n"
+        "command-line =\n"
+        "  /bin/true\n"
+        "not an option line\n"
+    )
+    sections = read_sections(text)
+    assert [(s.name, s.line) for s in sections] == [("a", 3), ("{{ name }}", 8)]
+    assert [(o.name, o.operator, o.line) for o in sections[0].options] == [
+        ("recipe", "=", 4),
+        ("x", "+=", 5),
+    ]
+    assert [(o.name, o.line, o.continued) for o in sections[1].options] == [
+        ("<", 9, False),
+        ("recipe", 10, False),
+        ("command-line", 11, True),
+    ]
+    assert text[sections[1].recipe.value_start :].startswith("slapos.cookbook:wrapper\n")
+
+
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("slapos.cookbook:wrapper", "slapkit:wrapper"),
+        ("slapos.recipe.template", "slapkit:template"),
+        ("slapos.recipe.template:jinja2", "slapkit:jinja2"),
+        ("slapos.recipe.template:other", None),
+        ("slapos.cookbook", None),
+        ("plone.recipe.command", None),
+        ("two words", None),
+    ],
+)
+def test_the_rule(spec, expected):
+    from slapkit.migration.rule import migrated
+
+    assert migrated(spec) == expected
+
+
+def test_what_a_migrated_part_does_differently_is_reported():
+    from slapkit.migration.command import migrate_text
+
+    text = (
+        "[w]\nrecipe = slapos.cookbook:wrapper\nparameters-extra = true\n"
+        "[p]\nrecipe = slapos.cookbook:generate.password\ncreate-once = false\n"
+        "[e]\nrecipe =\n"
+    )
+    migrated_text, report = migrate_text(text)
+    assert migrated_text == text.replace("slapos.cookbook:", "slapkit:")
+    assert (report.rewritten, report.recipe_lines) == (2, 2)
+    assert [(f.line, f.part, f.kind) for f in report.findings] == [(6, "p", "differs")]

@@ -277,3 +277,11 @@ def sys_executable() -> str:
     import sys
 
     return sys.executable
+
+
+def test_a_supervisord_that_cannot_start_says_why(tmp_path):
+    # Its log file is a directory: the real supervisord exits with an error.
+    (tmp_path / ".slapkit" / "supervisord.log").mkdir(parents=True)
+    with pytest.raises(RuntimeError, match="supervisord did not start: .*supervisord.log"):
+        Supervisor(tmp_path).start(timeout=30)
+    assert not Supervisor(tmp_path).is_running()

@@ -36,7 +36,8 @@ def _wrapper_arguments(section: Section) -> list[tuple[int, str]]:
     if section.get("parameters-extra") is not None:
         return []
     recipe = section.recipe
-    line = recipe.line if recipe else section.line
+    assert recipe is not None  # only asked of a part whose recipe migrated
+    line = recipe.line
     return [
         (
             line,

@@ -46,7 +46,4 @@ def provided() -> frozenset[str]:
 
 
 def is_covered(spec: str) -> bool:
-    name = spec.strip()
-    if name == "slapkit":
-        name = "slapkit:default"
-    return name in provided()
+    return spec.strip() in provided()
