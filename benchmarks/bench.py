@@ -155,11 +155,11 @@ def measure(flavour: str, size: int, first_runs: int, reruns: int, scratch: Path
 
 
 IMPORT_PROBE = """
-import time, zc.buildout  # buildout is loaded before it loads any recipe
+import time, zc.buildout.buildout  # loaded before buildout loads any recipe
 start = time.perf_counter()
 import slapkit.recipes.mkdirectory, slapkit.recipes.wrapper, slapkit.recipes.template
 import slapkit.recipes.password, slapkit.recipes.parameters, slapkit.recipes.publish
-import slapkit.recipes.promise
+import slapkit.recipes.promise, slapkit.recipes.plain_template
 print((time.perf_counter() - start) * 1000)
 """
 
