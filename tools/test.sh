@@ -32,7 +32,7 @@ echo "== packaging: sdist and wheel build, twine check"
 dist=$(mktemp -d)
 .venv/bin/python -m build --no-isolation --outdir "$dist" . > "$dist/build.log" 2>&1 \
     || { cat "$dist/build.log"; exit 1; }
-.venv/bin/twine check --strict "$dist"/*
+.venv/bin/twine check --strict "$dist"/*.whl "$dist"/*.tar.gz
 rm -rf "$dist"
 echo "== zc.buildout $(version .venv), $(.venv/bin/python --version), under coverage"
 rm -f .coverage .coverage.*
