@@ -164,9 +164,12 @@ def test_an_empty_cookbook_option_is_no_option(buildout):
 
 def test_publish_refuses_the_cookbooks_control_options(buildout):
     result = buildout.run(
-        "[buildout]\nparts = p\n[p]\nrecipe = slapkit:publish\nurl = x\n-extends = other\n"
+        "[buildout]\nparts = p\n[p]\nrecipe = slapkit:publish\nurl = x\n-slave-reference = s\n"
     )
-    error_in(result, "[p] -extends: slapos.cookbook's publish option is not implemented by slapkit")
+    error_in(
+        result,
+        "[p] -slave-reference: slapos.cookbook's publish option is not implemented by slapkit",
+    )
     assert not os.path.lexists(buildout.path(".slapkit", "connection.json"))
 
 
@@ -233,8 +236,8 @@ def test_a_recipe_that_does_not_exist_is_one_line(partition):
     failed = lines.index("buildout     FAILED")
     assert lines[failed + 1 :] == [
         "  [x] recipe: slapkit has no recipe 'slapkit:switch-softwaretypo' (it has: "
-        "generate.password, jinja2, mkdirectory, parameters, promise, publish, template, "
-        "wrapper)"
+        "generate.password, jinja2, mkdirectory, parameters, promise, publish, "
+        "publish.serialised, template, wrapper)"
     ]
 
 

@@ -88,3 +88,52 @@ def test_master_error_names_the_url(buildout):
     assert "Error: [publish] connection-section:" in result.output
     assert "http://127.0.0.1:9/" in result.output
     assert "Traceback" not in result.output
+
+
+def test_extends_publishes_other_sections_and_dash_options_never(buildout):
+    buildout.run(
+        profile(
+            buildout,
+            "url = http://own/\n-extends = monitor\n-note = not published",
+            "[monitor]\nmonitor-url = http://monitor/\nurl = http://loses/\n-extends = base\n"
+            "[base]\nrecipe = slapkit:mkdirectory\nbase-dir = ${buildout:directory}/b\n"
+            "-publish = base-dir\nother = not listed\n",
+        )
+    ).check()
+    assert connection(buildout) == {
+        "url": "http://own/",  # the part's own value wins
+        "monitor-url": "http://monitor/",
+        "base-dir": str(buildout.path("b")),  # -publish: only the listed ones
+    }
+
+
+def test_extends_of_a_section_that_does_not_exist_is_a_user_error(buildout):
+    result = buildout.run(profile(buildout, "url = x\n-extends = nosuch"))
+    assert result.returncode == 1 and "Traceback" not in result.output
+    assert "Error: [publish] -extends: there is no section [nosuch]" in result.output
+    assert not buildout.path(".slapkit", "connection.json").exists()
+
+
+def test_serialised_publishes_one_json_parameter(buildout):
+    text = profile(buildout, "url = http://x/\nport = 8080\n-extends = more", "[more]\nb = 2\n")
+    text = text.replace("recipe = slapkit:publish", "recipe = slapkit:publish.serialised")
+    buildout.run(text).check()
+    published = connection(buildout)
+    assert published == {"_": '{"b": "2", "port": "8080", "url": "http://x/"}'}
+    before = snapshot(buildout.directory)
+    assert "published" not in buildout.run().check().output
+    assert snapshot(buildout.directory) == before
+
+
+def test_serialised_to_a_real_master_is_what_the_cookbook_sends(buildout, slapos_master):
+    partition = slapos_master.request("web", {})
+    text = profile(
+        buildout,
+        "url = http://[::1]:8080/\nadmin = ${password:passwd}",
+        slapos_master.connection_section(partition.getId()),
+    ).replace("recipe = slapkit:publish", "recipe = slapkit:publish.serialised")
+    buildout.run(text).check()
+    password = buildout.path("parts", "password").read_text()
+    published = slapos_master.request("web", {}).getConnectionParameterDict()
+    assert json.loads(published["_"]) == {"admin": password, "url": "http://[::1]:8080/"}
+    assert password not in buildout.path(".installed.cfg").read_text()

@@ -16,14 +16,21 @@ from slapkit.core.partition_state import STATE_DIR, state_directory
 CONNECTION_FILE = "connection.json"
 CONTROL_OPTIONS = frozenset({"recipe", "connection-section"})
 # The cookbook's control options, refused (an empty one is skipped).
-NOT_IMPLEMENTED = ("-extends", "-slave-reference", "-error-status-file")
+NOT_IMPLEMENTED = ("-slave-reference", "-error-status-file")
+# publish.serialised: every value in one parameter, JSON, as the cookbook.
+SERIALISED_KEY = "_"
 
 
 class Publish(BaseRecipe):
     """Publish every option (but ``recipe``) as a connection parameter.
 
     Options:
-      <any>               a connection parameter, e.g. ``url = http://…``.
+      <any>               a connection parameter, e.g. ``url = http://…``;
+                          not one whose name starts with ``-`` or ``<``.
+      -extends            sections whose options are published too (and those
+                          their own ``-extends`` name); this part's win.
+      -publish            in this part or an extended section: publish only
+                          these of its options.
       connection-section  default ``slap-connection``. When it names a
                           master (``server-url``), parameters go there through
                           slapos.core; otherwise into
@@ -40,18 +47,43 @@ class Publish(BaseRecipe):
         self.refuse(
             NOT_IMPLEMENTED, "slapos.cookbook's publish option is not implemented by slapkit"
         )
-        self.values = {
-            key: options[key]
-            for key in self.option_names()
-            if key not in CONTROL_OPTIONS and key not in NOT_IMPLEMENTED and not key.startswith("<")
-        }
-        conceal(options, tuple(self.values), self.values.get)
+        own = self._published_keys(self.name, options)
+        self.values = {**self._extended_values(), **{key: options[key] for key in own}}
+        conceal(options, tuple(own), self.values.get)
+        self.payload = self.values
         section = self.opts.text("connection-section", "slap-connection")
         try:
             self.connection = buildout[section]
         except KeyError:
             self.connection = None
         self.state = os.path.join(self.directory, STATE_DIR)
+
+    def _published_keys(self, name: str, section: Any) -> list[str]:
+        names = self.option_names() if name == self.name else list(section.keys())
+        listed = section.get("-publish")
+        if listed is not None:
+            return [key for key in listed.split() if key in names]
+        control = CONTROL_OPTIONS if name == self.name else {"recipe"}
+        return [key for key in names if key not in control and not key.startswith(("-", "<"))]
+
+    def _extended_values(self) -> dict[str, str]:
+        """The options of the sections ``-extends`` names, transitively."""
+        values: dict[str, str] = {}
+        done = {self.name}
+        pending = (self.options.get("-extends") or "").split()
+        while pending:
+            name = pending.pop(0)
+            if name in done:
+                continue
+            done.add(name)
+            try:
+                section = self.buildout[name]
+            except KeyError:
+                raise self.error("-extends", f"there is no section [{name}]") from None
+            for key in self._published_keys(name, section):
+                values.setdefault(key, section[key])
+            pending += (section.get("-extends") or "").split()
+        return values
 
     def _server_url(self) -> str:
         if self.connection is None:
@@ -73,7 +105,7 @@ class Publish(BaseRecipe):
             published = _read_record(path)
         except ValueError as exc:
             raise self.error("connection-section", f"no master: {exc}") from None
-        merged = {**published, **self.values}
+        merged = {**published, **self.payload}
         try:
             state_directory(self.directory)
             self.remove_stale_temporaries(path)
@@ -92,7 +124,7 @@ class Publish(BaseRecipe):
 
         url = self._server_url()
         digest = hashlib.sha256(
-            json.dumps([url, self.values], sort_keys=True).encode("utf-8")
+            json.dumps([url, self.payload], sort_keys=True).encode("utf-8")
         ).hexdigest()
         record = os.path.join(self.state, f"published-{self.name}")
         try:
@@ -103,7 +135,7 @@ class Publish(BaseRecipe):
             pass
         try:
             partition = partition_of(self.connection or {})
-            partition.setConnectionDict(self.values)
+            partition.setConnectionDict(self.payload)
         except MasterError as exc:
             raise self.error("connection-section", str(exc)) from None
         except Exception as exc:
@@ -121,6 +153,16 @@ class Publish(BaseRecipe):
                 f"published to {url!r}, but cannot keep the record {record!r}: {exc.strerror}",
             ) from None
         self.report("published", ", ".join(sorted(self.values)) + f" to {url}")
+
+
+class PublishSerialised(Publish):
+    """``slapkit:publish.serialised``: as ``slapkit:publish``, every value in
+    one connection parameter ``_`` holding them as a JSON object (keys
+    sorted), as slapos.cookbook's publish.serialised."""
+
+    def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
+        super().__init__(buildout, name, options)
+        self.payload = {SERIALISED_KEY: json.dumps(self.values, sort_keys=True)}
 
 
 def _read_record(path: str) -> dict[str, str]:
