@@ -236,8 +236,8 @@ def test_a_recipe_that_does_not_exist_is_one_line(partition):
     failed = lines.index("buildout     FAILED")
     assert lines[failed + 1 :] == [
         "  [x] recipe: slapkit has no recipe 'slapkit:switch-softwaretypo' (it has: "
-        "generate.password, jinja2, mkdirectory, parameters, promise, publish, "
-        "publish.serialised, template, wrapper)"
+        "check_port_listening, check_url_available, generate.password, jinja2, mkdirectory, "
+        "parameters, promise, publish, publish.serialised, template, wrapper)"
     ]
 
 

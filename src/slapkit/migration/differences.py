@@ -65,6 +65,12 @@ KNOWN: dict[str, RecipeDifferences] = {
             publish.NOT_IMPLEMENTED, "not implemented by slapkit's publish yet (refused)"
         )
     ),
+    "slapkit:check_url_available": RecipeDifferences(
+        different=dict.fromkeys(
+            ("dash_path", "curl_path"),
+            "accepted and unused: slapkit's check is Python (the URL never goes through a shell)",
+        )
+    ),
     "slapkit:jinja2": RecipeDifferences(
         unsupported=dict.fromkeys(
             template.NOT_IMPLEMENTED, "not implemented by slapkit's jinja2 (refused)"

@@ -28,16 +28,22 @@ except OSError as exc:
     reason = " ".join(str(exc.strerror or exc).split())
     sys.exit("nothing listens on %s:%s (%s)" % (host, port, reason))
 """,
-    "url": """import urllib.error, urllib.request
-url, expected = {url!r}, {status!r}
+    "url": """import ssl, urllib.error, urllib.request
+url, expected, also_kept = {url!r}, {status!r}, {also_kept!r}
+timeout, certificate = {timeout!r}, {certificate!r}
+context = None
+if {unverified!r} and url.startswith("https:"):
+    context = ssl._create_unverified_context()
+    if certificate:
+        context.load_cert_chain(*certificate)
 try:
-    status = urllib.request.urlopen(url, timeout=10).status
+    status = urllib.request.urlopen(url, timeout=timeout, context=context).status
 except urllib.error.HTTPError as exc:
     status = exc.code
 except (OSError, ValueError) as exc:
     reason = " ".join(str(getattr(exc, "reason", None) or exc).split())
     sys.exit("GET %s failed: %s" % (url, reason))
-if status != expected:
+if status != expected and status not in also_kept:
     sys.exit("GET %s answered %s, expected %s" % (url, status, expected))
 """,
     "path": """import os
@@ -75,31 +81,66 @@ class Promise(BaseRecipe):
         self.kind = given[0]
         self.path = self.required_path("promise-path")
         claim(self.path)
-        values: dict[str, Any] = {}
         if self.kind == "port":
-            values["port"] = opts.integer("port", 0, minimum=1, maximum=65535)
-            host = opts.text("host", "127.0.0.1")
-            if any(char.isspace() or not char.isprintable() for char in host):
-                raise self.error("host", f"{host!r} holds a blank or a control character")
-            values["host"] = host
+            self.script = port_check(
+                name, opts.text("host", "127.0.0.1"), self._checked_port("port"), self
+            )
         elif self.kind == "url":
-            url = opts.required("url")
-            if not url.startswith(("http://", "https://")):
-                raise self.error("url", f"{url!r} is not an http:// or https:// URL")
-            if any(char.isspace() or not char.isprintable() for char in url):
-                raise self.error("url", f"{url!r} holds a blank or a control character")
-            values["url"] = url
-            values["status"] = opts.integer("status", 200, minimum=100, maximum=599)
+            status = opts.integer("status", 200, minimum=100, maximum=599)
+            self.script = url_check(name, self._checked_url("url"), status)
         else:
             opts.required("path")
-            values["path"] = self.local_path("path")
-        self.script = _HEADER.format(python=sys.executable, part=name) + _CHECKS[self.kind].format(
-            **values
-        )
+            path = self.local_path("path")
+            assert path is not None
+            self.script = _script(name, "path", path=path)
+
+    def _checked_port(self, option: str) -> int:
+        return self.opts.integer(option, 0, minimum=1, maximum=65535)
+
+    def _checked_url(self, option: str) -> str:
+        url = self.opts.required(option)
+        if not url.startswith(("http://", "https://")):
+            raise self.error(option, f"{url!r} is not an http:// or https:// URL")
+        if any(char.isspace() or not char.isprintable() for char in url):
+            raise self.error(option, f"{url!r} holds a blank or a control character")
+        return url
 
     def install(self) -> list[str]:
         self.write("promise-path", self.path, self.script, executable_mode())
         return []
+
+
+def _script(part: str, kind: str, **values: Any) -> str:
+    return _HEADER.format(python=sys.executable, part=part) + _CHECKS[kind].format(**values)
+
+
+def port_check(part: str, host: str, port: int, recipe: BaseRecipe, option: str = "host") -> str:
+    """The check that something listens on ``host``:``port``."""
+    if not host or any(char.isspace() or not char.isprintable() for char in host):
+        raise recipe.error(option, f"{host!r} is not a host name or address")
+    return _script(part, "port", host=host, port=port)
+
+
+def url_check(
+    part: str,
+    url: str,
+    status: int,
+    also_kept: tuple[int, ...] = (),
+    timeout: float = 10.0,
+    unverified: bool = False,
+    certificate: tuple[str, str] | None = None,
+) -> str:
+    """The check that a GET of ``url`` answers ``status`` (or one of ``also_kept``)."""
+    return _script(
+        part,
+        "url",
+        url=url,
+        status=status,
+        also_kept=also_kept,
+        timeout=timeout,
+        unverified=unverified,
+        certificate=certificate,
+    )
 
 
 def uninstall(name: str, options: Mapping[str, str]) -> None:
