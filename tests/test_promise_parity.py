@@ -60,7 +60,7 @@ def kept(buildout, name: str) -> bool:
 
 
 def test_check_port_listening_keeps_and_breaks_as_the_cookbooks(buildout):
-    pytest.importorskip("slapos.recipe", reason="compared with slapos.cookbook")
+    pytest.importorskip("slapos.recipe.librecipe", reason="compared with slapos.cookbook")
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
@@ -78,7 +78,7 @@ def test_check_port_listening_keeps_and_breaks_as_the_cookbooks(buildout):
 
 
 def test_check_url_available_keeps_and_breaks_as_the_cookbooks(buildout, http_server):
-    pytest.importorskip("slapos.recipe", reason="compared with slapos.cookbook")
+    pytest.importorskip("slapos.recipe.librecipe", reason="compared with slapos.cookbook")
     tools = f"dash_path = {shutil.which('dash') or '/bin/sh'}\ncurl_path = {shutil.which('curl')}"
     parts = {
         "ok": f"url = {http_server}/\n{tools}",
