@@ -38,7 +38,9 @@ from slapkit.runner.partition import make_partition, prepare_partition
 from slapkit.runner.supervisor import Supervisor
 from slapos_master import COMPUTER_ID, start_master, stop_master
 
-pytest.importorskip("slapos.recipe.librecipe", reason="the anchor runs slapos.cookbook (Python 3.12+)")
+pytest.importorskip(
+    "slapos.recipe.librecipe", reason="the anchor runs slapos.cookbook (Python 3.12+)"
+)
 pytest.importorskip("slapos.recipe.template", reason="the anchor runs slapos.recipe.template")
 
 CORPUS = Path(__file__).parent / "corpus"
