@@ -116,3 +116,50 @@ def test_substitute_one_piece_of_the_raw_text():
         "two words\nand a line",
         "--flag",
     ]
+
+
+@pytest.mark.parametrize(
+    "value, read_back",
+    [
+        (" spaced ", " spaced "),  # zc.buildout's own space encoding keeps these
+        ("a\n  b", "a\n  b"),
+        ("a\r\nb\rc", "a\nb\nc"),  # universal newlines
+        ("\x1f", ""),  # outer control characters and tabs are stripped
+        ("x\t", "x"),
+        ("\u2028y", "y"),
+        ("a\x1fb", "a\x1fb"),
+    ],
+)
+def test_as_read_back_is_what_zc_buildout_reads_from_installed_cfg(tmp_path, value, read_back):
+    from slapkit.core.buildout_internals import as_read_back
+
+    assert as_read_back(value) == read_back
+    # The same trip through zc.buildout's own file functions:
+    path = tmp_path / "installed.cfg"
+    with open(path, "w") as stream:
+        stream.write("[s]\n")
+        zc.buildout.buildout._save_option(
+            "o", value.replace("\r\n", "\n").replace("\r", "\n"), stream
+        )
+    with open(path) as stream:
+        back = zc.buildout.configparser.parse(stream, str(path))["s"].get("o", "")
+    for key, replacement in zc.buildout.buildout._spacey_defaults:
+        back = back.replace(key, replacement)
+    assert back == read_back
+
+
+def test_saved_options_are_final_values():
+    """What .installed.cfg holds is read back as it is: upstream would
+    substitute a "${x:y}" there (a user's value) and fail. zc.buildout reads
+    it before it loads any recipe, so the patch cannot mark what it reads:
+    a section is saved when it is not the one the buildout hands out."""
+    ensure_single_substitution()
+    sections = Sections()
+    saved = Options(sections, "w", {"arguments": "${x:y}"})  # as _read_installed_part_options
+    assert saved["arguments"] == "${x:y}"
+    section(sections, "a", {"b": "1"})
+    sections["c"] = Options(sections, "c", {"z": "${a:b}"})  # current, not yet cooked
+    assert sections["c"]["z"] == "1"  # current sections are substituted
+    original = zc.buildout.buildout.Options.slapkit_original_get
+    with pytest.raises(zc.buildout.buildout.MissingSection):  # upstream looks x up
+        original(Options(sections, "w", {"arguments": "${x:y}"}), "arguments")

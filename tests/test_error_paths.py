@@ -513,6 +513,7 @@ def test_a_master_publication_whose_record_cannot_be_kept_is_a_user_error(buildo
 def test_a_schema_without_jsonschema_installed_is_a_user_error(buildout):
     def setup():
         sys.modules["jsonschema"] = None  # as if slapkit[schema] were not installed
+        sys.modules.pop("slapkit.instance.schema", None)  # imported by an earlier test
 
     schema = buildout.path("schema.json")
     schema.write_text("{}")

@@ -857,3 +857,33 @@ inline = made once
 """).check()
     assert buildout.path("var", "state", "config-done").exists()
     assert buildout.path("out").read_text() == "made once"
+
+
+# --- what zc.buildout saves of a user's value -------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["\x1f", "x\t", "\u2028y", " spaced ", "a\n\tb"])
+def test_a_value_buildout_would_read_back_otherwise_changes_nothing_on_rerun(buildout, value):
+    # zc.buildout strips some characters when it reads .installed.cfg back:
+    # the part then differed from its saved self and reinstalled every run.
+    text = with_user(buildout, {"v": value}, "p", "v = default")
+    buildout.run(text).check()
+    second = buildout.run().check()
+    assert "Uninstalling" not in second.output and "Installing" not in second.output, second.output
+
+
+def test_a_saved_user_value_is_never_substituted_when_another_part_reinstalls(buildout):
+    # The value reached a wrapper; .installed.cfg holds it as "${x:y}". When
+    # another part reinstalls, zc.buildout reads every saved part back: the
+    # saved value was substituted, failed, and left .installed.cfg empty.
+    text = with_user(buildout, {"greeting": "${x:y}"}, "p service", "greeting = hello") + (
+        f"\n[service]\nrecipe = slapkit:wrapper\ncommand-line = /bin/echo\n"
+        f"arguments = ${{p:greeting}}\nwrapper-path = {buildout.path('service')}\n"
+    )
+    buildout.run(text).check()
+    assert "${x:y}" in buildout.path(".installed.cfg").read_text()
+    result = buildout.run(text.replace("greeting = hello", "greeting = hello\nmore = 1")).check()
+    assert "Installing p" in result.output
+    assert "[service]" in buildout.path(".installed.cfg").read_text()
+    assert buildout.path("service").read_text().endswith("exec '/bin/echo' '${x:y}'\n")
+    buildout.run().check()

@@ -9,7 +9,9 @@ loudly if a new release changes it:
 
 - hiding a secret option from ``.installed.cfg`` and ``-vv`` (``take_out``);
 - reading the profile's own text of an option (``raw_value``);
-- substituting each ``${…}`` exactly once (``ensure_single_substitution``).
+- substituting each ``${…}`` exactly once (``ensure_single_substitution``),
+  also for the options saved in ``.installed.cfg``, which are final values;
+- the form a value takes once saved and read back (``as_read_back``).
 """
 
 from __future__ import annotations
@@ -66,6 +68,12 @@ def ensure_single_substitution() -> None:
         data = self._data
         if option not in data:
             cooked = self._cooked.get(option)
+            if cooked is None and not _is_current(self):
+                # Read from .installed.cfg: what the options were, final. A
+                # "${x:y}" there is a value a substitution brought in (a
+                # user's), not a reference; substituting it failed and left
+                # .installed.cfg empty.
+                cooked = self._raw.get(option)
             if cooked is not None:
                 data[option] = cooked
                 return cooked
@@ -75,6 +83,16 @@ def ensure_single_substitution() -> None:
     options_class.get = get
     options_class.slapkit_original_get = original_get  # for the tests
     setattr(options_class, _PATCHED, True)
+
+
+def _is_current(options: Any) -> bool:
+    """Whether ``options`` is a section of the running configuration (the one
+    its buildout hands out), not one read back from ``.installed.cfg``."""
+    sections = getattr(options.buildout, "_data", options.buildout)
+    try:
+        return bool(dict.get(sections, options.name) is options)
+    except TypeError:  # not a dict: not zc.buildout's own
+        return True
 
 
 def substitute(options: MutableMapping[str, str], option: str, template: str) -> str:
@@ -100,3 +118,31 @@ def substitute_text(options: MutableMapping[str, str], option: str, text: str) -
         return "$".join(pieces)
     name = getattr(options, "name", "")
     return "$".join(sub(piece, [(name, option)]) for piece in pieces)
+
+
+def as_read_back(value: str) -> str:
+    """``value`` as zc.buildout reads it back from ``.installed.cfg``.
+
+    zc.buildout saves every option there and compares it, on the next run,
+    with what the part is given: a value that does not survive the trip (a
+    CR, read as a line break; a leading or trailing tab or control
+    character, stripped) would make the part reinstall on every run. The
+    option is given the value it will read back.
+    """
+    import io
+
+    import zc.buildout.buildout
+    import zc.buildout.configparser
+
+    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    stream = io.StringIO()
+    stream.write("[s]\n")
+    zc.buildout.buildout._save_option("o", text, stream)
+    stream.seek(0)
+    try:
+        back: str = zc.buildout.configparser.parse(stream, "<value>")["s"].get("o", "")
+    except Exception:  # noqa: BLE001 - a value buildout cannot read is kept as is
+        return text
+    for key, replacement in zc.buildout.buildout._spacey_defaults:
+        back = back.replace(key, replacement)
+    return back

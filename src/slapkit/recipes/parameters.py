@@ -8,6 +8,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
+from slapkit.core.buildout_internals import as_read_back
 from slapkit.core.concealment import conceal
 from slapkit.core.secrets import holds_secret, register_secret
 from slapkit.core.user_values import register_user_values
@@ -38,15 +39,10 @@ def as_option_text(value: Any) -> str:
 
 
 def _buildout_text(value: Any) -> Any:
-    """A string's CR LF and CR line breaks as LF.
-
-    zc.buildout saves option values in .installed.cfg, and reads it back
-    with universal newlines: a CR in a value would be read as a line break
-    of the file, and every later run would fail to parse it.
-    """
-    if isinstance(value, str) and "\r" in value:
-        return value.replace("\r\n", "\n").replace("\r", "\n")
-    return value
+    """A string as zc.buildout will read it back from ``.installed.cfg``
+    (CR as LF, outer tabs and control characters gone): otherwise the part
+    would differ from its saved self and reinstall on every run."""
+    return as_read_back(value) if isinstance(value, str) else value
 
 
 def _secret_texts(value: Any) -> list[str]:

@@ -138,6 +138,7 @@ class Wrapper(BaseRecipe):
                 for line in raw.split("\n")
                 if line.strip()
             ]
+            self.options.get("arguments")  # read: buildout warns of options no one reads
         if any("\x00" in argument for argument in arguments):
             raise self.error("arguments", "holds a NUL byte, which no program argument can")
         return arguments
