@@ -101,23 +101,29 @@ def substitute(options: MutableMapping[str, str], option: str, template: str) ->
     zc.buildout's own substitution, so references, escapes and errors are
     exactly buildout's. A plain dict (tests) has nothing to substitute.
     """
-    sub = getattr(options, "_sub", None)
-    if sub is None or "${" not in template:
+    if "${" not in template:
         return template
-    seen = [(getattr(options, "name", ""), option)]
-    return "$$".join(sub(piece, seen) for piece in template.split("$$"))
+    return _substitute_pieces(options, option, template, escape="$$")
 
 
 def substitute_text(options: MutableMapping[str, str], option: str, text: str) -> str:
     """A template's ``text`` as slapos.recipe.template makes it: each ``${…}``
     substituted once by zc.buildout (references, escapes and errors are
     buildout's), ``$$`` giving ``$``."""
+    return _substitute_pieces(options, option, text, escape="$")
+
+
+def _substitute_pieces(
+    options: MutableMapping[str, str], option: str, text: str, escape: str
+) -> str:
+    """``text``'s pieces between ``$$`` substituted by zc.buildout, joined by
+    ``escape`` (``$$`` kept for a later substitution, or ``$``)."""
     sub = getattr(options, "_sub", None)
     pieces = text.split("$$")
     if sub is None:
-        return "$".join(pieces)
+        return escape.join(pieces)
     name = getattr(options, "name", "")
-    return "$".join(sub(piece, [(name, option)]) for piece in pieces)
+    return escape.join(sub(piece, [(name, option)]) for piece in pieces)
 
 
 def as_read_back(value: str) -> str:

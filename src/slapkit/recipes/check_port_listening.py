@@ -9,7 +9,7 @@ from slapkit.core import BaseRecipe
 from slapkit.core.claims import claim, remove_unclaimed
 from slapkit.core.files import executable_mode
 from slapkit.core.options import PartOptions
-from slapkit.recipes.promise import port_check
+from slapkit.recipes.promise import checked_port, port_check
 
 
 class CheckPortListening(BaseRecipe):
@@ -30,7 +30,7 @@ class CheckPortListening(BaseRecipe):
         self.path = self.required_path("path")
         claim(self.path)
         self.opts.required("port")
-        port = self.opts.integer("port", 0, minimum=1, maximum=65535)
+        port = checked_port(self, "port")
         host = self.opts.required("hostname")
         self.script = port_check(name, host, port, self, option="hostname")
 

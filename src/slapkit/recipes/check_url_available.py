@@ -10,7 +10,7 @@ from slapkit.core import BaseRecipe
 from slapkit.core.claims import claim, remove_unclaimed
 from slapkit.core.files import executable_mode
 from slapkit.core.options import PartOptions
-from slapkit.recipes.promise import url_check
+from slapkit.recipes.promise import checked_url, url_check
 
 DEFAULT_TIMEOUT = 20.0
 
@@ -40,11 +40,7 @@ class CheckUrlAvailable(BaseRecipe):
         opts = self.opts
         self.path = self.required_path("path")
         claim(self.path)
-        url = opts.required("url")
-        if not url.startswith(("http://", "https://")):
-            raise self.error("url", f"{url!r} is not an http:// or https:// URL")
-        if any(char.isspace() or not char.isprintable() for char in url):
-            raise self.error("url", f"{url!r} holds a blank or a control character")
+        url = checked_url(self, "url")
         status = opts.integer("http_code", 200, minimum=100, maximum=599)
         secure = opts.text("check-secure", "0")
         if secure not in ("0", "1"):

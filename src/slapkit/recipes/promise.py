@@ -83,31 +83,35 @@ class Promise(BaseRecipe):
         claim(self.path)
         if self.kind == "port":
             self.script = port_check(
-                name, opts.text("host", "127.0.0.1"), self._checked_port("port"), self
+                name, opts.text("host", "127.0.0.1"), checked_port(self, "port"), self
             )
         elif self.kind == "url":
             status = opts.integer("status", 200, minimum=100, maximum=599)
-            self.script = url_check(name, self._checked_url("url"), status)
+            self.script = url_check(name, checked_url(self, "url"), status)
         else:
             opts.required("path")
             path = self.local_path("path")
             assert path is not None
             self.script = _script(name, "path", path=path)
 
-    def _checked_port(self, option: str) -> int:
-        return self.opts.integer(option, 0, minimum=1, maximum=65535)
-
-    def _checked_url(self, option: str) -> str:
-        url = self.opts.required(option)
-        if not url.startswith(("http://", "https://")):
-            raise self.error(option, f"{url!r} is not an http:// or https:// URL")
-        if any(char.isspace() or not char.isprintable() for char in url):
-            raise self.error(option, f"{url!r} holds a blank or a control character")
-        return url
-
     def install(self) -> list[str]:
         self.write("promise-path", self.path, self.script, executable_mode())
         return []
+
+
+def checked_port(recipe: BaseRecipe, option: str) -> int:
+    """The option's TCP port (1 to 65535)."""
+    return recipe.opts.integer(option, 0, minimum=1, maximum=65535)
+
+
+def checked_url(recipe: BaseRecipe, option: str) -> str:
+    """The option's URL: http:// or https://, no blank, no control character."""
+    url = recipe.opts.required(option)
+    if not url.startswith(("http://", "https://")):
+        raise recipe.error(option, f"{url!r} is not an http:// or https:// URL")
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise recipe.error(option, f"{url!r} holds a blank or a control character")
+    return url
 
 
 def _script(part: str, kind: str, **values: Any) -> str:

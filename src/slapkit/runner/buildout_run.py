@@ -104,13 +104,9 @@ def _missing_recipe(lines: list[str]) -> str | None:
 
 
 def slapkit_recipes() -> list[str]:
-    import importlib.metadata
+    from slapkit.migration.rule import provided
 
-    return sorted(
-        point.name
-        for point in importlib.metadata.entry_points(group="zc.buildout")
-        if point.dist is not None and point.dist.name == "slapkit"
-    )
+    return sorted(name.split(":", 1)[1] for name in provided())
 
 
 def buildout_error(lines: list[str], verbose: bool = False) -> str:
