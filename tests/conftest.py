@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import http.server
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,27 @@ def slapos_master(tmp_path: Path):
         yield master
     finally:
         stop_master(master)
+
+
+@pytest.fixture
+def http_server():
+    """An HTTP server on 127.0.0.1 for promise checks: ``/`` answers 200,
+    ``/missing`` 404, ``/private`` 401, ``/moved`` redirects to ``/``."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            code = {"/missing": 404, "/private": 401, "/moved": 302}.get(self.path, 200)
+            self.send_response(code)
+            if code == 302:
+                self.send_header("Location", "/")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

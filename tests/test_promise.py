@@ -1,8 +1,6 @@
-import http.server
 import socket
 import stat
 import subprocess
-import threading
 
 import pytest
 
@@ -29,24 +27,6 @@ def listening_port():
         server.bind(("127.0.0.1", 0))
         server.listen()
         yield server.getsockname()[1]
-
-
-@pytest.fixture
-def http_server():
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(404 if self.path == "/missing" else 200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def test_port_promise(buildout, listening_port):

@@ -6,38 +6,15 @@ slapgrid reads)."""
 
 from __future__ import annotations
 
-import http.server
 import os
 import shutil
 import socket
 import stat
 import subprocess
-import threading
 
 import pytest
 
 from test_error_paths import error_in
-
-
-@pytest.fixture
-def http_server():
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            code = {"/missing": 404, "/private": 401, "/moved": 302}.get(self.path, 200)
-            self.send_response(code)
-            if code == 302:
-                self.send_header("Location", "/")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def closed_port() -> int:

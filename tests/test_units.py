@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -225,8 +226,6 @@ def test_a_pattern_that_is_no_regular_expression_is_a_schema_error(tmp_path):
 
 
 def test_the_runner_without_supervisor_says_what_to_install(monkeypatch, capsys, tmp_path):
-    import sys
-
     from slapkit.runner import cli
 
     monkeypatch.setitem(sys.modules, "supervisor", None)  # import supervisor fails
@@ -244,7 +243,7 @@ def test_deploy_on_a_terminal_rewrites_one_progress_line(tmp_path):
     try:
         process = subprocess.Popen(
             [
-                str(Path(sys_executable()).with_name("slapkit")),
+                str(Path(sys.executable).with_name("slapkit")),
                 "deploy",
                 str(profile),
                 "--partition",
@@ -271,12 +270,6 @@ def test_deploy_on_a_terminal_rewrites_one_progress_line(tmp_path):
     text = output.decode()
     assert "\r\x1b[K[1] Installing d" in text  # progress on one line, rewritten
     assert "files        1 changed" in text
-
-
-def sys_executable() -> str:
-    import sys
-
-    return sys.executable
 
 
 def test_a_supervisord_that_cannot_start_says_why(tmp_path):
