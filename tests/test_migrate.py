@@ -164,11 +164,11 @@ def test_an_empty_cookbook_option_is_no_option(buildout):
 
 def test_publish_refuses_the_cookbooks_control_options(buildout):
     result = buildout.run(
-        "[buildout]\nparts = p\n[p]\nrecipe = slapkit:publish\nurl = x\n-slave-reference = s\n"
+        "[buildout]\nparts = p\n[p]\nrecipe = slapkit:publish\nurl = x\n-error-status-file = s\n"
     )
     error_in(
         result,
-        "[p] -slave-reference: slapos.cookbook's publish option is not implemented by slapkit",
+        "[p] -error-status-file: slapos.cookbook's publish option is not implemented by slapkit",
     )
     assert not os.path.lexists(buildout.path(".slapkit", "connection.json"))
 
@@ -237,7 +237,8 @@ def test_a_recipe_that_does_not_exist_is_one_line(partition):
     assert lines[failed + 1 :] == [
         "  [x] recipe: slapkit has no recipe 'slapkit:switch-softwaretypo' (it has: "
         "check_port_listening, check_url_available, generate.password, jinja2, mkdirectory, "
-        "parameters, promise, publish, publish.serialised, template, wrapper)"
+        "parameters, promise, publish, publish.serialised, slapconfiguration, "
+        "slapconfiguration.jsonschema, slapconfiguration.serialised, template, wrapper)"
     ]
 
 

@@ -10,8 +10,9 @@
 #      3.0.1, setuptools 67.8, Python 3.11) when that Python is on the
 #      machine; the recipes' tests with SLAPKIT_TEST_FORK=0 (every buildout
 #      in a new process, so the forking harness, whose imports are warm,
-#      hides no import-time failure), the others (fuzz, crash, runner: they
-#      start their own processes) forked as usual;
+#      hides no import-time failure), the others (fuzz, crash, runner,
+#      corpus and migrate: they start their own processes; units: no
+#      buildout) forked as usual;
 #   4. the tests marked `slapgrid` under slapos.core's real slapgrid
 #      (tools/slapgrid-test.sh).
 # Arguments go to pytest, e.g. tools/test.sh -k wrapper -x; with arguments
@@ -43,7 +44,8 @@ if [ "${SLAPKIT_SKIP_OLDEST:-}" != 1 ]; then
     if SLAPKIT_OLDEST=1 bash tools/venv.sh .venv-oldest python3.11; then
         echo "== zc.buildout $(version .venv-oldest) + setuptools 67.8, $(.venv-oldest/bin/python --version)"
         forked=(tests/test_fuzz.py tests/test_reliability.py tests/test_runner.py
-                tests/test_runner_hostile.py tests/test_slapgrid.py)
+                tests/test_runner_hostile.py tests/test_runner_master.py tests/test_slapgrid.py
+                tests/test_corpus.py tests/test_migrate.py tests/test_units.py)
         recipes=()
         for file in tests/test_*.py; do
             [[ " ${forked[*]} " == *" $file "* ]] || recipes+=("$file")

@@ -44,6 +44,8 @@ class RunState:
     wrapper_listings: dict[str, Any] = field(default_factory=dict)
     # The partition's salt, by buildout directory, read once.
     salts: dict[str, bytes] = field(default_factory=dict)
+    # Python objects behind options, by (section, option): (text, object).
+    objects: dict[tuple[str, str], tuple[str, Any]] = field(default_factory=dict)
 
 
 _state = RunState()

@@ -8,6 +8,7 @@ schema's type first, where they convert cleanly.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import re
@@ -51,7 +52,6 @@ class ParameterSchema:
         except jsonschema.SchemaError as exc:
             raise SchemaError(f"{self.path} is not a valid JSON Schema: {exc.message}") from None
         self.resolver = self.registry.resolver(base_uri=self.base_uri)
-        self.completing_class = _completing(self.validator_class)
 
     @staticmethod
     def _load(path: str) -> Any:
@@ -84,14 +84,20 @@ class ParameterSchema:
             seen += 1
         return schema, resolver
 
-    def complete(self, values: dict[str, Any]) -> dict[str, Any]:
+    def complete(
+        self, values: dict[str, Any], defaults: bool = True, convert: bool = True
+    ) -> dict[str, Any]:
         """``values`` with the schema's defaults for absent properties and
         strings converted to the schema's types, wherever validation reaches
         a property (``properties`` behind ``$ref``, ``allOf``/``anyOf``/
         ``oneOf``, ``if``/``then``/``else``, array items). A copy: the
-        values given are not changed."""
+        values given are not changed. ``defaults`` and ``convert`` turn
+        either half off."""
         result = copy.deepcopy(values)
-        validator = self.completing_class(self.root, registry=self.registry)
+        if not (defaults or convert):
+            return result
+        completing_class = _completing(self.validator_class, defaults, convert)
+        validator = completing_class(self.root, registry=self.registry)
         with _reference_errors():
             for _ in validator.iter_errors(result):
                 pass  # reported by errors(), on the completed values
@@ -212,7 +218,10 @@ class _Probe:
         self.types: list[Any] = []
 
 
-def _completing(validator_class: Any) -> Any:
+@functools.lru_cache(maxsize=32)
+def _completing(
+    validator_class: Any, apply_defaults: bool = True, convert_strings: bool = True
+) -> Any:
     """The schema's validator class, extended (jsonschema's own extension
     pattern) so that validating completes the values it walks."""
     original_properties = validator_class.VALIDATORS["properties"]
@@ -227,9 +236,9 @@ def _completing(validator_class: Any) -> Any:
                 probe = _Probe()
                 for _ in validator.descend(probe, subschema, path=name, schema_path=name):
                     pass
-                if name not in instance and probe.defaults:
+                if name not in instance and probe.defaults and apply_defaults:
                     instance[name] = copy.deepcopy(probe.defaults[0])
-                elif isinstance(value, str) and probe.types:
+                elif isinstance(value, str) and probe.types and convert_strings:
                     instance[name] = convert(value, {"type": probe.types[0]})
         yield from original_properties(validator, schemas, instance, schema)
 

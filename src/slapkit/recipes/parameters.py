@@ -38,14 +38,14 @@ def as_option_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _buildout_text(value: Any) -> Any:
+def buildout_text(value: Any) -> Any:
     """A string as zc.buildout will read it back from ``.installed.cfg``
     (CR as LF, outer tabs and control characters gone): otherwise the part
     would differ from its saved self and reinstall on every run."""
     return as_read_back(value) if isinstance(value, str) else value
 
 
-def _secret_texts(value: Any) -> list[str]:
+def secret_texts(value: Any) -> list[str]:
     """The texts under which a secret value may show: itself, and as JSON."""
     if isinstance(value, str):
         return [value]
@@ -53,7 +53,7 @@ def _secret_texts(value: Any) -> list[str]:
     if isinstance(value, (dict, list)):
         children = value.values() if isinstance(value, dict) else value
         for child in children:
-            texts += _secret_texts(child)
+            texts += secret_texts(child)
     elif not isinstance(value, bool) and value is not None:
         texts.append(str(value))
     return texts
@@ -98,7 +98,7 @@ class Parameters(BaseRecipe):
             if key not in CONTROL_OPTIONS and not key.startswith("<")
         }
         user = self._read_user_parameters()
-        register_user_values([_buildout_text(value) for value in user.values()])
+        register_user_values([buildout_text(value) for value in user.values()])
         merged = dict(defaults)
         for key, value in user.items():
             if value is None or value == "":
@@ -157,7 +157,7 @@ class Parameters(BaseRecipe):
             # the top-level parameters holding one are hidden whole.
             for secret_path, value in schema.write_only_values(completed):
                 self.secret_keys.add(str(secret_path[0]))
-                for text in _secret_texts(value):
+                for text in secret_texts(value):
                     register_secret(text)
             problems = schema.errors(completed)
         except SchemaError as exc:
@@ -177,7 +177,7 @@ class Parameters(BaseRecipe):
         for key, value in sorted(merged.items()):
             if not is_plain_option_name(key):
                 continue  # only in parameters-json
-            text = _buildout_text(as_option_text(value))
+            text = buildout_text(as_option_text(value))
             names = [PREFIX + key] + ([] if key in CONTROL_OPTIONS else [key])
             for option in names:
                 outputs[option] = text

@@ -14,9 +14,10 @@ from slapkit.core.files import read_regular_file, write_if_changed
 from slapkit.core.partition_state import STATE_DIR, state_directory
 
 CONNECTION_FILE = "connection.json"
+SHARED_CONNECTION_FILE = "shared-connection.json"
 CONTROL_OPTIONS = frozenset({"recipe", "connection-section"})
 # The cookbook's control options, refused (an empty one is skipped).
-NOT_IMPLEMENTED = ("-slave-reference", "-error-status-file")
+NOT_IMPLEMENTED = ("-error-status-file",)
 # publish.serialised: every value in one parameter, JSON, as the cookbook.
 SERIALISED_KEY = "_"
 
@@ -31,6 +32,10 @@ class Publish(BaseRecipe):
                           their own ``-extends`` name); this part's win.
       -publish            in this part or an extended section: publish only
                           these of its options.
+      -slave-reference    publish to this shared instance (its
+                          ``slave_reference``) instead of the partition's
+                          own instance; without a master into
+                          ``.slapkit/shared-connection.json``, by reference.
       connection-section  default ``slap-connection``. When it names a
                           master (``server-url``), parameters go there through
                           slapos.core; otherwise into
@@ -51,6 +56,7 @@ class Publish(BaseRecipe):
         self.values = {**self._extended_values(), **{key: options[key] for key in own}}
         conceal(options, tuple(own), self.values.get)
         self.payload = self.values
+        self.shared_reference = self.opts.text("-slave-reference")
         section = self.opts.text("connection-section", "slap-connection")
         try:
             self.connection = buildout[section]
@@ -100,12 +106,21 @@ class Publish(BaseRecipe):
     def _publish_to_file(self) -> None:
         # No master in the connection section: the connection-section option
         # is what sends the values to this file.
-        path = os.path.join(self.state, CONNECTION_FILE)
+        shared = self.shared_reference
+        path = os.path.join(self.state, SHARED_CONNECTION_FILE if shared else CONNECTION_FILE)
         try:
             published = _read_record(path)
         except ValueError as exc:
             raise self.error("connection-section", f"no master: {exc}") from None
-        merged = {**published, **self.payload}
+        merged: dict[str, Any]
+        if shared:
+            earlier: Any = published.get(shared)
+            merged = {
+                **published,
+                shared: {**(earlier if isinstance(earlier, dict) else {}), **self.payload},
+            }
+        else:
+            merged = {**published, **self.payload}
         try:
             state_directory(self.directory)
             self.remove_stale_temporaries(path)
@@ -117,14 +132,15 @@ class Publish(BaseRecipe):
                 "connection-section", f"no master: cannot write {path!r}: {exc.strerror}"
             ) from None
         if changed:
-            self.report("published", ", ".join(sorted(self.values)) + f" to {path}")
+            to = f" for shared instance {shared!r}" if shared else ""
+            self.report("published", ", ".join(sorted(self.values)) + f"{to} to {path}")
 
     def _publish_to_master(self) -> None:
         from slapkit.instance.master import MasterError, partition_of
 
         url = self._server_url()
         digest = hashlib.sha256(
-            json.dumps([url, self.payload], sort_keys=True).encode("utf-8")
+            json.dumps([url, self.shared_reference, self.payload], sort_keys=True).encode("utf-8")
         ).hexdigest()
         record = os.path.join(self.state, f"published-{self.name}")
         try:
@@ -135,7 +151,10 @@ class Publish(BaseRecipe):
             pass
         try:
             partition = partition_of(self.connection or {})
-            partition.setConnectionDict(self.payload)
+            if self.shared_reference:
+                partition.setConnectionDict(self.payload, slave_reference=self.shared_reference)
+            else:
+                partition.setConnectionDict(self.payload)
         except MasterError as exc:
             raise self.error("connection-section", str(exc)) from None
         except Exception as exc:
@@ -152,7 +171,8 @@ class Publish(BaseRecipe):
                 "connection-section",
                 f"published to {url!r}, but cannot keep the record {record!r}: {exc.strerror}",
             ) from None
-        self.report("published", ", ".join(sorted(self.values)) + f" to {url}")
+        to = f" for shared instance {self.shared_reference!r}" if self.shared_reference else ""
+        self.report("published", ", ".join(sorted(self.values)) + f"{to} to {url}")
 
 
 class PublishSerialised(Publish):
@@ -165,7 +185,7 @@ class PublishSerialised(Publish):
         self.payload = {SERIALISED_KEY: json.dumps(self.values, sort_keys=True)}
 
 
-def _read_record(path: str) -> dict[str, str]:
+def _read_record(path: str) -> dict[str, Any]:
     """What was published to the local file; ValueError when it is unusable."""
     try:
         data = read_regular_file(path)

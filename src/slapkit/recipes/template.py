@@ -15,6 +15,7 @@ from slapkit.core.claims import claim, remove_unclaimed
 from slapkit.core.concealment import section_items
 from slapkit.core.files import default_file_mode
 from slapkit.core.options import PartOptions
+from slapkit.core.served_objects import object_behind, with_objects
 
 # The builtins a template may call, as slapos.recipe.template offers them.
 _BUILTIN_NAMES = (
@@ -156,6 +157,15 @@ class Jinja2(BaseRecipe):
         return str(self.local_path(option, value))
 
     def _key(self, option: str, expression: str) -> str:
+        return self._lookup(option, expression)[2]
+
+    def _key_object(self, expression: str) -> Any:
+        """A ``key`` context's value: the object behind the option, if any
+        (slapkit:slapconfiguration's dicts and sets), else its text."""
+        section, key, text = self._lookup("context", expression)
+        return object_behind(section or self.name, key, text)
+
+    def _lookup(self, option: str, expression: str) -> tuple[str, str, str]:
         section, sep, key = expression.partition(":")
         if not sep or not key:
             raise self.error(option, f"{expression!r} is not of the form section:option")
@@ -166,7 +176,7 @@ class Jinja2(BaseRecipe):
         value = options.get(key)
         if value is None:
             raise self.error(option, f"{expression!r}: no such option")
-        return value
+        return section, key, value
 
     def _lines(self, option: str, types: tuple[str, ...]) -> list[tuple[str, str, str]]:
         entries, seen = [], set()
@@ -188,7 +198,7 @@ class Jinja2(BaseRecipe):
         context = default_context()
         handlers: dict[str, Callable[[str], Any]] = {
             "raw": lambda expression: expression,
-            "key": lambda expression: self._key("context", expression),
+            "key": self._key_object,
             "json": lambda expression: self._json(expression, expression),
             "jsonkey": lambda expression: self._json(expression, self._key("context", expression)),
             "section": self._section,
@@ -198,9 +208,9 @@ class Jinja2(BaseRecipe):
             context[name] = handlers[kind](expression)
         return context
 
-    def _section(self, expression: str) -> dict[str, str]:
+    def _section(self, expression: str) -> dict[str, Any]:
         try:
-            return section_items(self.buildout[expression])
+            return with_objects(expression, section_items(self.buildout[expression]))
         except KeyError:  # zc.buildout's MissingSection is one
             raise self.error("context", f"no section [{expression}]") from None
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from slapkit.runner.deploy import Deployment, deploy, failed_services
+from slapkit.runner.local_master import LocalMaster, MasterInputError, checked_address, read_shared
 from slapkit.runner.partition import DeployError, collect_parameters
 from slapkit.runner.promises import run_promises
 from slapkit.runner.supervisor import PARTITION_ID, Supervisor
@@ -33,6 +34,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--parameters", metavar="FILE", help="parameters: a JSON object or SlapOS instance XML"
+    )
+    run.add_argument(
+        "--software-type",
+        default="default",
+        metavar="TYPE",
+        help="the software type requested (default: default)",
+    )
+    run.add_argument(
+        "--ipv4", default="127.0.0.1", metavar="ADDRESS", help="the partition's IPv4 address"
+    )
+    run.add_argument(
+        "--ipv6",
+        metavar="ADDRESS",
+        help="the partition's IPv6 address (default: ::1 when the host has it)",
+    )
+    run.add_argument("--title", default="slapkit-local", help="the instance's title")
+    run.add_argument(
+        "--shared",
+        metavar="FILE",
+        help='shared instances: a JSON list of {"reference": ..., "parameters": {...}}',
     )
     run.add_argument(
         "--partition",
@@ -102,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _deploy(args: argparse.Namespace) -> int:
     parameters = collect_parameters(args.parameter, args.parameters)
+    master = _local_master(args)
     interactive = sys.stdout.isatty()
 
     def progress(line: str) -> None:
@@ -112,12 +134,31 @@ def _deploy(args: argparse.Namespace) -> int:
 
     print(f"slapkit deploy {args.profile} -> {args.partition}", flush=True)
     result = deploy(
-        args.profile, args.partition, parameters, progress, args.promise_timeout, args.verbose
+        args.profile,
+        args.partition,
+        parameters,
+        progress,
+        args.promise_timeout,
+        args.verbose,
+        master,
     )
     if interactive:
         print("\r\033[K", end="")
     print_summary(result, sys.stdout)
     return 0 if result.ok else 1
+
+
+def _local_master(args: argparse.Namespace) -> LocalMaster:
+    try:
+        return LocalMaster(
+            software_type=args.software_type.strip() or "default",
+            ipv4=checked_address("--ipv4", args.ipv4, 4),
+            ipv6=None if args.ipv6 is None else checked_address("--ipv6", args.ipv6, 6),
+            title=args.title,
+            shared=read_shared(args.shared) if args.shared else [],
+        )
+    except MasterInputError as exc:
+        raise DeployError(str(exc)) from None
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -237,6 +278,10 @@ def print_summary(result: Deployment, out: TextIO) -> None:
     write("connection   " + ("" if result.connection else "(nothing published)"))
     for key, value in sorted(result.connection.items()):
         write(f"  {key} = {value}")
+    for reference, values in sorted(result.shared_connection.items()):
+        write(f"shared       {reference}")
+        for key, value in sorted(values.items()):
+            write(f"  {key} = {value}")
     write(f"{'ok' if result.ok else 'NOT OK'} in {result.seconds:.1f}s")
 
 

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from slapkit.core.partition_state import STATE_DIR, without_digest
+from slapkit.recipes.publish import CONNECTION_FILE, SHARED_CONNECTION_FILE
 from slapkit.runner.buildout_run import run_buildout
+from slapkit.runner.local_master import LocalMaster
 from slapkit.runner.partition import (
     deploy_lock,
     make_partition,
@@ -34,6 +36,8 @@ class Deployment:
     skipped: list[str] = field(default_factory=list)
     promises: list[PromiseResult] = field(default_factory=list)
     connection: dict[str, str] = field(default_factory=dict)
+    # Published to each shared instance, by reference.
+    shared_connection: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -63,12 +67,15 @@ def deploy(
     progress: Callable[[str], None] = lambda line: None,
     promise_wait: float = 20.0,
     verbose: bool = False,
+    master: LocalMaster | None = None,
 ) -> Deployment:
     started_at = time.monotonic()
     partition = partition.resolve()
     make_partition(partition)
     with deploy_lock(partition, progress):
-        result = _deploy_locked(profile, partition, parameters, progress, promise_wait, verbose)
+        result = _deploy_locked(
+            profile, partition, parameters, progress, promise_wait, verbose, master
+        )
     result.seconds = time.monotonic() - started_at
     return result
 
@@ -80,8 +87,9 @@ def _deploy_locked(
     progress: Callable[[str], None],
     promise_wait: float,
     verbose: bool,
+    master: LocalMaster | None,
 ) -> Deployment:
-    prepare_partition(profile, partition, parameters)
+    prepare_partition(profile, partition, parameters, master)
     result = Deployment(partition)
     broken = set_aside_broken_installed_cfg(partition)
     if broken:
@@ -108,6 +116,10 @@ def _deploy_locked(
         result.promises = run_promises(partition, wait=promise_wait)
         result.failed_services = failed_services(supervisor)
     result.connection = read_connection(partition)
+    shared = read_connection(partition, SHARED_CONNECTION_FILE)
+    result.shared_connection = {
+        reference: values for reference, values in shared.items() if isinstance(values, dict)
+    }
     return result
 
 
@@ -166,9 +178,9 @@ def failed_services(supervisor: Supervisor) -> list[tuple[str, str]]:
     return failed
 
 
-def read_connection(partition: Path) -> dict[str, str]:
+def read_connection(partition: Path, name: str = CONNECTION_FILE) -> dict[str, Any]:
     try:
-        with open(partition / STATE_DIR / "connection.json", encoding="utf-8") as stream:
+        with open(partition / STATE_DIR / name, encoding="utf-8") as stream:
             data = json.load(stream)
     except (OSError, ValueError):
         return {}

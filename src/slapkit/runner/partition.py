@@ -18,6 +18,7 @@ from typing import Any
 from slapkit.core.files import write_if_changed
 from slapkit.core.partition_state import STATE_DIR
 from slapkit.instance.sources import SourceError, read_parameters_file
+from slapkit.runner.local_master import LocalMaster
 from slapkit.runner.supervisor import PARTITION_ID
 
 COMPUTER_ID = "slapkit-local"
@@ -45,6 +46,8 @@ build-time-part-list =
 requested-state = started
 # slapkit deploy: the parameters given with -p / --parameters
 parameters-file = {parameters_file}
+# slapkit deploy: what the master would answer (slapkit:slapconfiguration)
+instance-file = {instance_file}
 
 [slap_connection]
 # Kept for backward compatiblity
@@ -83,8 +86,14 @@ def collect_parameters(assignments: list[str], parameters_file: str | None) -> d
     return parameters
 
 
-def prepare_partition(profile: Path, partition: Path, parameters: dict[str, Any]) -> None:
-    """Write the parameters file and ``buildout.cfg``: the profile plus the tail."""
+def prepare_partition(
+    profile: Path,
+    partition: Path,
+    parameters: dict[str, Any],
+    master: LocalMaster | None = None,
+) -> None:
+    """Write the parameters file, the master's answer and ``buildout.cfg``:
+    the profile plus the tail."""
     try:
         text = profile.read_text(encoding="utf-8")
     except OSError as exc:
@@ -98,11 +107,16 @@ def prepare_partition(profile: Path, partition: Path, parameters: dict[str, Any]
     write_if_changed(
         str(parameters_file), json.dumps(parameters, indent=2, sort_keys=True) + "\n", 0o600
     )
+    software_url = profile.resolve().as_uri()
+    answer = (master or LocalMaster()).answer(parameters, COMPUTER_ID, PARTITION_ID, software_url)
+    instance_file = state / "instance.json"
+    write_if_changed(str(instance_file), json.dumps(answer, indent=2, sort_keys=True) + "\n", 0o600)
     tail = TAIL.format(
         computer_id=COMPUTER_ID,
         partition_id=PARTITION_ID,
-        software_url=profile.resolve().as_uri(),
+        software_url=software_url,
         parameters_file=parameters_file,
+        instance_file=instance_file,
     )
     write_if_changed(str(partition / "buildout.cfg"), text + tail)
 

@@ -1,0 +1,130 @@
+"""slapkit deploy playing the master: software type, addresses, title and
+shared instances reach slapkit:slapconfiguration as the master's answer
+would; publishing to a shared instance shows in the summary."""
+
+import json
+
+import pytest
+from test_runner import slapkit
+
+from slapkit.runner.local_master import LocalMaster, as_sent
+
+PROFILE = """
+[buildout]
+parts = config publish-shared
+
+[slap-configuration]
+<= slap-connection
+recipe = slapkit:slapconfiguration.jsonschema
+jsonschema = {software_json}
+set-default = all
+unstringify = all
+
+[config]
+recipe = slapkit:jinja2
+output = ${{buildout:directory}}/config.json
+inline = {{{{ dict(values, ipv4=values.ipv4 | sort, ipv6=values.ipv6 | sort) | tojson }}}}
+context =
+  section values slap-configuration
+
+[publish-shared]
+recipe = slapkit:publish
+-slave-reference = frontend-1
+url = http://[${{slap-configuration:ipv6-random}}]:8080/${{slap-configuration:slap-software-type}}
+"""
+
+SOFTWARE = {
+    "serialisation": "json-in-xml",
+    "software-type": {
+        "frontend": {"software-type": "frontend", "request": "input.json"},
+        "frontend-slave": {"software-type": "frontend", "request": "shared.json", "shared": True},
+    },
+}
+
+
+@pytest.fixture
+def profile(tmp_path):
+    (tmp_path / "software.cfg.json").write_text(json.dumps(SOFTWARE))
+    (tmp_path / "input.json").write_text(
+        json.dumps({"type": "object", "properties": {"workers": {"type": "integer", "default": 2}}})
+    )
+    (tmp_path / "shared.json").write_text(
+        json.dumps(
+            {"type": "object", "required": ["host"], "properties": {"host": {"type": "string"}}}
+        )
+    )
+    path = tmp_path / "instance.cfg"
+    path.write_text(PROFILE.format(software_json=tmp_path / "software.cfg.json"))
+    return path
+
+
+def test_software_type_addresses_title_and_shared_instances(tmp_path, profile):
+    shared = tmp_path / "shared.json.list"
+    shared.write_text(
+        json.dumps(
+            [
+                {"reference": "frontend-1", "parameters": {"host": "a.example"}},
+                {"reference": "frontend-2", "parameters": {"port": 1}},
+            ]
+        )
+    )
+    partition = tmp_path / "partition"
+    args = ["deploy", profile, "--partition", partition, "--software-type", "frontend"]
+    args += ["--ipv4", "10.0.0.7", "--ipv6", "2001:db8::7", "--title", "My frontend"]
+    first = slapkit(*args, "--shared", shared, "-p", "workers=4")
+    values = json.loads((partition / "config.json").read_text())
+    assert values["slap-software-type"] == "frontend"
+    assert values["ipv4-random"] == "10.0.0.7" and values["ipv6-random"] == "2001:db8::7"
+    assert values["ipv6"] == ["2001:db8::7"]  # a set, in the template
+    assert values["instance-title"] == "My frontend"
+    assert values["configuration"] == {"workers": 4}
+    assert [s["reference"] for s in values["valid-shared-instance-list"]] == ["frontend-1"]
+    (invalid,) = values["invalid-shared-instance-list"]
+    assert (
+        invalid["reference"] == "frontend-2"
+        and "'host' is a required property" in invalid["errors"]
+    )
+    assert "shared       frontend-1\n  url = http://[2001:db8::7]:8080/frontend\n" in first.stdout
+    second = slapkit(*args, "--shared", shared, "-p", "workers=4")
+    assert "files        0 changed" in second.stdout
+
+
+@pytest.mark.parametrize(
+    "option, value, expected",
+    [
+        ("--ipv4", "::1", "--ipv4 '::1': not an IPv4 address"),
+        ("--ipv6", "nope", "--ipv6 'nope': not an IP address"),
+        ("--shared", "MISSING", "--shared: cannot read"),
+    ],
+)
+def test_bad_master_options_are_one_line_errors(tmp_path, profile, option, value, expected):
+    partition = tmp_path / "partition"
+    result = slapkit("deploy", profile, "--partition", partition, option, value, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"slapkit: {expected}" or expected in result.stderr
+    assert not (partition / "buildout.cfg").exists()
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ('{"reference": "x"}', "must hold a JSON list"),
+        ('[{"reference": "x"}, {"reference": "x"}]', "reference 'x' is empty or given twice"),
+        ('[{"parameters": {}}]', "expected an object with a string 'reference'"),
+    ],
+)
+def test_a_bad_shared_file_says_what_is_wrong(tmp_path, profile, content, expected):
+    path = tmp_path / "shared.list"
+    path.write_text(content)
+    result = slapkit(
+        "deploy", profile, "--partition", tmp_path / "p", "--shared", path, check=False
+    )
+    assert result.returncode == 2 and expected in result.stderr
+
+
+def test_parameters_are_sent_as_a_master_sends_them():
+    assert as_sent({"a": "1"}) == {"a": "1"}
+    assert as_sent({"a": 1, "b": "x"}) == {"_": '{"a": 1, "b": "x"}'}
+    answer = LocalMaster(ipv6="").answer({"a": "1"}, "C", "P", "file:///s")
+    assert answer["parameter-dict"]["ip_list"] == [["lo", "127.0.0.1"]]
+    assert answer["parameter-dict"]["slap_software_type"] == "default"

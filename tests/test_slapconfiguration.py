@@ -1,0 +1,454 @@
+"""slapkit:slapconfiguration, .serialised and .jsonschema through real buildout:
+from the answer `slapkit deploy` writes, and from a real master (slapos proxy)."""
+
+import json
+import os
+import re
+
+import pytest
+
+from buildout_harness import snapshot
+
+ANSWER = {
+    "parameter-dict": {
+        "name": "Alice",
+        "empty": "",
+        "slap_software_type": "default",
+        "slap_computer_id": "COMP-1",
+        "slap_computer_partition_id": "slappart3",
+        "slap_software_release_url": "file:///srv/software.cfg",
+        "ip_list": [["lo", "127.0.0.1"], ["lo", "::1"], ["tap0", "10.0.0.2"], ["x", "junk"]],
+        "instance_title": "My instance",
+        "root_instance_title": "Root",
+        "slave_instance_list": [],
+    },
+    "state": "started",
+    "instance-guid": "SOFTINST-1",
+}
+
+CONNECTION = """
+[slap-connection]
+computer-id = COMP-1
+partition-id = slappart3
+server-url =
+key-file =
+cert-file =
+instance-file = {answer}
+"""
+
+COOKBOOK_SECTION = """
+[slap-configuration]
+recipe = slapkit:{recipe}
+computer = ${{slap-connection:computer-id}}
+partition = ${{slap-connection:partition-id}}
+url = ${{slap-connection:server-url}}
+key = ${{slap-connection:key-file}}
+cert = ${{slap-connection:cert-file}}
+{extra}
+"""
+
+
+def profile(buildout, answer=ANSWER, recipe="slapconfiguration", extra="", parts="out", more=""):
+    path = buildout.path("instance.json")
+    path.write_text(json.dumps(answer))
+    return (
+        f"[buildout]\nparts = {parts}\n"
+        + CONNECTION.format(answer=path)
+        + COOKBOOK_SECTION.format(recipe=recipe, extra=extra)
+        + more
+    )
+
+
+def template(buildout, text, *context):
+    lines = "\n  ".join(context)
+    return (
+        f"\n[out]\nrecipe = slapkit:jinja2\noutput = {buildout.path('out.txt')}\n"
+        f"inline =\n  {text}\ncontext =\n  {lines}\n"
+    )
+
+
+def installed(buildout):
+    return buildout.path(".installed.cfg").read_text()
+
+
+def test_every_output_from_the_answer_the_runner_writes(buildout):
+    out = template(
+        buildout,
+        "{{ c['name'] }}|{{ c | tojson }}|{{ v4 | sort | join(',') }}|{{ v6 | list }}|"
+        "{{ s['ipv4-random'] }}|{{ s['ipv6-random'] }}|{{ s['instance-title'] }}|"
+        "{{ s['root-instance-title'] }}|{{ s['root-instance-short-title'] }}|"
+        "{{ s['instance-guid'] }}|{{ s['instance-state'] }}|{{ s['slap-software-type'] }}|"
+        "{{ s['slap-computer-partition-id'] }}|{{ shared | length }}",
+        "key c slap-configuration:configuration",
+        "key v4 slap-configuration:ipv4",
+        "key v6 slap-configuration:ipv6",
+        "key shared slap-configuration:slave-instance-list",
+        "section s slap-configuration",
+    )
+    result = buildout.run(profile(buildout, more=out)).check()
+    assert buildout.path("out.txt").read_text() == (
+        'Alice|{"name": "Alice"}|10.0.0.2,127.0.0.1|[\'::1\']|10.0.0.2|::1|My instance|'
+        "Root|UNKNOWN|SOFTINST-1|started|default|slappart3|0"
+    )
+    assert "unused option" not in result.output
+    # Options stay strings: the sets and dicts as JSON.
+    text = installed(buildout)
+    assert 'ipv4 = ["10.0.0.2", "127.0.0.1"]\n' in text
+    assert 'configuration = {"name": "Alice"}\n' in text
+    assert "configuration.name = Alice\n" in text
+
+
+def test_a_second_run_changes_nothing(buildout):
+    text = profile(
+        buildout, more=template(buildout, "{{ c }}", "key c slap-configuration:configuration")
+    )
+    buildout.run(text).check()
+    before = snapshot(buildout.directory)
+    second = buildout.run().check()
+    assert "Installing" not in second.output and "Uninstalling" not in second.output
+    assert snapshot(buildout.directory) == before
+
+
+def test_defaults_are_configuration_options_and_an_empty_value_keeps_the_default(buildout):
+    out = template(
+        buildout,
+        "{{ name }}|{{ empty }}|{{ other }}|{{ 'empty' in c }}",
+        "key name slap-configuration:configuration.name",
+        "key empty slap-configuration:configuration.empty",
+        "key other slap-configuration:configuration.other",
+        "key c slap-configuration:configuration",
+    )
+    extra = "configuration.name = Bob\nconfiguration.empty = kept\nconfiguration.other = default"
+    buildout.run(profile(buildout, extra=extra, more=out)).check()
+    assert buildout.path("out.txt").read_text() == "Alice|kept|default|False"
+
+
+def test_connection_options_are_not_parameters(buildout):
+    # What <= slap-connection brings, and the cookbook's spellings, are the
+    # recipe's own options, never parameter defaults.
+    text = profile(
+        buildout,
+        more=template(buildout, "{{ c | tojson }}", "key c slap-configuration:configuration"),
+    )
+    text = text.replace(
+        "recipe = slapkit:slapconfiguration",
+        "<= slap-connection\nrecipe = slapkit:slapconfiguration",
+    )
+    result = buildout.run(text).check()
+    assert buildout.path("out.txt").read_text() == '{"name": "Alice"}'
+    assert "unused option" not in result.output
+
+
+def test_serialised_unwraps_and_gives_objects_to_templates(buildout):
+    answer = json.loads(json.dumps(ANSWER))
+    answer["parameter-dict"]["_"] = json.dumps({"ram": 2048, "disk": {"size": 10}, "name": "Zoe"})
+    del answer["parameter-dict"]["name"]
+    out = template(
+        buildout,
+        "{{ c.ram + 1 }}|{{ c.disk.size }}|{{ disk.size }}|{{ ram }}",
+        "key c slap-configuration:configuration",
+        "key disk slap-configuration:configuration.disk",
+        "key ram slap-configuration:configuration.ram",
+    )
+    buildout.run(profile(buildout, answer, recipe="slapconfiguration.serialised", more=out)).check()
+    assert buildout.path("out.txt").read_text() == "2049|10|10|2048"
+    text = installed(buildout)
+    assert 'configuration.disk = {"size": 10}\n' in text
+    assert "configuration.ram = 2048\n" in text
+
+
+def test_plain_form_keeps_the_serialised_parameter_as_it_came(buildout):
+    answer = json.loads(json.dumps(ANSWER))
+    answer["parameter-dict"] = {"_": '{"a": 1}'}
+    out = template(buildout, "{{ c | tojson }}", "key c slap-configuration:configuration")
+    buildout.run(profile(buildout, answer, more=out)).check()
+    assert json.loads(buildout.path("out.txt").read_text()) == {"_": '{"a": 1}'}
+
+
+def test_an_option_quoting_an_output_elsewhere_is_a_string(buildout):
+    # The object is served for the option the recipe set, not for a copy of
+    # its text in another section.
+    more = "\n[copy]\nc = ${slap-configuration:configuration}\n" + template(
+        buildout,
+        "{{ c.name }}|{{ text }}",
+        "key c slap-configuration:configuration",
+        "key text copy:c",
+    )
+    buildout.run(profile(buildout, more=more)).check()
+    assert buildout.path("out.txt").read_text() == 'Alice|{"name": "Alice"}'
+
+
+def test_hostile_parameter_names_and_values_stay_data(buildout):
+    answer = json.loads(json.dumps(ANSWER))
+    hostile = {
+        "name": "${buildout:directory}\n[evil]\nrecipe = x",
+        "x\n[evil]\nrecipe": "1",
+        "${boom}": "2",
+        "configuration": "3",
+        "a=b": "4",
+    }
+    answer["parameter-dict"].update(hostile)
+    out = template(buildout, "{{ c | tojson }}", "key c slap-configuration:configuration")
+    buildout.run(profile(buildout, answer, more=out)).check()
+    rendered = json.loads(buildout.path("out.txt").read_text())
+    assert rendered == {**hostile}
+    text = installed(buildout)
+    assert not re.search(r"^\[evil\]", text, re.M)  # a value's lines stay indented
+    assert "configuration.x" not in text and "configuration.${boom}" not in text
+    second = buildout.run().check()
+    assert "Installing" not in second.output
+
+
+def test_no_master_and_no_answer_is_an_error_naming_the_option(buildout):
+    result = buildout.run("[buildout]\nparts = c\n[c]\nrecipe = slapkit:slapconfiguration\nurl =\n")
+    assert not result.ok
+    assert "[c] url: no master to ask" in result.output
+
+
+def test_an_unreadable_answer_names_the_file(buildout):
+    buildout.path("bad.json").write_text("[1]")
+    result = buildout.run(
+        f"[buildout]\nparts = c\n[c]\nrecipe = slapkit:slapconfiguration\n"
+        f"instance-file = {buildout.path('bad.json')}\n"
+    )
+    assert not result.ok
+    assert "[c] instance-file:" in result.output and "not an instance answer" in result.output
+
+
+def test_storage_home_disks_are_linked_under_DATA_once(buildout):
+    home = buildout.path("storage")
+    (home / "data1" / "slappart3").mkdir(parents=True)
+    (home / "data2").mkdir()  # no directory for this partition: not listed
+    out = template(buildout, "{{ d | tojson }}", "key d slap-configuration:storage-dict")
+    buildout.run(profile(buildout, extra=f"storage-home = {home}", more=out)).check()
+    link = buildout.path("DATA", "data1")
+    assert json.loads(buildout.path("out.txt").read_text()) == {"data1": str(link)}
+    assert os.readlink(link) == str(home / "data1" / "slappart3")
+    before = snapshot(buildout.directory)
+    assert "Installing" not in buildout.run().check().output
+    assert snapshot(buildout.directory) == before
+
+
+def test_partition_resource_file_values_are_options(buildout):
+    buildout.path(".slapos-resource").write_text(
+        json.dumps(
+            {"tap": {"ipv4_addr": "10.0.0.9", "name": "slaptap3"}, "tun": {"ipv4_addr": "10.1.0.9"}}
+        )
+    )
+    out = template(
+        buildout,
+        "{{ tap }} {{ tun }} {{ name }}",
+        "key tap slap-configuration:tap-ipv4-addr",
+        "key tun slap-configuration:tun-ipv4-addr",
+        "key name slap-configuration:tap-name",
+    )
+    buildout.run(profile(buildout, more=out)).check()
+    assert buildout.path("out.txt").read_text() == "10.0.0.9 10.1.0.9 slaptap3"
+
+
+def test_reads_a_real_master(buildout, slapos_master):
+    partition = slapos_master.request("main", {"name": "Carol", "empty": ""})
+    partition_id = partition.getId()
+    out = template(
+        buildout,
+        "{{ c | tojson }}|{{ s['instance-title'] }}|{{ s['slap-software-type'] }}|"
+        "{{ s['ipv4-random'] }}|{{ s['instance-guid'] != '' }}",
+        "key c slap-configuration:configuration",
+        "section s slap-configuration",
+    )
+    text = (
+        "[buildout]\nparts = out\n"
+        + slapos_master.connection_section(partition_id)
+        + COOKBOOK_SECTION.format(recipe="slapconfiguration", extra="")
+        + out
+    )
+    buildout.run(text).check()
+    assert buildout.path("out.txt").read_text() == '{"name": "Carol"}|main|default|127.0.0.1|True'
+
+
+# -- slapconfiguration.jsonschema
+
+SOFTWARE_JSON = {
+    "name": "Test",
+    "serialisation": "json-in-xml",
+    "software-type": {
+        "default": {
+            "title": "Default",
+            "software-type": "default",
+            "request": "instance-input-schema.json",
+            "response": "instance-output-schema.json",
+            "index": 0,
+        },
+        "default-slave": {
+            "title": "Shared",
+            "software-type": "default",
+            "request": "shared-input-schema.json",
+            "response": "instance-output-schema.json",
+            "shared": True,
+            "index": 1,
+        },
+    },
+}
+MAIN_SCHEMA = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "ram": {"type": "integer", "default": 1024},
+        "name": {"type": "string", "default": "nobody"},
+        "password": {"type": "string", "writeOnly": True},
+        "tls": {"$ref": "#/definitions/tls"},
+    },
+    "definitions": {"tls": {"type": "boolean", "default": False}},
+}
+SHARED_SCHEMA = {
+    "type": "object",
+    "required": ["url"],
+    "properties": {"url": {"type": "string", "pattern": "^https?://"}, "port": {"type": "integer"}},
+}
+
+
+def software(buildout):
+    buildout.path("software.cfg.json").write_text(json.dumps(SOFTWARE_JSON))
+    buildout.path("instance-input-schema.json").write_text(json.dumps(MAIN_SCHEMA))
+    buildout.path("shared-input-schema.json").write_text(json.dumps(SHARED_SCHEMA))
+    return buildout.path("software.cfg.json")
+
+
+def jsonschema_profile(
+    buildout,
+    user,
+    shared=(),
+    extra="set-default = main\nunstringify = main",
+    more=None,
+    software_type="default",
+):
+    answer = json.loads(json.dumps(ANSWER))
+    answer["parameter-dict"] = {
+        "_": json.dumps(user),
+        "slap_software_type": software_type,
+        "slave_instance_list": list(shared),
+        "ip_list": [["lo", "127.0.0.1"]],
+    }
+    if more is None:
+        more = template(buildout, "{{ c | tojson }}", "key c slap-configuration:configuration")
+    return profile(
+        buildout,
+        answer,
+        recipe="slapconfiguration.jsonschema",
+        extra=f"jsonschema = {software(buildout)}\n{extra}",
+        more=more,
+    )
+
+
+def test_jsonschema_applies_defaults_behind_refs_and_converts_strings(buildout):
+    buildout.run(jsonschema_profile(buildout, {"ram": "2048", "name": ""})).check()
+    assert json.loads(buildout.path("out.txt").read_text()) == {
+        "ram": 2048,
+        "name": "nobody",
+        "tls": False,
+    }
+
+
+def test_jsonschema_without_set_default_and_unstringify_validates_as_given(buildout):
+    result = buildout.run(jsonschema_profile(buildout, {"ram": "2048"}, extra=""))
+    assert not result.ok
+    assert (
+        "[slap-configuration] jsonschema: 1 parameter error for software type 'default'"
+        in result.output
+    )
+    assert "ram: '2048' is not of type 'integer'" in result.output
+    assert not buildout.path("out.txt").exists()
+
+
+def test_jsonschema_reports_every_violation_at_once_and_writes_nothing(buildout):
+    result = buildout.run(
+        jsonschema_profile(buildout, {"ram": "lots", "tls": "maybe", "colour": "red"})
+    )
+    assert not result.ok
+    assert "3 parameter errors" in result.output
+    for path in ("(parameters):", "ram:", "tls:"):
+        assert path in result.output
+    assert not buildout.path("out.txt").exists()
+
+
+def test_jsonschema_write_only_values_are_secrets(buildout):
+    result = buildout.run(
+        jsonschema_profile(buildout, {"password": "hunter2-very-secret"}), "-vv"
+    ).check()
+    assert json.loads(buildout.path("out.txt").read_text())["password"] == "hunter2-very-secret"
+    assert "hunter2-very-secret" not in installed(buildout)
+    assert "hunter2-very-secret" not in result.output
+    failed = buildout.run(jsonschema_profile(buildout, {"password": 12345678901}))
+    assert "password: the value (hidden: writeOnly)" in failed.output
+    assert "12345678901" not in failed.output
+
+
+def test_jsonschema_shared_instances_are_validated_one_by_one(buildout):
+    shared = [
+        {
+            "slave_reference": "good",
+            "slave_title": "Good",
+            "_": json.dumps({"url": "https://a", "port": 1}),
+        },
+        {"slave_reference": "bad", "slave_title": "Bad", "url": "ftp://b"},
+        {"slave_reference": "plain", "url": "http://c", "port": "8080"},
+    ]
+    more = template(
+        buildout,
+        "{% for s in valid %}{{ s.reference }}={{ s.parameters | tojson }};{% endfor %}|"
+        "{% for s in invalid %}{{ s.reference }}:{{ s.errors }};{% endfor %}",
+        "key valid slap-configuration:valid-shared-instance-list",
+        "key invalid slap-configuration:invalid-shared-instance-list",
+    )
+    extra = "set-default = all\nunstringify = all"
+    buildout.run(jsonschema_profile(buildout, {}, shared, extra=extra, more=more)).check()
+    valid, invalid = buildout.path("out.txt").read_text().split("|")
+    assert valid == 'good={"port": 1, "url": "https://a"};plain={"port": 8080, "url": "http://c"};'
+    assert invalid.startswith("bad:url: 'ftp://b' does not match")
+    assert "slave-instance-list =" not in installed(buildout)
+
+
+def test_jsonschema_unwraps_shared_instances_it_does_not_validate(buildout):
+    shared = [{"slave_reference": "s1", "_": json.dumps({"url": "https://a"})}]
+    more = template(buildout, "{{ l | tojson }}", "key l slap-configuration:slave-instance-list")
+    extra = "validate-parameters = main\nset-default = main"
+    buildout.run(jsonschema_profile(buildout, {}, shared, extra=extra, more=more)).check()
+    assert json.loads(buildout.path("out.txt").read_text()) == [
+        {"slave_reference": "s1", "url": "https://a"}
+    ]
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (
+            "set-default = both",
+            "[slap-configuration] set-default: 'both' is not one of none, main, shared, all",
+        ),
+        (
+            "validate-parameters = yes",
+            "[slap-configuration] validate-parameters: 'yes' is not one of",
+        ),
+    ],
+)
+def test_jsonschema_scope_options_are_checked(buildout, extra, expected):
+    result = buildout.run(jsonschema_profile(buildout, {}, extra=extra))
+    assert not result.ok and expected in result.output
+
+
+def test_jsonschema_unknown_software_type_names_the_known_ones(buildout):
+    result = buildout.run(jsonschema_profile(buildout, {}, software_type="other"))
+    assert not result.ok
+    assert "software type 'other' has no entry with a 'request' schema" in result.output
+    assert "(types: default, default-slave)" in result.output
+
+
+def test_jsonschema_needs_a_serialisation(buildout):
+    text = jsonschema_profile(buildout, {})
+    data = dict(SOFTWARE_JSON)
+    del data["serialisation"]
+    buildout.path("software.cfg.json").write_text(json.dumps(data))
+    result = buildout.run(text)
+    assert not result.ok
+    assert "gives no valid 'serialisation' for software type 'default'" in result.output
