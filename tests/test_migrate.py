@@ -237,7 +237,7 @@ def test_a_recipe_that_does_not_exist_is_one_line(partition):
     assert lines[failed + 1 :] == [
         "  [x] recipe: slapkit has no recipe 'slapkit:switch-softwaretypo' (it has: "
         "check_port_listening, check_url_available, generate.password, jinja2, mkdirectory, "
-        "parameters, promise, publish, publish.serialised, slapconfiguration, "
+        "parameters, promise, publish, publish-early, publish.serialised, slapconfiguration, "
         "slapconfiguration.jsonschema, slapconfiguration.serialised, template, wrapper)"
     ]
 

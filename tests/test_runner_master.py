@@ -5,9 +5,10 @@ would; publishing to a shared instance shows in the summary."""
 import json
 
 import pytest
-from test_runner import slapkit
 
 from slapkit.runner.local_master import LocalMaster, as_sent
+from slapkit.runner.supervisor import Supervisor
+from test_runner import slapkit
 
 PROFILE = """
 [buildout]
@@ -58,7 +59,14 @@ def profile(tmp_path):
     return path
 
 
-def test_software_type_addresses_title_and_shared_instances(tmp_path, profile):
+@pytest.fixture
+def partition(tmp_path):
+    directory = tmp_path / "partition"
+    yield directory
+    Supervisor(directory).shutdown()
+
+
+def test_software_type_addresses_title_and_shared_instances(tmp_path, profile, partition):
     shared = tmp_path / "shared.json.list"
     shared.write_text(
         json.dumps(
@@ -68,7 +76,6 @@ def test_software_type_addresses_title_and_shared_instances(tmp_path, profile):
             ]
         )
     )
-    partition = tmp_path / "partition"
     args = ["deploy", profile, "--partition", partition, "--software-type", "frontend"]
     args += ["--ipv4", "10.0.0.7", "--ipv6", "2001:db8::7", "--title", "My frontend"]
     first = slapkit(*args, "--shared", shared, "-p", "workers=4")

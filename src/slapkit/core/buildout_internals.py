@@ -11,7 +11,9 @@ loudly if a new release changes it:
 - reading the profile's own text of an option (``raw_value``);
 - substituting each ``${…}`` exactly once (``ensure_single_substitution``),
   also for the options saved in ``.installed.cfg``, which are final values;
-- the form a value takes once saved and read back (``as_read_back``).
+- the form a value takes once saved and read back (``as_read_back``);
+- a section constructed with options set beforehand (``initialize_with``,
+  for publish-early: ``Buildout.Options``, ``_data``).
 """
 
 from __future__ import annotations
@@ -152,3 +154,39 @@ def as_read_back(value: str) -> str:
     for key, replacement in zc.buildout.buildout._spacey_defaults:
         back = back.replace(key, replacement)
     return back
+
+
+class AlreadyInitialized(Exception):
+    """The section was read already: its recipe ran with the values it had."""
+
+
+def initialize_with(buildout: Any, section: str, values: dict[str, str]) -> Any:
+    """Read ``section`` (constructing its recipe) with ``values`` set as its
+    options first, as final values: no substitution, whatever they hold.
+
+    zc.buildout's ``Buildout.__getitem__`` makes a section's Options with
+    ``self.Options`` and initializes it at once; an Options class given to
+    this buildout alone, for this one section, sets the values in between.
+    Raises AlreadyInitialized, and KeyError for a section that does not exist.
+    """
+    if section in buildout._data:
+        raise AlreadyInitialized(section)
+    if section not in buildout._raw:
+        raise KeyError(section)
+    options_class = buildout.Options
+    own = vars(buildout).get("Options")
+
+    def preset(owner: Any, name: str, data: dict[str, str]) -> Any:
+        options = options_class(owner, name, data)
+        if name == section:
+            options._data.update(values)
+        return options
+
+    buildout.Options = preset
+    try:
+        return buildout[section]
+    finally:
+        if own is not None:
+            buildout.Options = own
+        else:
+            del buildout.Options

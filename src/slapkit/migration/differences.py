@@ -71,6 +71,12 @@ KNOWN: dict[str, RecipeDifferences] = {
             "accepted and unused: slapkit's check is Python (the URL never goes through a shell)",
         )
     ),
+    "slapkit:slapconfiguration.jsonschema": RecipeDifferences(
+        different={
+            "unstringify": "slapkit converts strings to integer, number, boolean (any case), "
+            "object, array and null; the cookbook to integer and boolean ('True'/'False') only",
+        }
+    ),
     "slapkit:jinja2": RecipeDifferences(
         unsupported=dict.fromkeys(
             template.NOT_IMPLEMENTED, "not implemented by slapkit's jinja2 (refused)"

@@ -9,7 +9,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
-from slapkit.core.concealment import conceal
+from slapkit.core.concealment import conceal, concealed_names
 from slapkit.core.files import read_regular_file, write_if_changed
 from slapkit.core.partition_state import STATE_DIR, state_directory
 
@@ -65,7 +65,11 @@ class Publish(BaseRecipe):
         self.state = os.path.join(self.directory, STATE_DIR)
 
     def _published_keys(self, name: str, section: Any) -> list[str]:
-        names = self.option_names() if name == self.name else list(section.keys())
+        names = (
+            self.option_names()
+            if name == self.name
+            else list(section.keys()) + list(concealed_names(section))
+        )
         listed = section.get("-publish")
         if listed is not None:
             return [key for key in listed.split() if key in names]
@@ -109,7 +113,7 @@ class Publish(BaseRecipe):
         shared = self.shared_reference
         path = os.path.join(self.state, SHARED_CONNECTION_FILE if shared else CONNECTION_FILE)
         try:
-            published = _read_record(path)
+            published = read_record(path)
         except ValueError as exc:
             raise self.error("connection-section", f"no master: {exc}") from None
         merged: dict[str, Any]
@@ -185,7 +189,7 @@ class PublishSerialised(Publish):
         self.payload = {SERIALISED_KEY: json.dumps(self.values, sort_keys=True)}
 
 
-def _read_record(path: str) -> dict[str, Any]:
+def read_record(path: str) -> dict[str, Any]:
     """What was published to the local file; ValueError when it is unusable."""
     try:
         data = read_regular_file(path)
