@@ -153,3 +153,126 @@ def test_hello_web_under_real_slapgrid(slapos, software, form):
     assert service_pid(slapos) != pid
     assert (directory / "srv" / "admin-password").read_text() == password
     print(f"\nslapgrid round trip ({form}): {time.monotonic() - started:.1f}s")
+
+
+# -- the partition as the master describes it --------------------------------
+
+MASTER_PROFILE = """\
+[buildout]
+parts = config publish publish-shared
+
+[slap-configuration]
+<= slap-connection
+recipe = slapkit:slapconfiguration.jsonschema
+jsonschema = {software_json}
+set-default = all
+unstringify = all
+
+[config]
+recipe = slapkit:jinja2
+output = ${{buildout:directory}}/config.json
+inline = {{{{ dict(values, ipv4=values.ipv4 | sort, ipv6=values.ipv6 | sort) | tojson }}}}
+context =
+  section values slap-configuration
+
+[publish]
+recipe = slapkit:publish.serialised
+url = http://[${{slap-configuration:ipv6-random}}]:8080/
+ipv4 = ${{slap-configuration:ipv4-random}}
+workers = ${{slap-configuration:configuration.workers}}
+
+[publish-shared]
+recipe = slapkit:publish
+-slave-reference = {reference}
+url = https://shared.example/${{slap-configuration:instance-title}}
+"""
+
+SOFTWARE_JSON = {
+    "name": "slapkit-master-test",
+    "serialisation": "json-in-xml",
+    "software-type": {
+        "default": {"software-type": "default", "request": "input.json", "response": "input.json"},
+        "default-slave": {
+            "software-type": "default",
+            "request": "shared-input.json",
+            "response": "input.json",
+            "shared": True,
+        },
+    },
+}
+
+
+def test_slapconfiguration_jsonschema_and_shared_instances_under_real_slapgrid(slapos, tmp_path):
+    directory = tmp_path / "master-software"
+    directory.mkdir()
+    (directory / "software.cfg.json").write_text(json.dumps(SOFTWARE_JSON))
+    (directory / "input.json").write_text(
+        json.dumps(
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"workers": {"type": "integer", "default": 2}},
+            }
+        )
+    )
+    (directory / "shared-input.json").write_text(
+        json.dumps(
+            {"type": "object", "required": ["host"], "properties": {"host": {"type": "string"}}}
+        )
+    )
+    template = directory / "instance.cfg.in"
+    software = directory / "software.cfg"
+    software.write_text(SOFTWARE_CFG.format(template=template))
+    slapos.supply(str(software))
+
+    def request(**kw):
+        parameters = {"_": json.dumps(kw.pop("parameters", {}))}
+        return slapos.request(str(software), partition_parameter_kw=parameters, **kw)
+
+    main = request(partition_reference="main", parameters={"workers": "4"})
+    request(partition_reference="front-1", shared=True, parameters={"host": "a.example"})
+    # The master names the shared instance (slave_reference); the profile
+    # publishes to it by that name, as a real frontend's profile would.
+    hosting = slapos._slap.registerComputerPartition(slapos._computer_id, main.getId())
+    (shared,) = hosting.getInstanceParameterDict()["slave_instance_list"]
+    template.write_text(
+        "{% raw %}"
+        + MASTER_PROFILE.format(
+            software_json=directory / "software.cfg.json", reference=shared["slave_reference"]
+        )
+        + "{% endraw %}"
+    )
+    slapos.waitForSoftware(max_retry=3)
+    process(slapos)
+
+    partition = Path(slapos.instance_directory) / main.getId()
+    values = json.loads((partition / "config.json").read_text())
+    assert values["configuration"] == {"workers": 4}
+    assert values["slap-software-type"] == "default"
+    assert values["instance-title"] == "main"
+    assert values["ipv4-random"] in values["ipv4"] and values["ipv6-random"] in values["ipv6"]
+    (valid,) = values["valid-shared-instance-list"]
+    assert valid == {"reference": shared["slave_reference"], "parameters": {"host": "a.example"}}
+
+    # Read back from the master, as the requesters see them.
+    connection = json.loads(
+        request(
+            partition_reference="main", parameters={"workers": "4"}
+        ).getConnectionParameterDict()["_"]
+    )
+    assert connection == {
+        "url": f"http://[{values['ipv6-random']}]:8080/",
+        "ipv4": values["ipv4-random"],
+        "workers": "4",
+    }
+    shared_connection = request(
+        partition_reference="front-1", shared=True, parameters={"host": "a.example"}
+    ).getConnectionParameterDict()
+    assert shared_connection == {"url": "https://shared.example/main"}
+
+    # The daily run changes nothing.
+    before = files(partition)
+    config_stat = os.stat(partition / "config.json").st_mtime_ns
+    process(slapos, everything=True)
+    assert files(partition) == before
+    assert os.stat(partition / "config.json").st_mtime_ns == config_stat
