@@ -193,14 +193,19 @@ def forget_run_state() -> None:
 
 def snapshot(directory: Path) -> dict[str, tuple[int, int, int]]:
     """(inode, mtime_ns, mode) of every file and directory under ``directory``,
-    buildout's own bookkeeping left out."""
+    buildout's own bookkeeping left out (also a sub-buildout's
+    ``.installed-PART.cfg``)."""
     skip = {".installed.cfg", "bin", "develop-eggs", "eggs"}
     result = {}
     for root, dirs, files in os.walk(directory):
         rel_root = os.path.relpath(root, directory)
         if rel_root == ".":
             dirs[:] = [d for d in dirs if d not in skip]
-            files = [f for f in files if f not in skip]
+            files = [
+                f
+                for f in files
+                if f not in skip and not (f.startswith(".installed-") and f.endswith(".cfg"))
+            ]
         for name in dirs + files:
             path = os.path.join(root, name)
             info = os.lstat(path)

@@ -99,6 +99,8 @@ class Case:
     expected_files: dict[str, str] = field(default_factory=dict)
     # connection parameters published, exactly (the secrets' names only)
     expected_connection: dict[str, str] = field(default_factory=dict)
+    # more arguments for slapkit deploy (the master's part: --ipv6…)
+    deploy_args: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, directory: Path) -> Case:
@@ -312,10 +314,12 @@ def check_not_yet(case: Case, report: str, profile: Path, partition: Path, work:
 def deploy_twice(case: Case, profile: Path, partition: Path, work: Path) -> None:
     """The migrated profile deploys, and a second deploy changes nothing."""
     parameters = parameters_file(case, work)
+    args = ["deploy", profile, "--partition", partition, "--parameters", parameters]
+    args += case.deploy_args
     try:
-        first = slapkit("deploy", profile, "--partition", partition, "--parameters", parameters)
+        first = slapkit(*args)
         assert first.returncode == 0, first.stdout + first.stderr
-        second = slapkit("deploy", profile, "--partition", partition, "--parameters", parameters)
+        second = slapkit(*args)
         assert second.returncode == 0, second.stdout + second.stderr
         assert "files        0 changed" in second.stdout, second.stdout
         assert "services     0 started, 0 restarted, 0 stopped" in second.stdout, second.stdout

@@ -234,12 +234,11 @@ def test_a_recipe_that_does_not_exist_is_one_line(partition):
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     failed = lines.index("buildout     FAILED")
-    assert lines[failed + 1 :] == [
-        "  [x] recipe: slapkit has no recipe 'slapkit:switch-softwaretypo' (it has: "
-        "check_port_listening, check_url_available, generate.password, jinja2, mkdirectory, "
-        "parameters, promise, publish, publish-early, publish.serialised, slapconfiguration, "
-        "slapconfiguration.jsonschema, slapconfiguration.serialised, template, wrapper)"
-    ]
+    (line,) = lines[failed + 1 :]
+    head = "  [x] recipe: slapkit has no recipe 'slapkit:switch-softwaretypo' (it has: "
+    assert line.startswith(head) and line.endswith(")")
+    names = line[len(head) : -1].split(", ")
+    assert names == sorted(names) and {"jinja2", "switch-softwaretype", "wrapper"} <= set(names)
 
 
 def test_a_distribution_that_is_not_installed_is_one_line():

@@ -135,3 +135,55 @@ def test_parameters_are_sent_as_a_master_sends_them():
     answer = LocalMaster(ipv6="").answer({"a": "1"}, "C", "P", "file:///s")
     assert answer["parameter-dict"]["ip_list"] == [["lo", "127.0.0.1"]]
     assert answer["parameter-dict"]["slap_software_type"] == "default"
+
+
+SWITCH_ROOT = """
+[buildout]
+parts = switch-softwaretype
+
+[slap-configuration]
+recipe = slapkit:slapconfiguration.serialised
+url = ${{slap-connection:server-url}}
+
+[profiles]
+default = {directory}/default.cfg
+worker = {directory}/worker.cfg
+
+[switch-softwaretype]
+recipe = slapkit:switch-softwaretype
+default = profiles:default
+worker = profiles:worker
+"""
+
+TYPED = """
+[buildout]
+parts = service
+
+[service]
+recipe = slapkit:wrapper
+command-line = /bin/sleep 1000
+wrapper-path = ${{buildout:directory}}/etc/service/{name}
+"""
+
+
+def test_a_root_profile_switches_on_the_software_type(tmp_path, partition):
+    for name in ("default", "worker"):
+        (tmp_path / f"{name}.cfg").write_text(TYPED.format(name=f"{name}-service"))
+    profile = tmp_path / "instance.cfg"
+    profile.write_text(SWITCH_ROOT.format(directory=tmp_path))
+    (partition / "etc" / "service").mkdir(parents=True)
+    first = slapkit("deploy", profile, "--partition", partition)
+    assert "started   slappart0_default-service" in first.stdout
+    worker = slapkit("deploy", profile, "--partition", partition, "--software-type", "worker")
+    assert "started   slappart0_worker-service" in worker.stdout
+    assert "stopped   slappart0_default-service" in worker.stdout
+    assert "removed " in worker.stdout and "etc/service/default-service" in worker.stdout
+    assert sorted(p.name for p in (partition / "etc" / "service").iterdir()) == ["worker-service"]
+    again = slapkit("deploy", profile, "--partition", partition, "--software-type", "worker")
+    assert "files        0 changed" in again.stdout
+    assert "services     0 started, 0 restarted, 0 stopped" in again.stdout
+    unmapped = slapkit(
+        "deploy", profile, "--partition", partition, "--software-type", "nosuch", check=False
+    )
+    assert unmapped.returncode == 1
+    assert "the software type 'nosuch' is not mapped (mapped: default, worker)" in unmapped.stdout

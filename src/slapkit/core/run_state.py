@@ -15,6 +15,8 @@ not run state and stay in their modules.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,10 +48,28 @@ class RunState:
     salts: dict[str, bytes] = field(default_factory=dict)
     # Python objects behind options, by (section, option): (text, object).
     objects: dict[tuple[str, str], tuple[str, Any]] = field(default_factory=dict)
+    # What a switch-softwaretype part hands to its sub-buildout's
+    # [slap-configuration]: {"values": {...}, "concealed": (...)}.
+    inherited: dict[str, Any] = field(default_factory=dict)
+
+    def seeded(self) -> RunState:
+        """A new run's state that knows this one's secrets, user values,
+        objects and hand-over (for a sub-buildout)."""
+        secrets = SecretRegistry(
+            set(self.secrets.known), set(self.secrets.long), set(self.secrets.short)
+        )
+        return RunState(
+            secrets=secrets,
+            multiline_user_values=set(self.multiline_user_values),
+            objects=dict(self.objects),
+            inherited=dict(self.inherited),
+        )
 
 
 _state = RunState()
 _owner: weakref.ref[Any] | None = None
+# The state a sub-buildout's run starts from, while one runs.
+_seed: RunState | None = None
 
 
 def current() -> RunState:
@@ -63,12 +83,25 @@ def begin_run(buildout: Any) -> RunState:
     global _state, _owner
     owner = _owner() if _owner is not None else None
     if owner is not buildout:
-        _state = RunState()
+        _state = _seed.seeded() if _seed is not None else RunState()
         try:
             _owner = weakref.ref(buildout)
         except TypeError:  # not weak-referenceable: no owner to compare
             _owner = None
     return _state
+
+
+@contextmanager
+def sub_run() -> Iterator[RunState]:
+    """Around a sub-buildout run by a part: the sub-buildout's recipes get a
+    state of their own, seeded from this one; this one is back after."""
+    global _state, _owner, _seed
+    saved, saved_seed = (_state, _owner), _seed
+    _seed = _state
+    try:
+        yield _state
+    finally:
+        (_state, _owner), _seed = saved, saved_seed
 
 
 def reset_run_state() -> None:
