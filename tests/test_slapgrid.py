@@ -276,3 +276,77 @@ def test_slapconfiguration_jsonschema_and_shared_instances_under_real_slapgrid(s
     process(slapos, everything=True)
     assert files(partition) == before
     assert os.stat(partition / "config.json").st_mtime_ns == config_stat
+
+
+SWITCH_ROOT = """\
+[buildout]
+parts = switch-softwaretype
+
+[slap-configuration]
+<= slap-connection
+recipe = slapkit:slapconfiguration.serialised
+
+[profiles]
+default = {directory}/default.cfg
+worker = {directory}/worker.cfg
+
+[switch-softwaretype]
+recipe = slapkit:switch-softwaretype
+default = profiles:default
+worker = profiles:worker
+"""
+
+TYPED_PROFILE = """\
+[buildout]
+parts = service publish
+
+[directory]
+recipe = slapkit:mkdirectory
+service = ${{buildout:directory}}/etc/service
+
+[service]
+recipe = slapkit:wrapper
+command-line = /bin/sleep 1000
+wrapper-path = ${{directory:service}}/{name}
+
+[publish]
+recipe = slapkit:publish
+type = ${{slap-configuration:slap-software-type}}
+title = ${{slap-configuration:instance-title}}
+"""
+
+
+def test_a_root_profile_switches_on_the_requested_software_type(slapos, tmp_path):
+    directory = tmp_path / "switch-software"
+    directory.mkdir()
+    for name in ("default", "worker"):
+        (directory / f"{name}.cfg").write_text(TYPED_PROFILE.format(name=f"{name}-service"))
+    template = directory / "instance.cfg.in"
+    template.write_text("{% raw %}" + SWITCH_ROOT.format(directory=directory) + "{% endraw %}")
+    software = directory / "software.cfg"
+    software.write_text(SOFTWARE_CFG.format(template=template))
+    slapos.supply(str(software))
+    slapos.waitForSoftware(max_retry=3)
+
+    def request(software_type):
+        return slapos.request(str(software), "typed", software_type=software_type)
+
+    request("worker")
+    process(slapos)
+    partition = request("worker")
+    assert partition.getConnectionParameterDict() == {"type": "worker", "title": "typed"}
+    path = Path(slapos.instance_directory) / partition.getId()
+    assert sorted(p.name for p in (path / "etc" / "service").iterdir()) == ["worker-service"]
+    with slapos.instance_supervisor_rpc as supervisor:
+        running = [p["name"] for p in supervisor.getAllProcessInfo() if p["statename"] == "RUNNING"]
+    assert any("worker-service" in name for name in running), running
+
+    before = files(path)
+    process(slapos, everything=True)
+    assert files(path) == before
+
+    # Another type on the same instance: the worker's wrapper goes.
+    request("default")
+    process(slapos)
+    assert request("default").getConnectionParameterDict() == {"type": "default", "title": "typed"}
+    assert sorted(p.name for p in (path / "etc" / "service").iterdir()) == ["default-service"]
