@@ -87,8 +87,6 @@ def test_the_report_names_line_part_and_what_does_not_migrate(tmp_path):
     assert lines[1:] == [
         f"  {profile}:9: [service] differs: the cookbook's wrapper always passes its own "
         'arguments on ("$@"); slapkit\'s only with parameters-extra = true',
-        f"  {profile}:13: [service] not supported: sig-ign: not implemented by slapkit's "
-        "wrapper yet (refused)",
         f"  {profile}:22: [request] not covered: slapos.cookbook:request: slapkit has no "
         "slapkit:request yet, left as it is",
         f"  {profile}:24: [other] computed: recipe '{{{{ recipe_name }}}}' is computed; "
@@ -139,19 +137,6 @@ def test_a_missing_profile_or_output_is_one_line_error(tmp_path):
 
 
 # --- what the cookbook knows and slapkit refuses, through real buildout --------------
-
-
-@pytest.mark.parametrize(
-    "option", ["sig-ign = SIGHUP", "reserve-cpu = true", "redirect-stdout = log"]
-)
-def test_the_wrapper_refuses_cookbook_options_it_does_not_implement(buildout, option):
-    name = option.split(" ")[0]
-    result = buildout.run(
-        f"[buildout]\nparts = w\n[w]\nrecipe = slapkit:wrapper\ncommand-line = true\n"
-        f"wrapper-path = {buildout.path('w')}\n{option}\n"
-    )
-    error_in(result, f"[w] {name}: slapos.cookbook's wrapper option is not implemented by slapkit")
-    assert not os.path.lexists(buildout.path("w"))
 
 
 def test_an_empty_cookbook_option_is_no_option(buildout):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import re
+import signal
+import sys
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
@@ -24,16 +27,12 @@ from slapkit.core.partition_state import (
 )
 from slapkit.core.run_state import current
 from slapkit.core.secrets import holds_secret
+from slapkit.recipes.wrapper_exec import HELPER, signal_number
 
-# slapos.cookbook's wrapper options this recipe refuses when given.
-NOT_IMPLEMENTED = (
-    "private-tmpfs",
-    "reserve-cpu",
-    "sig-ign",
-    "redirect-signal",
-    "redirect-stdout",
-    "redirect-stderr",
-)
+# slapos.cookbook's wrapper options this recipe refuses when given: none left.
+NOT_IMPLEMENTED: tuple[str, ...] = ()
+# A tmpfs size as mount(8) takes it; nothing else reaches the mount options.
+_TMPFS_SIZE = re.compile(r"[0-9]+[kKmMgG%]?\Z")
 
 
 def _not_a_file(path: str) -> str:
@@ -89,6 +88,25 @@ class Wrapper(BaseRecipe):
                            restarts the service. The previous hashed wrapper
                            of this part is removed.
       hash-existing-files  the same for files that exist before buildout runs.
+      sig-ign              a signal (``USR1``, ``HUP``, ``RTMIN+1``…) the
+                           command starts with ignored, until it sets its own
+                           handler (no death by a log rotation's signal
+                           before that).
+      redirect-stdout      a file the command's output is appended to (and
+      redirect-stderr      its errors; the same path for both is allowed);
+                           the signal of ``sig-ign`` (default ``USR1``) sent
+                           to the wrapper reopens them (log rotation) and,
+      redirect-signal      with this option, is passed on to the command as
+                           this signal. The wrapper then stays the command's
+                           parent.
+      private-tmpfs        lines ``SIZE PATH``: the command runs in a user
+                           and mount namespace of its own with a tmpfs of
+                           that size (``100m``, ``1g``, ``50%``) on each
+                           path; where the kernel refuses user namespaces,
+                           the wrapper says so when it starts and exits 1.
+      reserve-cpu          boolean: ask slapos format's cpuset for a core of
+                           its own (the pid is appended to
+                           ``~/.slapos-cpu-exclusive``).
 
     Output option ``wrapper-path``: the final path, digest included. With
     ``hash-existing-files`` alone it is known when the part is read, so other
@@ -116,6 +134,19 @@ class Wrapper(BaseRecipe):
         self.parameters_extra = opts.boolean("parameters-extra", False)
         self.wait_for_files = opts.paths("wait-for-files")
         self.pidfile = self.local_path("pidfile")
+        self.reserve_cpu = opts.boolean("reserve-cpu", False)
+        self.ignored_signal = self._signal("sig-ign")
+        self.passed_on_signal = self._signal("redirect-signal")
+        self.stdout_path = self.local_path("redirect-stdout")
+        self.stderr_path = self.local_path("redirect-stderr")
+        if self.passed_on_signal and not (self.stdout_path or self.stderr_path):
+            raise self.error(
+                "redirect-signal",
+                "needs redirect-stdout or redirect-stderr (it is sent when they are reopened)",
+            )
+        if (self.stdout_path or self.stderr_path) and self.ignored_signal is None:
+            self.ignored_signal = int(signal.SIGUSR1)
+        self.private_tmpfs = self._private_tmpfs()
         self.hash_files = self._local_paths("hash-files")
         self.hash_existing_files = self._local_paths("hash-existing-files")
         for path in self.hash_existing_files:
@@ -124,6 +155,29 @@ class Wrapper(BaseRecipe):
         self.script = self._script()
         if self.hash_existing_files and not self.hash_files:
             options["wrapper-path"] = self._final_path()
+
+    def _signal(self, option: str) -> int | None:
+        text = self.opts.text(option)
+        if text is None:
+            return None
+        try:
+            return signal_number(text)
+        except ValueError:
+            raise self.error(
+                option, f"{text!r} is not a signal (a name such as USR1, HUP or RTMIN+1)"
+            ) from None
+
+    def _private_tmpfs(self) -> list[tuple[str, str]]:
+        mounts = []
+        for line in self.opts.lines("private-tmpfs"):
+            words = line.split()
+            if len(words) != 2 or not _TMPFS_SIZE.match(words[0]):
+                raise self.error(
+                    "private-tmpfs",
+                    f"{line!r} is not of the form SIZE PATH (SIZE: digits with k, m, g or %)",
+                )
+            mounts.append((words[0], str(self.local_path("private-tmpfs", words[1]))))
+        return mounts
 
     def _local_paths(self, option: str) -> list[str]:
         return [str(self.local_path(option, line)) for line in self.opts.lines(option)]
@@ -199,7 +253,22 @@ class Wrapper(BaseRecipe):
                 "fi",
                 "echo $$ > /dev/fd/9",
             ]
-        command = " ".join(shell_quote(argument) for argument in self.arguments)
+        if self.reserve_cpu:
+            lines.append('echo $$ >> "$HOME/.slapos-cpu-exclusive"')
+        if self.ignored_signal is not None:
+            lines.append(f"trap '' {self.ignored_signal}  # ignored until the command handles it")
+        arguments = self.arguments
+        if self.private_tmpfs or self.stdout_path or self.stderr_path:
+            spec = {
+                "tmpfs": self.private_tmpfs,
+                "stdout": self.stdout_path,
+                "stderr": self.stderr_path,
+                "signal": self.passed_on_signal,
+                "ignored": self.ignored_signal,
+            }
+            helper = [sys.executable, "-I", "-c", HELPER, json.dumps(spec, sort_keys=True)]
+            arguments = helper + arguments
+        command = " ".join(shell_quote(argument) for argument in arguments)
         if self.parameters_extra:
             command += ' "$@"'
         lines.append(f"exec {command}")

@@ -1,0 +1,172 @@
+"""slapkit:wrapper's sig-ign, redirect-*, private-tmpfs and reserve-cpu,
+through real buildout and the wrappers it writes, run for real."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from test_wrapper import run_wrapper, wrapper_profile
+
+PYTHON = sys.executable
+
+
+def program(buildout, name, code):
+    path = buildout.path(name)
+    path.write_text(textwrap.dedent(code))
+    return path
+
+
+def wrapper(buildout, options, part="service"):
+    buildout.run(wrapper_profile(buildout, options, part)).check()
+    return buildout.path("etc", "service", part)
+
+
+@pytest.mark.parametrize(
+    "name, number", [("USR1", signal.SIGUSR1), ("RTMIN+1", signal.SIGRTMIN + 1)]
+)
+def test_sig_ign_starts_the_command_with_the_signal_ignored(buildout, name, number):
+    code = program(
+        buildout,
+        "show.py",
+        f"import signal; print(signal.getsignal({int(number)}) == signal.SIG_IGN)",
+    )
+    path = wrapper(buildout, f"command-line = {PYTHON} {code}\nsig-ign = {name}")
+    assert run_wrapper(path).stdout == "True\n"
+    # Without the option the signal is not ignored (the test can fail).
+    path = wrapper(buildout, f"command-line = {PYTHON} {code}", part="plain")
+    assert run_wrapper(path).stdout == "False\n"
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        ("sig-ign = NOPE", "[service] sig-ign: 'NOPE' is not a signal"),
+        ("sig-ign = _X", "[service] sig-ign: '_X' is not a signal"),
+        (
+            "redirect-signal = HUP",
+            "[service] redirect-signal: needs redirect-stdout or redirect-stderr",
+        ),
+        (
+            "private-tmpfs = 1m,exec /tmp/x",
+            "[service] private-tmpfs: '1m,exec /tmp/x' is not of the form SIZE PATH",
+        ),
+        ("private-tmpfs = 10m", "is not of the form SIZE PATH"),
+        ("reserve-cpu = maybe", "[service] reserve-cpu:"),
+    ],
+)
+def test_bad_values_are_errors_naming_the_option(buildout, options, expected):
+    result = buildout.run(wrapper_profile(buildout, f"command-line = /bin/true\n{options}"))
+    assert not result.ok
+    assert expected in result.output
+    assert not buildout.path("etc", "service", "service").exists()
+
+
+ROTATING = """
+import os, signal, sys, time
+def hup(*_):
+    print("after rotation", flush=True)
+    open(sys.argv[1], "w").close()
+signal.signal(signal.SIGHUP, hup)
+print("to stdout", flush=True)
+print("to stderr", file=sys.stderr, flush=True)
+open(sys.argv[1] + ".ready", "w").close()
+while not os.path.exists(sys.argv[1] + ".stop"):
+    time.sleep(0.05)
+sys.exit(3)
+"""
+
+
+def wait_for(path, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def test_redirected_output_is_reopened_on_rotation_and_the_signal_passed_on(buildout):
+    code = program(buildout, "rotating.py", ROTATING)
+    log, errors, marker = buildout.path("out.log"), buildout.path("err.log"), buildout.path("m")
+    path = wrapper(
+        buildout,
+        f"command-line = {PYTHON} {code} {marker}\nredirect-stdout = {log}\n"
+        f"redirect-stderr = {errors}\nredirect-signal = HUP",
+    )
+    process = subprocess.Popen([str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(buildout.path("m.ready"))
+        time.sleep(0.2)
+        assert log.read_text() == "to stdout\n"
+        assert errors.read_text() == "to stderr\n"
+        os.rename(log, buildout.path("out.log.1"))  # what logrotate does
+        process.send_signal(signal.SIGUSR1)
+        wait_for(marker)
+        buildout.path("m.stop").write_text("")
+        assert process.wait(10) == 3  # the command's exit status
+    finally:
+        process.kill()
+    assert buildout.path("out.log.1").read_text() == "to stdout\n"
+    assert log.read_text() == "after rotation\n"  # the new file
+
+
+def test_stdout_and_stderr_to_one_file(buildout):
+    code = program(
+        buildout, "both.py", "import sys; print('a', flush=True); print('b', file=sys.stderr)"
+    )
+    log = buildout.path("both.log")
+    path = wrapper(
+        buildout,
+        f"command-line = {PYTHON} {code}\nredirect-stdout = {log}\nredirect-stderr = {log}",
+    )
+    result = run_wrapper(path)
+    assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
+    assert sorted(log.read_text().split()) == ["a", "b"]
+
+
+def test_a_log_that_cannot_be_opened_is_said(buildout):
+    path = wrapper(
+        buildout,
+        f"command-line = /bin/sleep 5\nredirect-stdout = {buildout.path('no', 'such', 'x.log')}",
+    )
+    result = run_wrapper(path)
+    assert result.returncode == 1
+    assert "sleep: cannot open" in result.stderr and "No such file or directory" in result.stderr
+
+
+def test_private_tmpfs_or_a_clear_error_when_the_kernel_refuses(buildout):
+    private = buildout.path("private")
+    code = program(
+        buildout,
+        "mounts.py",
+        f"print([line.split()[2] for line in open('/proc/self/mounts') if ' {private} ' in line])",
+    )
+    path = wrapper(buildout, f"command-line = {PYTHON} {code}\nprivate-tmpfs = 10m {private}")
+    result = run_wrapper(path)
+    if result.returncode == 0:
+        assert result.stdout == "['tmpfs']\n"
+        # Private: nothing is mounted there outside the command.
+        assert f" {private} " not in open("/proc/self/mounts").read()
+    else:
+        assert "private-tmpfs needs a user namespace, which this kernel refuses" in result.stderr
+
+
+def test_reserve_cpu_records_the_commands_own_pid(buildout, tmp_path):
+    code = program(buildout, "pid.py", "import os; print(os.getpid())")
+    path = wrapper(buildout, f"command-line = {PYTHON} {code}\nreserve-cpu = true")
+    result = run_wrapper(path, env=dict(os.environ, HOME=str(tmp_path)))
+    assert (tmp_path / ".slapos-cpu-exclusive").read_text() == result.stdout
+
+
+def test_arguments_reach_the_command_through_the_helper(buildout):
+    code = program(buildout, "argv.py", "import sys; print(sys.argv[1:])")
+    log = buildout.path("argv.log")
+    path = wrapper(
+        buildout,
+        f"command-line = {PYTHON} {code} 'a b' $HOME\nparameters-extra = true\nredirect-stdout = {log}",
+    )
+    assert run_wrapper(path, "c'd").returncode == 0
+    assert log.read_text() == "['a b', '$HOME', \"c'd\"]\n"
