@@ -127,6 +127,30 @@ def replace_atomically(path: str, data: bytes, mode: int) -> None:
     _fsync_directory(directory)
 
 
+def replace_symlink(target: str, path: str) -> None:
+    """Make ``path`` a symlink to ``target``: a new link under a temporary
+    name, renamed over ``path`` (never a moment without one). Raises OSError."""
+    directory = os.path.dirname(path) or "."
+    for _ in range(16):
+        temporary = os.path.join(
+            directory,
+            f"{TEMPORARY_PREFIX}{os.path.basename(path)}.{os.urandom(4).hex()}{TEMPORARY_SUFFIX}",
+        )
+        try:
+            os.symlink(target, temporary)
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover - 16 random names taken
+        raise FileExistsError(errno.EEXIST, "no free temporary name", path)
+    try:
+        os.rename(temporary, path)
+    except BaseException:
+        _unlink_quietly(temporary)
+        raise
+    _fsync_directory(directory)
+
+
 def _fsync_directory(directory: str) -> None:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:

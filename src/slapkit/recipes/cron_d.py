@@ -1,0 +1,59 @@
+"""``slapkit:cron.d``: one crontab entry, in a cron.d directory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import MutableMapping
+from typing import Any
+
+from slapkit.core import BaseRecipe
+from slapkit.recipes.cron_calendar import to_cron
+
+
+class CronD(BaseRecipe):
+    """Write ``<cron-entries>/<name>`` holding one line, ``SCHEDULE COMMAND``
+    (slapos.cookbook's cron.d).
+
+    Options:
+      cron-entries  (required) the directory the partition's cron reads.
+      name          (required) the entry's file name.
+      frequency     a crontab schedule (``*/5 * * * *``), as it is; or
+      time          a systemd calendar event (``daily``, ``Mon 10:30``,
+                    ``*-*-1 4:00``), converted to a crontab schedule.
+      command       (required) the command line.
+
+    Written only when it changed; the part's file is removed with the part.
+    A line break in the schedule or the command (a user's value brought in
+    by ``${…}``) is refused: it would add entries of the user's choosing.
+    """
+
+    def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
+        super().__init__(buildout, name, options)
+        directory = self.required_path("cron-entries")
+        entry = self.opts.required("name")
+        if "/" in entry or entry in (".", "..") or not entry.isprintable():
+            raise self.error("name", f"{entry!r} is not a file name")
+        self.path = os.path.join(directory, entry)
+        frequency = self.opts.text("frequency")
+        if frequency is None:
+            time = self.opts.text("time")
+            if time is None:
+                raise self.error("frequency", "is required (or time) and was not given")
+            try:
+                frequency = to_cron(time)
+            except ValueError:
+                raise self.error(
+                    "time", f"{time!r} is not a systemd calendar event that cron can say"
+                ) from None
+        command = self.opts.required("command")
+        for option, value in (("frequency", frequency), ("command", command)):
+            if any(char in value for char in "\n\r\x00"):
+                raise self.error(option, "holds a line break: one entry is one line")
+        self.line = f"{frequency} {command}\n"
+
+    def install(self) -> list[str]:
+        self.write("cron-entries", self.path, self.line)
+        return [self.path]
+
+    def update(self) -> list[str]:
+        return self.install()
