@@ -12,7 +12,7 @@ from typing import TextIO
 from slapkit.runner.deploy import Deployment, deploy, failed_services
 from slapkit.runner.local_master import LocalMaster, MasterInputError, checked_address, read_shared
 from slapkit.runner.partition import DeployError, collect_parameters
-from slapkit.runner.promises import run_promises
+from slapkit.runner.promises import run_plugins, run_promises
 from slapkit.runner.supervisor import PARTITION_ID, Supervisor
 
 
@@ -214,7 +214,11 @@ def _status(partition: Path) -> int:
         for line in log.splitlines():
             print(f"    | {line}")
     promises = run_promises(supervisor.partition)
+    plugins, not_run = run_plugins(supervisor.partition)
+    promises += plugins
     print("promises")
+    if not_run:
+        print(f"  note      {not_run}")
     for promise in promises:
         state = "kept" if promise.kept else "FAILING"
         print(f"  {state:9} {promise.name}" + ("" if promise.kept else f": {promise.message}"))

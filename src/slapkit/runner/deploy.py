@@ -19,7 +19,7 @@ from slapkit.runner.partition import (
     prepare_partition,
     set_aside_broken_installed_cfg,
 )
-from slapkit.runner.promises import PromiseResult, run_promises
+from slapkit.runner.promises import PromiseResult, run_plugins, run_promises
 from slapkit.runner.supervisor import PARTITION_ID, WATCHDOG_MARK, Supervisor
 
 
@@ -114,6 +114,10 @@ def _deploy_locked(
         result.restarted += restarted_failed
         progress("promises: checking")
         result.promises = run_promises(partition, wait=promise_wait)
+        plugins, not_run = run_plugins(partition, wait=promise_wait)
+        result.promises += plugins
+        if not_run:
+            result.notes.append(not_run)
         result.failed_services = failed_services(supervisor)
     result.connection = read_connection(partition)
     shared = read_connection(partition, SHARED_CONNECTION_FILE)

@@ -1,9 +1,14 @@
-"""Run a partition's promises (``etc/promise/*``) as slapgrid does."""
+"""Run a partition's promises as slapgrid does: the executables of
+``etc/promise`` and the plugins of ``etc/plugin`` (with slapos.core's
+launcher, when it is installed)."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,3 +68,100 @@ def run_promises(partition: Path, wait: float = 0.0) -> list[PromiseResult]:
             if not result.kept:
                 results[path] = run_promise(path, partition)
     return list(results.values())
+
+
+# slapgrid's promise launcher (slapos.core) on one partition's etc/plugin,
+# in a process of its own (it changes directory, sys.path and sys.modules);
+# it prints each plugin's result as JSON.
+_LAUNCH = """
+import json, logging, os, sys
+from slapos.grid.promise import PromiseError, PromiseLauncher
+partition = sys.argv[1]
+folder = os.path.join(partition, "etc", "plugin")
+logger = logging.getLogger("slapkit-promises")
+logger.addHandler(logging.NullHandler())
+logger.propagate = False
+names = [n for n in sorted(os.listdir(folder))
+         if n.endswith(".py") and not n.startswith("__init__")]
+# Only the plugins: etc/promise is run by slapkit itself.
+launcher = PromiseLauncher(config={
+    "partition-folder": partition, "promise-folder": folder, "log-folder": None,
+    "force": True, "promise-timeout": float(sys.argv[2]), "run-only-promise-list": names,
+}, logger=logger)
+try:
+    launcher.run()
+except PromiseError:
+    pass
+results = {}
+done = os.path.join(partition, ".slapgrid", "promise", "result")
+for name in names:
+    path = os.path.join(done, name[:-3] + ".status.json")
+    try:
+        with open(path) as stream:
+            result = json.load(stream)["result"]
+        results[name] = [not result["failed"], result["message"] or ""]
+    except (OSError, ValueError, KeyError):
+        results[name] = [False, "the launcher left no result"]
+print(json.dumps(results))
+"""
+
+
+def plugin_paths(partition: Path) -> list[Path]:
+    directory = partition / "etc" / "plugin"
+    if not directory.is_dir():
+        return []
+    return [
+        directory / name
+        for name in sorted(os.listdir(directory))
+        if name.endswith(".py") and not name.startswith("__init__")
+    ]
+
+
+def _launch_plugins(partition: Path) -> list[PromiseResult]:
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _LAUNCH, str(partition), str(ONE_RUN_TIMEOUT)],
+            cwd=partition,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=ONE_RUN_TIMEOUT * 3,
+        )
+        results = json.loads(proc.stdout.strip().splitlines()[-1])
+    except subprocess.TimeoutExpired:
+        return [PromiseResult("etc/plugin", False, "the promise launcher timed out")]
+    except (ValueError, IndexError):
+        lines = proc.stderr.strip().splitlines()
+        why = lines[-1] if lines else f"exited {proc.returncode}"
+        return [PromiseResult("etc/plugin", False, f"the promise launcher failed: {why}")]
+    return [
+        PromiseResult(f"plugin/{name}", bool(kept), _last_line(str(message)))
+        for name, (kept, message) in sorted(results.items())
+    ]
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def run_plugins(partition: Path, wait: float = 0.0) -> tuple[list[PromiseResult], str | None]:
+    """Run ``etc/plugin``'s promise plugins with slapgrid's launcher, retried
+    while some fail for ``wait`` seconds; or say why they were not run."""
+    paths = plugin_paths(partition)
+    if not paths:
+        return [], None
+    if (
+        importlib.util.find_spec("slapos") is None
+        or importlib.util.find_spec("slapos.grid.promise") is None
+    ):
+        return [], (
+            f"{len(paths)} promise plugin(s) in etc/plugin not run: slapgrid's promise "
+            "launcher comes with slapos.core (pip install slapkit[master])"
+        )
+    deadline = time.monotonic() + wait
+    results = _launch_plugins(partition)
+    while time.monotonic() < deadline and not all(r.kept for r in results):
+        time.sleep(0.5)
+        results = _launch_plugins(partition)
+    return results, None

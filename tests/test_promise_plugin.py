@@ -1,0 +1,153 @@
+"""slapkit:promise.plugin through real buildout, and its plugins run by
+slapgrid's own promise launcher (slapos.core) under slapkit deploy."""
+
+import ast
+
+import pytest
+
+from slapkit.runner import promises
+from slapkit.runner.supervisor import Supervisor
+from test_runner import slapkit
+
+PLUGIN = """
+import os
+from zope.interface import implementer
+from slapos.grid.promise import interface
+from slapos.grid.promise.generic import GenericPromise
+
+
+@implementer(interface.IPromise)
+class RunPromise(GenericPromise):
+    def sense(self):
+        path = self.getConfig("file-to-check")
+        if os.path.exists(path):
+            self.logger.info("%s is there" % path)
+        else:
+            self.logger.error("%s is missing" % path)
+
+    def test(self):
+        return self._test(result_count=1, failure_amount=1)
+
+    def anomaly(self):
+        return self._anomaly(result_count=1, failure_amount=1)
+"""
+
+PROFILE = """
+[buildout]
+parts = directory mine {theirs_part}
+
+[directory]
+recipe = slapkit:mkdirectory
+plugin = ${{buildout:directory}}/etc/plugin
+
+[mine]
+recipe = slapkit:promise.plugin
+output = ${{directory:plugin}}/check-ready.py
+file = {plugin}
+config-file-to-check = ${{buildout:directory}}/ready
+
+[theirs]
+recipe = slapos.cookbook:promise.plugin
+output = ${{directory:plugin}}/cookbook-check-ready.py
+file = {plugin}
+config-file-to-check = ${{buildout:directory}}/ready
+eggs =
+"""
+
+
+@pytest.fixture
+def partition(tmp_path):
+    directory = tmp_path / "partition"
+    yield directory
+    Supervisor(directory).shutdown()
+
+
+def write_profile(tmp_path, theirs=True):
+    plugin = tmp_path / "ready_promise.py"
+    plugin.write_text(PLUGIN)
+    profile = tmp_path / "instance.cfg"
+    profile.write_text(PROFILE.format(plugin=plugin, theirs_part="theirs" if theirs else ""))
+    return profile
+
+
+def test_plugins_run_by_slapgrids_launcher_as_the_cookbooks_do(tmp_path, partition):
+    pytest.importorskip("slapos.grid.promise")
+    pytest.importorskip("slapos.recipe.promise_plugin")
+    profile = write_profile(tmp_path)
+    args = ["deploy", profile, "--partition", partition, "--promise-timeout", "0"]
+    first = slapkit(*args, check=False)
+    assert first.returncode == 1
+    ready = partition / "ready"
+    for name in ("check-ready.py", "cookbook-check-ready.py"):
+        assert f"FAILING   plugin/{name}: {ready} is missing" in first.stdout
+    ready.write_text("")
+    status = slapkit("status", partition)
+    for name in ("check-ready.py", "cookbook-check-ready.py"):
+        assert f"kept      plugin/{name}" in status.stdout
+    second = slapkit(*args)
+    assert "files        0 changed" in second.stdout
+
+
+def test_values_are_literals_and_names_are_checked(buildout):
+    hostile = "a'b\"c\n${x}\\n'); import os #"
+    text = (
+        "[buildout]\nparts = p\n[x]\nv = "
+        + hostile.replace("\n", "\n  ").replace("${x}", "$${x}")
+        + "\n"
+        f"[p]\nrecipe = slapkit:promise.plugin\noutput = {buildout.path('p.py')}\n"
+        "module = slapos.promise.plugin.check_port_listening\nconfig-value = ${x:v}\nconfig-port = 80\n"
+    )
+    buildout.run(text).check()
+    source = buildout.path("p.py").read_text()
+    tree = ast.parse(source)  # the file is Python, whatever the values held
+    (config,) = [
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id == "extra_config_dict"
+    ]
+    values = ast.literal_eval(config)
+    assert values["port"] == "80" and "import os" in values["value"]
+    assert (
+        "from slapos.promise.plugin.check_port_listening import RunPromise as RunPromise" in source
+    )
+    assert oct(buildout.path("p.py").stat().st_mode & 0o777) == "0o644"
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        ("module = a.b\nfile = x.py", "[p] module: give module or file, one of them"),
+        ("", "[p] module: give module or file, one of them"),
+        ("module = os; import sys", "[p] module: 'os; import sys' is not a Python module name"),
+        ("module = a\nclass = X()", "[p] class: 'X()' is not a Python class name"),
+    ],
+)
+def test_bad_options_name_the_option(buildout, options, expected):
+    result = buildout.run(
+        f"[buildout]\nparts = p\n[p]\nrecipe = slapkit:promise.plugin\noutput = {buildout.path('p.py')}\n{options}\n"
+    )
+    assert not result.ok and expected in result.output
+    assert not buildout.path("p.py").exists()
+
+
+def test_without_slapos_core_the_plugins_are_said_not_run(tmp_path, monkeypatch):
+    (tmp_path / "etc" / "plugin").mkdir(parents=True)
+    (tmp_path / "etc" / "plugin" / "a.py").write_text("")
+    monkeypatch.setattr(promises.importlib.util, "find_spec", lambda name: None)
+    results, note = promises.run_plugins(tmp_path)
+    assert results == []
+    assert note == (
+        "1 promise plugin(s) in etc/plugin not run: slapgrid's promise launcher comes with "
+        "slapos.core (pip install slapkit[master])"
+    )
+
+
+def test_a_launcher_that_fails_is_one_failing_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(promises, "_LAUNCH", "import sys; sys.exit('boom')")
+    (tmp_path / "etc" / "plugin").mkdir(parents=True)
+    (tmp_path / "etc" / "plugin" / "a.py").write_text("")
+    assert promises._launch_plugins(tmp_path) == [
+        promises.PromiseResult("etc/plugin", False, "the promise launcher failed: boom")
+    ]
