@@ -21,6 +21,7 @@ prepares one (slapgrid's tail, umask 027). The migrated profile is
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -64,9 +65,23 @@ KNOWN_DIFFERENCES = {
     "marker in every file before the comparison",
     "password storage": "the cookbook keeps the password as JSON, mode 0644; slapkit "
     "the password alone, mode 0600 (and hashes in <storage-path>.hashes)",
+    "promise plugin": "slapkit writes its own plugin file: plugins are compared by what "
+    "slapgrid's launcher gets from them (extra_config_dict, sys.path, the promise's "
+    "module and class or file), not by their bytes",
 }
 # Buildout's and the runner's own files: not rendered by the profile.
-NOT_RENDERED = {".installed.cfg", "buildout.cfg", ".slapkit", "develop-eggs", "eggs", "sbin"}
+NOT_RENDERED = {
+    ".installed.cfg",
+    "buildout.cfg",
+    ".slapkit",
+    "develop-eggs",
+    "eggs",
+    "sbin",
+    # slapgrid's promise launcher, run by slapkit deploy: its state, and
+    # what it adds to etc/plugin to import the plugins.
+    ".slapgrid",
+}
+_LAUNCHER_FILES = re.compile(r"etc/plugin/(__init__\.py|__pycache__)(/|\Z)")
 # Programs' logs, at the partition's top as slapgrid puts them.
 _PROGRAM_LOG = re.compile(r"\.slappart0_.*\.log\Z")
 _DIGEST = re.compile(r"-[0-9a-f]{8,64}\Z")
@@ -208,6 +223,8 @@ def inventory(case: Case, partition: Path) -> dict[str, tuple[str, int, Any]]:
             if here == partition and (name in NOT_RENDERED or _PROGRAM_LOG.match(name)):
                 continue
             relative = str(path.relative_to(partition))
+            if _LAUNCHER_FILES.match(relative):
+                continue
             info = path.lstat()
             mode = stat.S_IMODE(info.st_mode)
             if stat.S_ISLNK(info.st_mode):
@@ -220,12 +237,34 @@ def inventory(case: Case, partition: Path) -> dict[str, tuple[str, int, Any]]:
                 continue  # slapkit's hashes beside the password
             elif is_wrapper(path):
                 found[_DIGEST.sub("-<digest>", relative)] = ("wrapper", mode, path)
+            elif relative.startswith("etc/plugin/") and name.endswith(".py"):
+                found[relative] = ("file", mode, plugin_meaning(path))
             else:
                 content = path.read_bytes().decode("utf-8", "surrogateescape")
                 for secret, marker in secrets.items():
                     content = content.replace(secret, marker)
                 found[relative] = ("file", mode, content)
     return found
+
+
+def plugin_meaning(path: Path) -> dict[str, Any]:
+    """What slapgrid's launcher gets from a promise plugin file: "promise plugin"."""
+    meaning: dict[str, Any] = {"files": set()}
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            if node.targets[0].id == "extra_config_dict":
+                meaning["config"] = ast.literal_eval(node.value)
+        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript):
+            meaning["sys.path"] = list(ast.literal_eval(node.value))
+        elif isinstance(node, ast.ImportFrom) and node.module not in (None, "__future__"):
+            meaning["import"] = (node.module, [alias.name for alias in node.names])
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if node.value.endswith(".py"):  # the profile's copy on each side
+                meaning["files"].add(
+                    re.sub(r"/(anchor|migrated)-profile/", "/<profile>/", node.value)
+                )
+    return meaning
 
 
 def what_runs(wrapper: Path, record: Path) -> dict[str, Any]:
