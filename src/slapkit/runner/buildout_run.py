@@ -33,7 +33,10 @@ def run_buildout(
     command = [
         sys.executable,
         "-c",
-        "import sys, zc.buildout.buildout as b; b.main(sys.argv[1:])",
+        # slapkit's extension on, whatever the profile says: .installed.cfg
+        # written only when it changed, and atomically.
+        "import sys, zc.buildout.buildout as b, slapkit.extension as e; e.load(); "
+        "b.main(sys.argv[1:])",
         "-U",
         "-c",
         "buildout.cfg",

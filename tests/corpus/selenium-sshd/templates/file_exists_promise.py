@@ -11,9 +11,9 @@ class RunPromise(GenericPromise):
     def sense(self):
         path = self.getConfig("path-to-check")
         if os.path.exists(path):
-            self.logger.info("%s exists" % path)
+            self.logger.info(f"{path} exists")
         else:
-            self.logger.error("%s does not exist" % path)
+            self.logger.error(f"{path} does not exist")
 
     def test(self):
         return self._test(result_count=1, failure_amount=1)

@@ -1,0 +1,218 @@
+"""The zc.buildout extension ``[buildout] extensions = slapkit``.
+
+zc.buildout keeps what it installed in ``.installed.cfg``: it rewrites the
+file in place after each part it installs (``open(path, "w")``: truncated,
+then written) and appends a ``[buildout]`` section after each part it
+updates, also when nothing changed. An unchanged rerun of a 900-part
+profile writes it about 900 times, and a run killed meanwhile leaves it
+empty or cut, which fails every later run. With this extension the file is
+written only when what zc.buildout reads from it changes, and then
+atomically (a temporary file in the same directory, fsync, rename): an
+unchanged rerun writes it zero times, and a kill at any moment leaves the
+old file or the new one. The format is zc.buildout's own (its
+``_save_options``): a file written here and one written by zc.buildout are
+byte for byte the same.
+
+``slapkit deploy`` turns it on for its runs; under slapgrid, a profile opts
+in with the one line. zc.buildout calls every installed extension when a
+profile names any, so naming another extension turns this one on too.
+"""
+
+from __future__ import annotations
+
+import io
+import locale
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from slapkit.core.files import remove_stale_temporaries, write_if_changed
+
+_MARK = "slapkit_installed_cfg"
+
+
+def load(buildout: Any = None) -> None:
+    """The extension's entry point: every Buildout of this process (sub-buildouts
+    too) keeps ``.installed.cfg`` the slapkit way. Idempotent."""
+    import zc.buildout.buildout
+
+    buildout_class: Any = zc.buildout.buildout.Buildout
+    if getattr(buildout_class, _MARK, False):
+        return
+    original_read = buildout_class._read_installed_part_options
+
+    def read_installed_part_options(self: Any) -> Any:
+        result = original_read(self)
+        _remember_read(self["buildout"]["installed"], result[0].get("buildout"))
+        return result
+
+    original_unload = buildout_class._unload_extensions
+
+    def unload_extensions(self: Any) -> Any:
+        # The end of a successful install (zc.buildout calls it last).
+        _flush(self["buildout"]["installed"])
+        return original_unload(self)
+
+    buildout_class._read_installed_part_options = read_installed_part_options
+    buildout_class._save_installed_options = _save_installed_options
+    buildout_class._update_installed = _update_installed
+    buildout_class._unload_extensions = unload_extensions
+    setattr(buildout_class, _MARK, True)
+
+
+@dataclass
+class _Record:
+    """The file as last read or written: its text, the values of its
+    ``[buildout]`` section as zc.buildout reads them, its (inode, size, mtime)."""
+
+    text: str
+    buildout: dict[str, str]
+    signature: tuple[int, int, int] | None
+
+
+_records: dict[str, _Record] = {}
+_cleaned: set[str] = set()
+# [buildout] values to record once the run is over: while zc.buildout
+# updates parts it moves each one to the end of ``parts`` in turn, a
+# rotation that ends where it began when nothing changed.
+_pending: dict[str, dict[str, str]] = {}
+
+
+def _signature(path: str) -> tuple[int, int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _encoding() -> str:
+    # zc.buildout opens the file with the locale's encoding.
+    return locale.getpreferredencoding(False)
+
+
+def _options_dict(options: Any) -> dict[str, str]:
+    if options is None:
+        return {}
+    return dict(options.copy()) if hasattr(options, "copy") else dict(options)
+
+
+def _remember_read(path: str, buildout_options: Any) -> None:
+    if not path:
+        return
+    try:
+        with open(path, encoding=_encoding()) as stream:
+            text = stream.read()
+    except OSError:
+        _records.pop(path, None)
+        return
+    _records[path] = _Record(text, _options_dict(buildout_options), _signature(path))
+
+
+def _current(path: str) -> _Record | None:
+    """The record of ``path`` if it still describes the file on disk."""
+    record = _records.get(path)
+    if record is not None and record.signature == _signature(path):
+        return record
+    return None
+
+
+def _write(path: str, text: str, buildout_values: dict[str, str]) -> None:
+    if path not in _cleaned:
+        # What a run killed while writing it left behind.
+        for stale in remove_stale_temporaries(path):
+            logging.getLogger("slapkit").info("removed stale temporary %s", stale)
+        _cleaned.add(path)
+    write_if_changed(path, text.encode(_encoding()))
+    _records[path] = _Record(text, buildout_values, _signature(path))
+
+
+def _save_installed_options(self: Any, installed_options: Any) -> None:
+    """The whole record, as zc.buildout writes it; only when it changed."""
+    import zc.buildout.buildout
+
+    path = self["buildout"]["installed"]
+    if not path:
+        return
+    stream = io.StringIO()
+    save_options = zc.buildout.buildout._save_options
+    save_options("buildout", installed_options["buildout"], stream)
+    for part in installed_options["buildout"]["parts"].split():
+        print(file=stream)
+        save_options(part, installed_options[part], stream)
+    text = stream.getvalue()
+    _pending.pop(path, None)  # this record says the parts in their order now
+    record = _current(path)
+    buildout_values = _options_dict(installed_options["buildout"])
+    if record is not None and record.text == text:
+        record.buildout = buildout_values
+        return
+    _write(path, text, buildout_values)
+
+
+def _update_installed(self: Any, **buildout_options: str) -> None:
+    """zc.buildout appends a ``[buildout]`` section with these values; here
+    nothing is written when the file already says them."""
+    path = self["buildout"]["installed"]
+    record = _current(path)
+    if record is None:
+        _remember_read(path, _read_buildout_section(path))
+        record = _current(path)
+    if record is not None:
+        wanted = {**_pending.pop(path, record.buildout), **buildout_options}
+        changed = {option for option in wanted if wanted[option] != record.buildout.get(option)}
+        if not changed:
+            return
+        if changed == {"parts"} and sorted(wanted["parts"].split()) == sorted(
+            record.buildout.get("parts", "").split()
+        ):
+            _pending[path] = wanted  # the same parts in another order: at the end
+            return
+        buildout_options = {option: wanted[option] for option in sorted(changed)}
+    _append(path, record, buildout_options)
+
+
+def _append(path: str, record: _Record | None, buildout_options: dict[str, str]) -> None:
+    import zc.buildout.buildout
+
+    stream = io.StringIO()
+    stream.write("\n[buildout]\n")
+    for option, value in buildout_options.items():
+        zc.buildout.buildout._save_option(option, value, stream)
+    text = (record.text if record is not None else "") + stream.getvalue()
+    values = {**(record.buildout if record is not None else {}), **buildout_options}
+    _write(path, text, values)
+
+
+def _flush(path: str) -> None:
+    """At the end of a run: the order of ``parts`` it ended with, if new."""
+    wanted = _pending.pop(path, None)
+    record = _current(path) if path else None
+    if wanted is None or record is None:
+        return
+    changed = {
+        option: value for option, value in wanted.items() if record.buildout.get(option) != value
+    }
+    if changed:
+        _append(path, record, changed)
+
+
+def _read_buildout_section(path: str) -> dict[str, str] | None:
+    """The ``[buildout]`` section of ``path`` as zc.buildout reads it (later
+    sections of the same name win)."""
+    import zc.buildout.buildout
+    import zc.buildout.configparser
+
+    try:
+        with open(path, encoding=_encoding()) as stream:
+            sections = zc.buildout.configparser.parse(stream, path)
+    except (OSError, zc.buildout.configparser.Error):
+        return None
+    values = dict(sections.get("buildout", {}))
+    for option, value in values.items():
+        if "%(" in value:
+            for marker, text in zc.buildout.buildout._spacey_defaults:
+                value = value.replace(marker, text)
+            values[option] = value
+    return values

@@ -1,0 +1,91 @@
+"""The zc.buildout extension ``[buildout] extensions = slapkit``: buildout's
+own .installed.cfg written only when it changed (the crash test is in
+test_reliability)."""
+
+import os
+
+from buildout_harness import BuildoutDir
+from test_switch_softwaretype import root
+
+PROFILE = """
+[buildout]
+parts = directory config
+{extensions}
+
+[directory]
+recipe = slapkit:mkdirectory
+etc = ${{buildout:directory}}/etc
+
+[config]
+recipe = slapkit:jinja2
+output = ${{directory:etc}}/config
+inline = value={value}
+"""
+
+
+def stamp(path):
+    info = os.stat(path)
+    return info.st_ino, info.st_mtime_ns
+
+
+def test_an_unchanged_rerun_writes_installed_cfg_zero_times(buildout):
+    installed = buildout.path(".installed.cfg")
+    # Without the extension zc.buildout rewrites it on every run.
+    buildout.run(PROFILE.format(extensions="", value=1)).check()
+    before = stamp(installed)
+    buildout.run().check()
+    assert stamp(installed) != before
+    # With it, it is left alone when nothing changed...
+    buildout.run(PROFILE.format(extensions="extensions = slapkit", value=1)).check()
+    before = stamp(installed)
+    for _ in range(2):
+        assert "Installing" not in buildout.run().check().output
+        assert stamp(installed) == before
+    # ...and rewritten when something did, in zc.buildout's own format.
+    buildout.run(PROFILE.format(extensions="extensions = slapkit", value=2)).check()
+    assert stamp(installed) != before
+    written = installed.read_bytes()
+    installed.unlink()
+    buildout.run(PROFILE.format(extensions="", value=2)).check()  # zc.buildout's own
+    assert installed.read_bytes() == written
+
+
+def effective_parts(path):
+    import zc.buildout.configparser
+
+    with open(path) as stream:
+        return zc.buildout.configparser.parse(stream, str(path))["buildout"]["parts"]
+
+
+def test_the_order_of_parts_is_recorded_as_zc_buildout_records_it(buildout, tmp_path):
+    plain = BuildoutDir(tmp_path / "plain")
+    plain.directory.mkdir()
+    for value, order in ((1, "directory config"), (2, "config directory"), (2, "config directory")):
+        for where, extensions in ((buildout, "extensions = slapkit"), (plain, "")):
+            text = PROFILE.format(extensions=extensions, value=value)
+            where.run(text.replace("parts = directory config", f"parts = {order}")).check()
+        assert effective_parts(buildout.path(".installed.cfg")) == effective_parts(
+            plain.path(".installed.cfg")
+        )
+    # Parts that do not depend on each other, swapped: nothing changes but
+    # the order they are recorded in.
+    sections = "".join(
+        f"[{name}]\nrecipe = slapkit:mkdirectory\npath = ${{buildout:directory}}/{name}\n"
+        for name in ("a", "b")
+    )
+    for order in ("a b", "b a"):
+        for where, extensions in ((buildout, "extensions = slapkit"), (plain, "")):
+            where.run(f"[buildout]\nparts = {order}\n{extensions}\n{sections}").check()
+        assert effective_parts(buildout.path(".installed.cfg")) == effective_parts(
+            plain.path(".installed.cfg")
+        )
+    assert effective_parts(plain.path(".installed.cfg")) == "b a"
+
+
+def test_a_sub_buildout_record_is_left_alone_too(buildout):
+    text = root(buildout).replace("[buildout]\n", "[buildout]\nextensions = slapkit\n", 1)
+    buildout.run(text).check()
+    records = [buildout.path(".installed.cfg"), buildout.path(".installed-switch-softwaretype.cfg")]
+    before = [stamp(path) for path in records]
+    buildout.run().check()
+    assert [stamp(path) for path in records] == before
