@@ -16,6 +16,7 @@ from slapkit.core.concealment import section_items
 from slapkit.core.files import default_file_mode
 from slapkit.core.options import PartOptions
 from slapkit.core.served_objects import object_behind, with_objects
+from slapkit.core.template_cache import bytecode_cache, compiled
 
 # The builtins a template may call, as slapos.recipe.template offers them.
 _BUILTIN_NAMES = (
@@ -315,7 +316,9 @@ class Jinja2(BaseRecipe):
             key = (source, filename, self.extensions)
             code = _compiled.get(key)
             if code is None:
-                code = _compiled[key] = env.compile(source, filename=filename)
+                cache = bytecode_cache(self.directory)
+                name = f"{filename}|{' '.join(self.extensions)}"  # extensions change the code
+                code = _compiled[key] = compiled(env, cache, name, filename, source)
             template = env.template_class.from_code(env, code, env.make_globals(None), None)
             text = template.render(**self.context)
         except Exception as exc:  # any failure inside the template is the user's
