@@ -524,6 +524,32 @@ def test_a_schema_without_jsonschema_installed_is_a_user_error(buildout):
     )
 
 
+def test_slapconfiguration_jsonschema_without_jsonschema_installed_is_a_user_error(buildout):
+    def setup():
+        sys.modules["jsonschema"] = None  # as if slapkit[schema] were not installed
+        sys.modules.pop("slapkit.instance.schema", None)
+
+    (buildout.directory / "software.cfg.json").write_text(
+        json.dumps(
+            {
+                "serialisation": "xml",
+                "software-type": {"default": {"software-type": "default", "request": "i.json"}},
+            }
+        )
+    )
+    (buildout.directory / "i.json").write_text("{}")
+    answer = buildout.path("instance.json")
+    answer.write_text(json.dumps({"parameter-dict": {"slap_software_type": "default"}}))
+    buildout.write(
+        f"[buildout]\nparts = p\n[p]\nrecipe = slapkit:slapconfiguration.jsonschema\n"
+        f"instance-file = {answer}\njsonschema = {buildout.path('software.cfg.json')}\n"
+    )
+    error_in(
+        buildout.run_with(setup),
+        "[p] jsonschema: JSON Schema validation needs jsonschema (install slapkit[schema])",
+    )
+
+
 def test_a_write_only_object_hides_every_value_in_it(buildout):
     schema = buildout.path("schema.json")
     schema.write_text(json.dumps({"properties": {"db": {"type": "object", "writeOnly": True}}}))

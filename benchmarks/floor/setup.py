@@ -6,5 +6,10 @@ setup(
     description="A do-nothing buildout recipe: buildout's own cost, the benchmark's floor",
     package_dir={"": "src"},
     packages=["slapkit_bench_floor"],
-    entry_points={"zc.buildout": ["default = slapkit_bench_floor:Noop"]},
+    entry_points={
+        "zc.buildout": [
+            "default = slapkit_bench_floor:Noop",
+            "switch = slapkit_bench_floor:Switch",
+        ]
+    },
 )

@@ -157,7 +157,12 @@ class SlapConfigurationJsonSchema(SlapConfiguration):
         return {}
 
     def _schema(self, path: str) -> Any:
-        from slapkit.instance.schema import ParameterSchema, SchemaError
+        try:
+            from slapkit.instance.schema import ParameterSchema, SchemaError
+        except ImportError:
+            raise self.error(
+                "jsonschema", "JSON Schema validation needs jsonschema (install slapkit[schema])"
+            ) from None
 
         try:
             return ParameterSchema(path)
@@ -167,9 +172,9 @@ class SlapConfigurationJsonSchema(SlapConfiguration):
     def _check(
         self, path: str, values: dict[str, Any], defaults: bool, convert: bool
     ) -> tuple[dict[str, Any], list[str], list[tuple[tuple[Any, ...], Any]]]:
+        schema = self._schema(path)
         from slapkit.instance.schema import SchemaError
 
-        schema = self._schema(path)
         try:
             completed = schema.complete(values, defaults=defaults, convert=convert)
             secrets = schema.write_only_values(completed)

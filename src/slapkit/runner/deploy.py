@@ -41,6 +41,7 @@ class Deployment:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    buildout_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -96,7 +97,9 @@ def _deploy_locked(
         result.notes.append(
             f"buildout's .installed.cfg was cut short (a killed run): moved to {broken}"
         )
+    started = time.monotonic()
     run = run_buildout(partition, progress, verbose)
+    result.buildout_seconds = time.monotonic() - started
     result.buildout_ok, result.files_changed, result.buildout_error = run.ok, run.changes, run.error
     result.warnings = run.warnings
     if result.buildout_ok:
