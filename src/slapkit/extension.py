@@ -69,6 +69,9 @@ class _Record:
     text: str
     buildout: dict[str, str]
     signature: tuple[int, int, int] | None
+    # The recorded parts as a set, and the text it was made from.
+    parts_key: str | None = None
+    parts_set: frozenset[str] = frozenset()
 
 
 _records: dict[str, _Record] = {}
@@ -164,13 +167,20 @@ def _update_installed(self: Any, **buildout_options: str) -> None:
         changed = {option for option in wanted if wanted[option] != record.buildout.get(option)}
         if not changed:
             return
-        if changed == {"parts"} and sorted(wanted["parts"].split()) == sorted(
-            record.buildout.get("parts", "").split()
-        ):
+        if changed == {"parts"} and _same_parts(wanted["parts"], record):
             _pending[path] = wanted  # the same parts in another order: at the end
             return
         buildout_options = {option: wanted[option] for option in sorted(changed)}
     _append(path, record, buildout_options)
+
+
+def _same_parts(parts: str, record: _Record) -> bool:
+    """Whether ``parts`` names the parts the record names, in any order."""
+    recorded = record.buildout.get("parts", "")
+    if record.parts_key != recorded:
+        record.parts_key, record.parts_set = recorded, frozenset(recorded.split())
+    names = parts.split()
+    return len(names) == len(record.parts_set) and record.parts_set.issuperset(names)
 
 
 def _append(path: str, record: _Record | None, buildout_options: dict[str, str]) -> None:
