@@ -19,7 +19,7 @@ from slapkit.runner.partition import set_aside_broken_installed_cfg
 from test_wrapper import RECORD, read_record
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
-KILL_POINTS = int(os.environ.get("SLAPKIT_KILL_POINTS", "100"))
+KILL_POINTS = int(os.environ.get("SLAPKIT_KILL_POINTS", "60"))
 TEMPORARY = re.compile(r"^\..+\.tmp$")
 BOOKKEEPING = {
     ".installed.cfg",

@@ -8,11 +8,9 @@
 #      is printed, not asserted;
 #   3. the suite again on what SlapOS software releases pin (zc.buildout
 #      3.0.1, setuptools 67.8, Python 3.11) when that Python is on the
-#      machine; the recipes' tests with SLAPKIT_TEST_FORK=0 (every buildout
-#      in a new process, so the forking harness, whose imports are warm,
-#      hides no import-time failure), the others (fuzz, crash, runner,
-#      corpus and migrate: they start their own processes; units: no
-#      buildout) forked as usual;
+#      machine; each recipe's own tests with SLAPKIT_TEST_FORK=0 (every
+#      buildout in a new process, so the forking harness, whose imports are
+#      warm, hides no import-time failure), the others forked as usual;
 #   4. the tests marked `slapgrid` under slapos.core's real slapgrid
 #      (tools/slapgrid-test.sh).
 # Arguments go to pytest, e.g. tools/test.sh -k wrapper -x; with arguments
@@ -43,16 +41,22 @@ rm -f .coverage .coverage.*
 if [ "${SLAPKIT_SKIP_OLDEST:-}" != 1 ]; then
     if SLAPKIT_OLDEST=1 bash tools/venv.sh .venv-oldest python3.11; then
         echo "== zc.buildout $(version .venv-oldest) + setuptools 67.8, $(.venv-oldest/bin/python --version)"
-        forked=(tests/test_fuzz.py tests/test_reliability.py tests/test_runner.py
-                tests/test_runner_hostile.py tests/test_runner_master.py tests/test_slapgrid.py
-                tests/test_corpus.py tests/test_migrate.py tests/test_units.py)
-        recipes=()
+        # Each recipe's own tests in new processes; the rest (hostile
+        # input, error paths, fuzz, crash, runner, corpus...) forked.
+        fresh=(tests/test_buildout_internals.py tests/test_extension.py
+               tests/test_mkdirectory.py tests/test_parameters.py tests/test_password.py
+               tests/test_plain_template.py tests/test_promise.py tests/test_promise_plugin.py
+               tests/test_publish.py tests/test_publish_early.py
+               tests/test_slapconfiguration.py tests/test_small_recipes.py
+               tests/test_switch_softwaretype.py tests/test_template.py
+               tests/test_template_cache.py tests/test_wrapper.py)
+        forked=()
         for file in tests/test_*.py; do
-            [[ " ${forked[*]} " == *" $file "* ]] || recipes+=("$file")
+            [[ " ${fresh[*]} " == *" $file "* ]] || forked+=("$file")
         done
-        echo "-- the recipes' tests, every buildout in a new process (SLAPKIT_TEST_FORK=0)"
-        SLAPKIT_TEST_FORK=0 .venv-oldest/bin/python -m pytest -m "not slapgrid" "${recipes[@]}"
-        echo "-- fuzz, crash and runner tests"
+        echo "-- each recipe's tests, every buildout in a new process (SLAPKIT_TEST_FORK=0)"
+        SLAPKIT_TEST_FORK=0 .venv-oldest/bin/python -m pytest -m "not slapgrid" "${fresh[@]}"
+        echo "-- the others (hostile input, errors, fuzz, crash, runner, corpus), forked"
         .venv-oldest/bin/python -m pytest -m "not slapgrid" "${forked[@]}"
     else
         echo "== no python3.11 here: the zc.buildout 3.0.1 run is skipped" >&2
