@@ -278,3 +278,31 @@ def test_a_supervisord_that_cannot_start_says_why(tmp_path):
     with pytest.raises(RuntimeError, match="supervisord did not start: .*supervisord.log"):
         Supervisor(tmp_path).start(timeout=30)
     assert not Supervisor(tmp_path).is_running()
+
+
+def test_holds_secret_finds_what_a_substring_search_finds():
+    """The search by prefixes (many secrets, short texts) and the substring
+    search (few secrets, long texts) agree with the plain definition."""
+    import random
+
+    from slapkit.core.run_state import reset_run_state
+    from slapkit.core.secrets import holds_secret, register_secret
+
+    rng = random.Random(7)
+    alphabet = "abcAB01"
+    for secrets_count in (1, 3, 40):
+        reset_run_state()
+        secrets = {
+            "".join(rng.choices(alphabet, k=rng.randint(4, 9))) for _ in range(secrets_count)
+        }
+        for secret in secrets:
+            register_secret(secret)
+        for length in (0, 3, 5, 20, 400):
+            for _ in range(60):
+                text = "".join(rng.choices(alphabet, k=length))
+                if rng.random() < 0.3 and secrets:
+                    secret = rng.choice(sorted(secrets))
+                    at = rng.randint(0, len(text))
+                    text = text[:at] + secret + text[at:]
+                assert holds_secret(text) == any(s in text for s in secrets), (text, secrets)
+    reset_run_state()

@@ -31,6 +31,9 @@ class SecretRegistry:
     short: set[str] = field(default_factory=set)
     # Compiled alternations of them, by "short only", made on demand.
     patterns: dict[bool, Any] = field(default_factory=dict)
+    # The long ones by their first characters (secrets.SHORT_SECRET), made
+    # on demand.
+    prefixes: dict[str, list[str]] | None = None
 
 
 @dataclass
@@ -57,7 +60,7 @@ class RunState:
         objects and hand-over (for a sub-buildout)."""
         secrets = SecretRegistry(
             set(self.secrets.known), set(self.secrets.long), set(self.secrets.short)
-        )
+        )  # (patterns and prefixes made again on demand)
         return RunState(
             secrets=secrets,
             multiline_user_values=set(self.multiline_user_values),

@@ -44,6 +44,7 @@ def _register(value: str) -> None:
         registry.patterns.pop(True, None)
     else:
         registry.long.add(value)
+        registry.prefixes = None
 
 
 def _word(secret: str) -> str:
@@ -71,9 +72,29 @@ def redact(text: str) -> str:
     return pattern.sub(REDACTED, text) if pattern else text
 
 
+def _holds_long_secret(value: str, registry: SecretRegistry) -> bool:
+    long = registry.long
+    if not long:
+        return False
+    if len(value) > 4 * len(long):
+        # Few secrets in a long text: one substring search each is cheaper.
+        return any(secret in value for secret in long)
+    prefixes = registry.prefixes
+    if prefixes is None:
+        prefixes = registry.prefixes = {}
+        for secret in long:
+            prefixes.setdefault(secret[:SHORT_SECRET], []).append(secret)
+    # Many secrets (a password a part): look at each place of the text once.
+    for start in range(len(value) - SHORT_SECRET + 1):
+        candidates = prefixes.get(value[start : start + SHORT_SECRET])
+        if candidates and any(value.startswith(secret, start) for secret in candidates):
+            return True
+    return False
+
+
 def holds_secret(value: str) -> bool:
     registry = _registry()
-    if any(secret in value for secret in registry.long):
+    if _holds_long_secret(value, registry):
         return True
     pattern = _pattern(short_only=True) if registry.short else None
     return bool(pattern and pattern.search(value))
