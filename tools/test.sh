@@ -5,12 +5,13 @@
 #      by twine check;
 #   2. the whole suite on today's zc.buildout (Python 3.12), under coverage
 #      (branches; forked buildouts and subprocesses included), whose report
-#      is printed, not asserted;
+#      is printed, not asserted; in two halves run at once;
 #   3. the suite again on what SlapOS software releases pin (zc.buildout
 #      3.0.1, setuptools 67.8, Python 3.11) when that Python is on the
 #      machine; each recipe's own tests with SLAPKIT_TEST_FORK=0 (every
 #      buildout in a new process, so the forking harness, whose imports are
-#      warm, hides no import-time failure), the others forked as usual;
+#      warm, hides no import-time failure), the others forked as usual, at
+#      once;
 #   4. the tests marked `slapgrid` under slapos.core's real slapgrid
 #      (tools/slapgrid-test.sh).
 # Arguments go to pytest, e.g. tools/test.sh -k wrapper -x; with arguments
@@ -33,9 +34,39 @@ dist=$(mktemp -d)
     || { cat "$dist/build.log"; exit 1; }
 .venv/bin/twine check --strict "$dist"/*.whl "$dist"/*.tar.gz
 rm -rf "$dist"
+# Two pytest processes at once (each test starts its own processes, so the
+# machine's cores are used), each with its own temporary directory; their
+# output is shown one after the other.
+concurrently() {  # NAME "COMMAND" NAME "COMMAND"
+    local logs status=0
+    logs=$(mktemp -d)
+    bash -c "$2" > "$logs/1" 2>&1 & local first=$!
+    bash -c "$4" > "$logs/2" 2>&1 & local second=$!
+    wait "$first" || status=1
+    wait "$second" || status=1
+    echo "-- $1"; cat "$logs/1"
+    echo "-- $3"; cat "$logs/2"
+    rm -rf "$logs"
+    return "$status"
+}
+# The slower half: crash and fuzz tests, hostile input, the recipes around templates.
+half=(tests/test_reliability.py tests/test_fuzz.py tests/test_hostile.py tests/test_password.py
+      tests/test_template.py tests/test_template_compat.py tests/test_template_cache.py
+      tests/test_promise.py tests/test_promise_parity.py tests/test_promise_plugin.py
+      tests/test_publish.py tests/test_publish_early.py tests/test_small_recipes.py
+      tests/test_switch_softwaretype.py tests/test_extension.py tests/test_units.py
+      tests/test_buildout_internals.py tests/test_examples.py)
+other=()
+for file in tests/test_*.py; do
+    [[ " ${half[*]} " == *" $file "* ]] || other+=("$file")
+done
 echo "== zc.buildout $(version .venv), $(.venv/bin/python --version), under coverage"
 rm -f .coverage .coverage.*
-.venv/bin/python -m coverage run -m pytest -m "not slapgrid"
+covered='.venv/bin/python -m coverage run -m pytest -p no:cacheprovider -m "not slapgrid"'
+concurrently "crash, fuzz, hostile input, templates, promises, publish..." \
+    "$covered --basetemp=$(mktemp -d)/t ${half[*]}" \
+    "runner, corpus, wrapper, parameters, slapconfiguration, errors..." \
+    "$covered --basetemp=$(mktemp -d)/t ${other[*]}"
 .venv/bin/python -m coverage combine -q
 .venv/bin/python -m coverage report
 if [ "${SLAPKIT_SKIP_OLDEST:-}" != 1 ]; then
@@ -54,10 +85,11 @@ if [ "${SLAPKIT_SKIP_OLDEST:-}" != 1 ]; then
         for file in tests/test_*.py; do
             [[ " ${fresh[*]} " == *" $file "* ]] || forked+=("$file")
         done
-        echo "-- each recipe's tests, every buildout in a new process (SLAPKIT_TEST_FORK=0)"
-        SLAPKIT_TEST_FORK=0 .venv-oldest/bin/python -m pytest -m "not slapgrid" "${fresh[@]}"
-        echo "-- the others (hostile input, errors, fuzz, crash, runner, corpus), forked"
-        .venv-oldest/bin/python -m pytest -m "not slapgrid" "${forked[@]}"
+        oldest='.venv-oldest/bin/python -m pytest -p no:cacheprovider -m "not slapgrid"'
+        concurrently "each recipe's tests, every buildout in a new process (SLAPKIT_TEST_FORK=0)" \
+            "SLAPKIT_TEST_FORK=0 $oldest --basetemp=$(mktemp -d)/t ${fresh[*]}" \
+            "the others (hostile input, errors, fuzz, crash, runner, corpus), forked" \
+            "$oldest --basetemp=$(mktemp -d)/t ${forked[*]}"
     else
         echo "== no python3.11 here: the zc.buildout 3.0.1 run is skipped" >&2
     fi
