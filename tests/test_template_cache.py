@@ -61,3 +61,13 @@ def test_a_symlink_in_place_of_the_cache_is_never_used(buildout, tmp_path):
     buildout.run(PROFILE).check()
     assert buildout.path("config").read_text() == "hello 2"
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_run_that_fails_keeps_nothing(buildout):
+    # Found by the fuzz: the entry was written when the part was read, so a
+    # run stopped by a bad output path had changed the disk.
+    result = buildout.run(
+        PROFILE.replace("${buildout:directory}/config", "${buildout:directory}/no/config")
+    )
+    assert not result.ok and "cannot write" in result.output
+    assert not buildout.path(".slapkit").exists()

@@ -8,6 +8,9 @@ template's name and checked against its source's hash and the Python
 and Jinja2 versions. An entry that is stale or corrupt is compiled anew;
 a cache that cannot be used (a symlink or a file in its place, another
 owner, no space) is simply not used: it never fails a run.
+
+Reading happens when a part is read; writing only once its part has
+written its output (``store``): a run that fails changes nothing on disk.
 """
 
 from __future__ import annotations
@@ -16,50 +19,63 @@ import os
 import stat
 from typing import Any
 
-from slapkit.core.partition_state import state_directory
+from slapkit.core.partition_state import STATE_DIR, state_directory
 
 CACHE_DIR = "jinja2"
-_caches: dict[str, Any] = {}
 
 
-def bytecode_cache(buildout_directory: str) -> Any:
-    """The partition's cache (Jinja2's FileSystemBytecodeCache), or None."""
-    if buildout_directory in _caches:
-        return _caches[buildout_directory]
-    cache = None
+def _usable(path: str) -> bool:
     try:
-        path = os.path.join(state_directory(buildout_directory), CACHE_DIR)
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
+
+
+def _cache(path: str) -> Any:
+    import jinja2
+
+    return jinja2.FileSystemBytecodeCache(path)
+
+
+def compiled(
+    env: Any, buildout_directory: str, name: str, filename: str, source: str
+) -> tuple[Any, Any]:
+    """The code of ``source`` and, when it was compiled here, the entry to
+    ``store`` once the part has done its work (else None)."""
+    path = os.path.join(buildout_directory, STATE_DIR, CACHE_DIR)
+    bucket = None
+    if _usable(path):
+        try:
+            bucket = _cache(path).get_bucket(env, name, filename, source)
+        except Exception:  # a corrupt entry: pickle and marshal raise many kinds
+            bucket = None
+        if bucket is not None and bucket.code is not None:
+            return bucket.code, None
+    code = env.compile(source, filename=filename)
+    if bucket is None:
+        try:
+            # An empty entry for this template, to fill (nothing is read or written).
+            bucket = _cache(path).get_bucket(env, name, filename, source)
+        except Exception:
+            return code, None
+    bucket.code = code
+    return code, (path, bucket)
+
+
+def store(buildout_directory: str, pending: tuple[str, Any] | None) -> None:
+    """Keep a compiled template for the next runs (a cache that cannot be
+    used is left alone)."""
+    if pending is None:
+        return
+    path, bucket = pending
+    try:
+        state_directory(buildout_directory)
         try:
             os.mkdir(path, 0o700)
         except FileExistsError:
             pass
-        info = os.lstat(path)
-        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid():
-            import jinja2
-
-            cache = jinja2.FileSystemBytecodeCache(path)
+        if _usable(path):
+            _cache(path).set_bucket(bucket)
     except OSError:
-        cache = None
-    _caches[buildout_directory] = cache
-    return cache
-
-
-def compiled(env: Any, cache: Any, name: str, filename: str, source: str) -> Any:
-    """The code of ``source``: from the cache when it holds it, else
-    compiled (and kept there)."""
-    bucket = None
-    if cache is not None:
-        try:
-            bucket = cache.get_bucket(env, name, filename, source)
-        except Exception:  # a corrupt entry: pickle and marshal raise many kinds
-            bucket = None
-        if bucket is not None and bucket.code is not None:
-            return bucket.code
-    code = env.compile(source, filename=filename)
-    if bucket is not None:
-        bucket.code = code
-        try:
-            cache.set_bucket(bucket)
-        except OSError:
-            pass  # a cache not kept costs a compile next time, nothing else
-    return code
+        pass  # a cache not kept costs a compile next time, nothing else

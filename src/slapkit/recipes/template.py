@@ -16,7 +16,7 @@ from slapkit.core.concealment import section_items
 from slapkit.core.files import default_file_mode
 from slapkit.core.options import PartOptions
 from slapkit.core.served_objects import object_behind, with_objects
-from slapkit.core.template_cache import bytecode_cache, compiled
+from slapkit.core.template_cache import compiled, store
 
 # The builtins a template may call, as slapos.recipe.template offers them.
 _BUILTIN_NAMES = (
@@ -299,6 +299,7 @@ class Jinja2(BaseRecipe):
 
     def _render(self) -> bytes:
         self.sources = {}
+        self.to_cache: tuple[str, Any] | None = None
         if self.template_path is not None:
             self.sources[self.template_path] = _signature(self.template_path)
             try:
@@ -316,9 +317,9 @@ class Jinja2(BaseRecipe):
             key = (source, filename, self.extensions)
             code = _compiled.get(key)
             if code is None:
-                cache = bytecode_cache(self.directory)
                 name = f"{filename}|{' '.join(self.extensions)}"  # extensions change the code
-                code = _compiled[key] = compiled(env, cache, name, filename, source)
+                code, self.to_cache = compiled(env, self.directory, name, filename, source)
+                _compiled[key] = code
             template = env.template_class.from_code(env, code, env.make_globals(None), None)
             text = template.render(**self.context)
         except Exception as exc:  # any failure inside the template is the user's
@@ -342,6 +343,8 @@ class Jinja2(BaseRecipe):
         if self.once and not os.path.isdir(os.path.dirname(self.once)):
             raise self.error("once", f"the directory of {self.once!r} does not exist")
         self.write(self.output_option, self.output, self.rendered, mode)
+        store(self.directory, getattr(self, "to_cache", None))
+        self.to_cache = None
         if self.once and not os.path.lexists(self.once):
             # Often the output itself: only made when missing, never truncated.
             self.write("once", self.once, b"")
