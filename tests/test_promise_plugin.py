@@ -2,6 +2,7 @@
 slapgrid's own promise launcher (slapos.core) under slapkit deploy."""
 
 import ast
+import os
 
 import pytest
 
@@ -151,3 +152,20 @@ def test_a_launcher_that_fails_is_one_failing_line(tmp_path, monkeypatch):
     assert promises._launch_plugins(tmp_path) == [
         promises.PromiseResult("etc/plugin", False, "the promise launcher failed: boom")
     ]
+
+
+def test_eggs_put_their_paths_first_and_a_missing_one_is_an_error(buildout):
+    import jinja2
+
+    def profile(eggs):
+        return (
+            f"[buildout]\nparts = p\n[p]\nrecipe = slapkit:promise.plugin\n"
+            f"output = {buildout.path('p.py')}\nmodule = a.b\neggs = {eggs}\n"
+        )
+
+    buildout.run(profile("Jinja2")).check()
+    source = buildout.path("p.py").read_text()
+    location = os.path.dirname(os.path.dirname(jinja2.__file__))
+    assert f"sys.path[0:0] = [{location!r}" in source
+    result = buildout.run(profile("no-such-distribution-here"))
+    assert not result.ok and "[p] eggs: cannot find them" in result.output

@@ -452,3 +452,21 @@ def test_jsonschema_needs_a_serialisation(buildout):
     result = buildout.run(text)
     assert not result.ok
     assert "gives no valid 'serialisation' for software type 'default'" in result.output
+
+
+def test_jsonschema_shared_instances_need_a_shared_entry(buildout):
+    data = json.loads(json.dumps(SOFTWARE_JSON))
+    del data["software-type"]["default-slave"]
+    text = jsonschema_profile(buildout, {}, [{"slave_reference": "s1", "url": "https://a"}])
+    buildout.path("software.cfg.json").write_text(json.dumps(data))
+    result = buildout.run(text)
+    assert not result.ok
+    assert "software type 'default' has no shared entry" in result.output
+
+
+def test_jsonschema_validate_none_unwraps_and_checks_nothing(buildout):
+    text = jsonschema_profile(
+        buildout, {"anything": "goes", "ram": "x"}, extra="validate-parameters = none"
+    )
+    buildout.run(text).check()
+    assert json.loads(buildout.path("out.txt").read_text()) == {"anything": "goes", "ram": "x"}
