@@ -25,11 +25,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from buildout_harness import forget_run_state, snapshot
+from slapkit.recipes.cron_d import CronD
+from slapkit.recipes.free_port import FreePort
 from slapkit.recipes.mkdirectory import MkDirectory
 from slapkit.recipes.parameters import Parameters
 from slapkit.recipes.password import GeneratePassword
+from slapkit.recipes.plain_template import Template
 from slapkit.recipes.promise import Promise
+from slapkit.recipes.promise_plugin import PromisePlugin
 from slapkit.recipes.publish import Publish
+from slapkit.recipes.slapconfiguration import SlapConfiguration, SlapConfigurationSerialised
+from slapkit.recipes.symbolic_link import SymbolicLink
 from slapkit.recipes.template import Jinja2
 from slapkit.recipes.wrapper import Wrapper
 
@@ -185,6 +191,35 @@ RECIPES = {
         "status": value,
         "path": value,
     },
+    Template: {"url": relative_path, "inline": value, "output": relative_path, "mode": value},
+    CronD: {
+        "cron-entries": st.sampled_from(["a", "nosuch", "c"]),
+        "name": value,
+        "frequency": value,
+        "time": st.one_of(value, st.sampled_from(["daily", "Mon 10:30", "*:0/15", "*-*-1"])),
+        "command": value,
+    },
+    SymbolicLink: {"target-directory": relative_path, "link-binary": lines(value)},
+    FreePort: {"ip": st.one_of(value, st.just("127.0.0.1")), "minimum": value, "maximum": value},
+    PromisePlugin: {
+        "output": relative_path,
+        "module": value,
+        "file": relative_path,
+        "class": value,
+        "config-x": value,
+        "mode": value,
+    },
+    SlapConfiguration: {
+        "instance-file": st.one_of(st.just("inst.json"), relative_path),
+        "url": value,
+        "storage-home": relative_path,
+        "configuration.x": value,
+    },
+    SlapConfigurationSerialised: {
+        "instance-file": st.one_of(st.just("inst.json"), relative_path),
+        "url": value,
+        "configuration.y": value,
+    },
 }
 
 
@@ -202,6 +237,9 @@ def seed_files(directory: Path) -> None:
         '{"type": "object", "properties": {"x": {"type": "integer"}}}'
     )
     (directory / "params.json").write_text('{"x": "7", "ram-size": ""}')
+    (directory / "inst.json").write_text(
+        '{"parameter-dict": {"x": "1", "_": "{\\"y\\": [1]}", "ip_list": [["lo", "::1"]]}}'
+    )
 
 
 def check(recipe_class, options: dict) -> str:
