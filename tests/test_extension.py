@@ -89,3 +89,46 @@ def test_a_sub_buildout_record_is_left_alone_too(buildout):
     before = [stamp(path) for path in records]
     buildout.run().check()
     assert [stamp(path) for path in records] == before
+
+
+def recorded(where):
+    """.installed.cfg as zc.buildout reads it: section -> options, the
+    buildout's directory written <dir>."""
+    import zc.buildout.configparser
+
+    path = where.path(".installed.cfg")
+    with open(path) as stream:
+        sections = zc.buildout.configparser.parse(stream, str(path))
+    return {
+        name: {key: value.replace(str(where.directory), "<dir>") for key, value in options.items()}
+        for name, options in sections.items()
+    }
+
+
+def test_records_say_what_zc_buildout_records_through_changes_and_failures(buildout, tmp_path):
+    """The extension keeps each section's text while its options stay the same:
+    after installs, updates, an escaped ``$${…}``, multi-line values and a
+    failing part, the record reads as zc.buildout's own."""
+    plain = BuildoutDir(tmp_path / "plain")
+    plain.directory.mkdir()
+
+    def profile(value, broken=False):
+        config = "".join(
+            f"[config-{i}]\nrecipe = slapkit:jinja2\noutput = ${{directory:etc}}/c{i}\n"
+            f"inline =\n  first {value} $${{not:substituted}}\n  second {i}\n"
+            for i in range(4)
+        )
+        failing = "[late]\nrecipe = slapkit:jinja2\noutput = ${directory:etc}/late\n"
+        failing += "template = /nonexistent\n" if broken else "inline = fine\n"
+        parts = " ".join(["directory"] + [f"config-{i}" for i in range(4)] + ["late"])
+        directory = "[directory]\nrecipe = slapkit:mkdirectory\netc = ${buildout:directory}/etc\n"
+        return f"[buildout]\nparts = {parts}\nEXTENSIONS\n{directory}{config}{failing}"
+
+    for value, broken in ((1, False), (2, False), (3, True), (3, False), (3, False)):
+        text = profile(value, broken)
+        results = [
+            where.run(text.replace("EXTENSIONS", extensions))
+            for where, extensions in ((buildout, "extensions = slapkit"), (plain, ""))
+        ]
+        assert [result.ok for result in results] == [not broken] * 2
+        assert recorded(buildout) == recorded(plain)

@@ -13,6 +13,14 @@ old file or the new one. The format is zc.buildout's own (its
 ``_save_options``): a file written here and one written by zc.buildout are
 byte for byte the same.
 
+zc.buildout serialises every installed part again each time it saves the
+record, once per part it installs: a first run of N parts costs N*N section
+serialisations, most of a 900-part first run. Here each section's text is
+kept while its options stay the same, so a save costs one join. zc.buildout
+also resolves a recipe's requirements twice per part (its signature, then
+loading its entry point) although they cannot change within a run: here each
+recipe is resolved and loaded once per process.
+
 ``slapkit deploy`` turns it on for its runs; under slapgrid, a profile opts
 in with the one line. zc.buildout calls every installed extension when a
 profile names any, so naming another extension turns this one on too.
@@ -56,6 +64,9 @@ def load(buildout: Any = None) -> None:
 
     buildout_class._read_installed_part_options = read_installed_part_options
     buildout_class._save_installed_options = _save_installed_options
+    buildout_class._compute_part_signatures = _compute_part_signatures
+    module: Any = zc.buildout.buildout
+    module._install_and_load = _loading_once(module._install_and_load)
     buildout_class._update_installed = _update_installed
     buildout_class._unload_extensions = unload_extensions
     setattr(buildout_class, _MARK, True)
@@ -133,18 +144,14 @@ def _write(path: str, text: str, buildout_values: dict[str, str]) -> None:
 
 def _save_installed_options(self: Any, installed_options: Any) -> None:
     """The whole record, as zc.buildout writes it; only when it changed."""
-    import zc.buildout.buildout
-
     path = self["buildout"]["installed"]
     if not path:
         return
-    stream = io.StringIO()
-    save_options = zc.buildout.buildout._save_options
-    save_options("buildout", installed_options["buildout"], stream)
-    for part in installed_options["buildout"]["parts"].split():
-        print(file=stream)
-        save_options(part, installed_options[part], stream)
-    text = stream.getvalue()
+    texts = _section_texts.setdefault(path, {})
+    text = _section_text(texts, "buildout", installed_options["buildout"]) + "".join(
+        "\n" + _section_text(texts, part, installed_options[part])
+        for part in installed_options["buildout"]["parts"].split()
+    )
     _pending.pop(path, None)  # this record says the parts in their order now
     record = _current(path)
     buildout_values = _options_dict(installed_options["buildout"])
@@ -152,6 +159,76 @@ def _save_installed_options(self: Any, installed_options: Any) -> None:
         record.buildout = buildout_values
         return
     _write(path, text, buildout_values)
+
+
+# Per record, per section: (the options object, a snapshot of what it held,
+# the text zc.buildout's _save_options made of it).
+_section_texts: dict[str, dict[str, tuple[Any, Any, str]]] = {}
+
+
+def _snapshot(options: Any) -> Any:
+    """What ``options`` holds, cheap to compare, when it alone decides the
+    section's text; None when it does not (a value still to substitute)."""
+    if type(options) is dict:
+        return dict(options)
+    raw, data = getattr(options, "_raw", None), getattr(options, "_data", None)
+    if type(raw) is not dict or type(data) is not dict:
+        return None
+    if any("${" in value for value in raw.values()):
+        return None
+    return dict(raw), dict(data)
+
+
+def _section_text(texts: dict[str, tuple[Any, Any, str]], name: str, options: Any) -> str:
+    import zc.buildout.buildout
+
+    snapshot = _snapshot(options)
+    kept = texts.get(name)
+    if snapshot is not None and kept is not None and kept[0] is options and kept[1] == snapshot:
+        return kept[2]
+    stream = io.StringIO()
+    zc.buildout.buildout._save_options(name, options, stream)
+    text = stream.getvalue()
+    if snapshot is not None:
+        texts[name] = (options, snapshot, text)
+    return text
+
+
+# Recipe requirement -> its signature; (requirement, group, entry) -> what it loads.
+_signatures: dict[str, str] = {}
+_loaded: dict[tuple[str, str, str], Any] = {}
+
+
+def _compute_part_signatures(self: Any, parts: Any) -> None:
+    """zc.buildout's, with each recipe's requirements resolved once."""
+    import zc.buildout.buildout
+
+    module: Any = zc.buildout.buildout
+    for part in parts:
+        options = self.get(part)
+        if options is None:
+            options = self[part] = {}
+        recipe, _entry = module._recipe(options)
+        signature = _signatures.get(recipe)
+        if signature is None:
+            requirement = module.pkg_resources.Requirement.parse(recipe)
+            dists = module.pkg_resources.working_set.resolve([requirement])
+            signature = _signatures[recipe] = " ".join(module._dists_sig(dists))
+        options["__buildout_signature__"] = signature
+
+
+def _loading_once(install_and_load: Any) -> Any:
+    """zc.buildout's recipe loader, each (requirement, group, entry) loaded once."""
+
+    def load_once(spec: str, group: str, entry: str, buildout: Any) -> Any:
+        key = (spec, group, entry)
+        found = _loaded.get(key)
+        if found is None:
+            found = _loaded[key] = install_and_load(spec, group, entry, buildout)
+        return found
+
+    load_once.__wrapped__ = install_and_load  # type: ignore[attr-defined]
+    return load_once
 
 
 def _update_installed(self: Any, **buildout_options: str) -> None:
