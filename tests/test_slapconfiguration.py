@@ -370,6 +370,7 @@ def test_jsonschema_reports_every_violation_at_once_and_writes_nothing(buildout)
     for path in ("(parameters):", "ram:", "tls:"):
         assert path in result.output
     assert not buildout.path("out.txt").exists()
+    assert not buildout.path(".slapkit").exists()  # no result kept either
 
 
 def test_jsonschema_write_only_values_are_secrets(buildout):
@@ -470,3 +471,58 @@ def test_jsonschema_validate_none_unwraps_and_checks_nothing(buildout):
     )
     buildout.run(text).check()
     assert json.loads(buildout.path("out.txt").read_text()) == {"anything": "goes", "ram": "x"}
+
+
+RESULTS = ".slapkit/schema/slap-configuration.json"
+
+
+def test_jsonschema_results_are_kept_between_runs_and_follow_every_input(buildout):
+    """An unchanged rerun takes the kept result (not importing jsonschema);
+    a change of the parameters or of any schema file read, even one behind
+    a $ref, is checked anew."""
+    schema = dict(MAIN_SCHEMA, definitions={"tls": {"$ref": "tls.json"}})
+    text = jsonschema_profile(buildout, {"ram": "2048"})
+    buildout.path("instance-input-schema.json").write_text(json.dumps(schema))
+    buildout.path("tls.json").write_text(json.dumps({"type": "boolean", "default": False}))
+
+    def run():
+        buildout.path("instance-input-schema.json").write_text(json.dumps(schema))
+        buildout.run(text).check()
+        return json.loads(buildout.path("out.txt").read_text())
+
+    assert run() == {"ram": 2048, "name": "nobody", "tls": False}
+    kept = buildout.path(RESULTS)
+    assert os.stat(kept).st_mode & 0o777 == 0o600
+    assert os.stat(kept.parent).st_mode & 0o777 == 0o700
+    before = snapshot(buildout.path(".slapkit"))
+    assert run() == {"ram": 2048, "name": "nobody", "tls": False}
+    assert snapshot(buildout.path(".slapkit")) == before
+    # The kept result is what the rerun used (here: tampered with on purpose).
+    data = json.loads(kept.read_text())
+    (entry,) = data["entries"].values()
+    entry["completed"]["name"] = "from-the-kept-result"
+    kept.write_text(json.dumps(data))
+    assert run()["name"] == "from-the-kept-result"
+    # A file behind a $ref changed: checked anew.
+    buildout.path("tls.json").write_text(json.dumps({"type": "boolean", "default": True}))
+    assert run() == {"ram": 2048, "name": "nobody", "tls": True}
+    # Corrupt: checked anew, and kept right again.
+    kept.write_text("{not json")
+    assert run() == {"ram": 2048, "name": "nobody", "tls": True}
+    assert json.loads(kept.read_text())["entries"]
+    # Other parameters: checked anew; only this run's result is kept.
+    text = jsonschema_profile(buildout, {"ram": "4096"})
+    assert run() == {"ram": 4096, "name": "nobody", "tls": True}
+    (entry,) = json.loads(kept.read_text())["entries"].values()
+    assert entry["completed"]["ram"] == 4096
+
+
+def test_jsonschema_results_are_never_kept_through_a_symlink(buildout, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    buildout.path(".slapkit").mkdir(mode=0o700)
+    buildout.path(".slapkit/schema").symlink_to(elsewhere)
+    buildout.run(jsonschema_profile(buildout, {"ram": "2048"})).check()
+    buildout.run().check()
+    assert json.loads(buildout.path("out.txt").read_text())["ram"] == 2048
+    assert list(elsewhere.iterdir()) == []

@@ -6,6 +6,7 @@ import errno
 import os
 import re
 import secrets
+import stat
 import tempfile
 
 from slapkit.core.files import remove_stale_temporaries
@@ -40,6 +41,16 @@ def has_digest(name: str) -> bool:
 def is_program_name(name: str) -> bool:
     """Whether a file of ``etc/service`` or ``etc/run`` so named can be a program."""
     return bool(_PROGRAM_NAME.match(name))
+
+
+def owned_directory(path: str) -> bool:
+    """Whether ``path`` is a directory of this user's, not a symlink: a
+    cache kept in anything else is not used."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
 
 
 def state_directory(buildout_directory: str) -> str:

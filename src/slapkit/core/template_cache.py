@@ -16,20 +16,11 @@ written its output (``store``): a run that fails changes nothing on disk.
 from __future__ import annotations
 
 import os
-import stat
 from typing import Any
 
-from slapkit.core.partition_state import STATE_DIR, state_directory
+from slapkit.core.partition_state import STATE_DIR, owned_directory, state_directory
 
 CACHE_DIR = "jinja2"
-
-
-def _usable(path: str) -> bool:
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return False
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
 
 
 def _cache(path: str) -> Any:
@@ -45,7 +36,7 @@ def compiled(
     ``store`` once the part has done its work (else None)."""
     path = os.path.join(buildout_directory, STATE_DIR, CACHE_DIR)
     bucket = None
-    if _usable(path):
+    if owned_directory(path):
         try:
             bucket = _cache(path).get_bucket(env, name, filename, source)
         except Exception:  # a corrupt entry: pickle and marshal raise many kinds
@@ -75,7 +66,7 @@ def store(buildout_directory: str, pending: tuple[str, Any] | None) -> None:
             os.mkdir(path, 0o700)
         except FileExistsError:
             pass
-        if _usable(path):
+        if owned_directory(path):
             _cache(path).set_bucket(bucket)
     except OSError:
         pass  # a cache not kept costs a compile next time, nothing else

@@ -22,6 +22,8 @@ import referencing.exceptions
 import referencing.jsonschema
 from jsonschema.exceptions import ValidationError
 
+from slapkit.instance.schema_results import file_digest
+
 # Validators whose message names properties and never quotes a value.
 _NAMES_ONLY = frozenset({"required", "additionalProperties", "dependentRequired"})
 # Subschemas that apply to the same value.
@@ -35,6 +37,8 @@ class SchemaError(Exception):
 class ParameterSchema:
     def __init__(self, path: str):
         self.path = os.path.abspath(path)
+        # Every file read, by SHA-256: what a kept result depends on.
+        self.files: dict[str, str] = {}
         self.root = self._load(self.path)
         self.base_uri = Path(self.path).as_uri()
         default_spec = referencing.jsonschema.DRAFT7
@@ -53,13 +57,15 @@ class ParameterSchema:
             raise SchemaError(f"{self.path} is not a valid JSON Schema: {exc.message}") from None
         self.resolver = self.registry.resolver(base_uri=self.base_uri)
 
-    @staticmethod
-    def _load(path: str) -> Any:
+    def _load(self, path: str) -> Any:
         try:
-            with open(path, encoding="utf-8") as stream:
-                return json.load(stream)
+            with open(path, "rb") as stream:
+                data = stream.read()
         except OSError as exc:
             raise SchemaError(f"cannot read {path!r}: {exc.strerror}") from None
+        self.files[path] = file_digest(data)
+        try:
+            return json.loads(data.decode("utf-8"))
         except ValueError as exc:
             raise SchemaError(f"{path!r} is not JSON: {exc}") from None
 

@@ -9,6 +9,7 @@ import os
 from typing import Any, NamedTuple
 
 from slapkit.instance.answer import DEFAULT_SOFTWARE_TYPE, OLD_DEFAULT_SOFTWARE_TYPE, InstanceAnswer
+from slapkit.instance.schema_results import Checked, SchemaResults
 from slapkit.recipes.slapconfiguration import SlapConfiguration, unwrap, without_empty
 
 SCOPES = ("none", "main", "shared", "all")
@@ -128,6 +129,7 @@ class SlapConfigurationJsonSchema(SlapConfiguration):
         convert = self._scope("unstringify", "none")
         self.report_errors = self._scope("report-error", "all")
         self.answer = answer
+        self.schema_results = SchemaResults(self.directory, self.name)
         software_type = str(self.outputs.get("slap-software-type") or "")
         try:
             description = SoftwareDescription(self.required_path("jsonschema"), software_type)
@@ -172,6 +174,9 @@ class SlapConfigurationJsonSchema(SlapConfiguration):
     def _check(
         self, path: str, values: dict[str, Any], defaults: bool, convert: bool
     ) -> tuple[dict[str, Any], list[str], list[tuple[tuple[Any, ...], Any]]]:
+        kept = self.schema_results.get(path, values, defaults, convert)
+        if kept is not None:
+            return kept.completed, kept.problems, kept.secrets
         schema = self._schema(path)
         from slapkit.instance.schema import SchemaError
 
@@ -181,7 +186,14 @@ class SlapConfigurationJsonSchema(SlapConfiguration):
             problems = schema.errors(completed)
         except SchemaError as exc:
             raise self.error("jsonschema", str(exc)) from None
+        checked = Checked(completed, problems, secrets)
+        self.schema_results.put(path, values, defaults, convert, schema.files, checked)
         return completed, problems, secrets
+
+    def install(self) -> list[str]:
+        installed = super().install()
+        self.schema_results.save()
+        return installed
 
     def _validate_main(
         self,
