@@ -6,33 +6,24 @@ import json
 
 import pytest
 
+from configuration_profile import CONFIGURATION_SECTIONS
 from slapkit.runner.local_master import LocalMaster, as_sent
 from slapkit.runner.supervisor import Supervisor
 from test_runner import slapkit
 
-PROFILE = """
+PROFILE = (
+    """
 [buildout]
 parts = config publish-shared
-
-[slap-configuration]
-<= slap-connection
-recipe = slapkit:slapconfiguration.jsonschema
-jsonschema = {software_json}
-set-default = all
-unstringify = all
-
-[config]
-recipe = slapkit:jinja2
-output = ${{buildout:directory}}/config.json
-inline = {{{{ dict(values, ipv4=values.ipv4 | sort, ipv6=values.ipv6 | sort) | tojson }}}}
-context =
-  section values slap-configuration
-
+"""
+    + CONFIGURATION_SECTIONS
+    + """
 [publish-shared]
 recipe = slapkit:publish
 -slave-reference = frontend-1
 url = http://[${{slap-configuration:ipv6-random}}]:8080/${{slap-configuration:slap-software-type}}
 """
+)
 
 SOFTWARE = {
     "serialisation": "json-in-xml",

@@ -28,6 +28,7 @@ if os.getuid() == 0:
         allow_module_level=True,
     )
 
+from configuration_profile import CONFIGURATION_SECTIONS  # noqa: E402
 from slapos_master import free_port  # noqa: E402
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -157,24 +158,13 @@ def test_hello_web_under_real_slapgrid(slapos, software, form):
 
 # -- the partition as the master describes it --------------------------------
 
-MASTER_PROFILE = """\
+MASTER_PROFILE = (
+    """\
 [buildout]
 parts = config publish publish-shared
-
-[slap-configuration]
-<= slap-connection
-recipe = slapkit:slapconfiguration.jsonschema
-jsonschema = {software_json}
-set-default = all
-unstringify = all
-
-[config]
-recipe = slapkit:jinja2
-output = ${{buildout:directory}}/config.json
-inline = {{{{ dict(values, ipv4=values.ipv4 | sort, ipv6=values.ipv6 | sort) | tojson }}}}
-context =
-  section values slap-configuration
-
+"""
+    + CONFIGURATION_SECTIONS
+    + """
 [publish]
 recipe = slapkit:publish.serialised
 url = http://[${{slap-configuration:ipv6-random}}]:8080/
@@ -186,6 +176,7 @@ recipe = slapkit:publish
 -slave-reference = {reference}
 url = https://shared.example/${{slap-configuration:instance-title}}
 """
+)
 
 SOFTWARE_JSON = {
     "name": "slapkit-master-test",

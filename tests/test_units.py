@@ -306,3 +306,27 @@ def test_holds_secret_finds_what_a_substring_search_finds():
                     text = text[:at] + secret + text[at:]
                 assert holds_secret(text) == any(s in text for s in secrets), (text, secrets)
     reset_run_state()
+
+
+# --- the zc.buildout extension ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "recorded, sequence",
+    [
+        # zc.buildout's rotation: each updated part moved to the end.
+        ("a b c", ["b a c", "a c b", "c b a", "b a c"]),
+        ("a", ["a"]),
+        # Names that contain one another.
+        ("ab a b", ["ab b a", "b a ab", "b a", "a b ab ab", "b ab a"]),
+        # Any order is found by the full comparison; other parts are not the same.
+        ("a b c", ["c a b", "a b d", "a b", "a b c d", "b c a"]),
+    ],
+)
+def test_same_parts_is_true_exactly_for_the_recorded_parts_in_any_order(recorded, sequence):
+    from slapkit.extension import _Record, _same_parts
+
+    record = _Record("", {"parts": recorded}, None)
+    for parts in sequence:
+        expected = sorted(parts.split()) == sorted(recorded.split())
+        assert _same_parts(parts, record) is expected, parts

@@ -108,6 +108,9 @@ def test_redirected_output_is_reopened_on_rotation_and_the_signal_passed_on(buil
         buildout.path("m.stop").write_text("")
         assert process.wait(10) == 3  # the command's exit status
     finally:
+        # The command under the wrapper stops on this marker, also when the
+        # test failed before writing it: killing the wrapper alone would leave it.
+        buildout.path("m.stop").write_text("")
         process.kill()
     assert buildout.path("out.log.1").read_text() == "to stdout\n"
     assert log.read_text() == "after rotation\n"  # the new file

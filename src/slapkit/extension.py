@@ -83,6 +83,8 @@ class _Record:
     # The recorded parts as a set, and the text it was made from.
     parts_key: str | None = None
     parts_set: frozenset[str] = frozenset()
+    # The last ``parts`` found to name the same parts as the record.
+    same_parts: str | None = None
 
 
 _records: dict[str, _Record] = {}
@@ -256,8 +258,25 @@ def _same_parts(parts: str, record: _Record) -> bool:
     recorded = record.buildout.get("parts", "")
     if record.parts_key != recorded:
         record.parts_key, record.parts_set = recorded, frozenset(recorded.split())
+        record.same_parts = recorded
+    # zc.buildout moves the part it updated to the end: if ``parts`` is the
+    # last list found the same with its last name moved there, it is the
+    # same too (string operations instead of a split per part: a 3000-part
+    # rerun calls this 3000 times).
+    last, name = record.same_parts, parts.rpartition(" ")[2]
+    if last is not None and name:
+        padded = f" {last} "
+        at = padded.find(f" {name} ")
+        if at >= 0:
+            rest = (padded[:at] + padded[at + len(name) + 1 :]).strip()
+            if (f"{rest} {name}" if rest else name) == parts:
+                record.same_parts = parts
+                return True
     names = parts.split()
-    return len(names) == len(record.parts_set) and record.parts_set.issuperset(names)
+    if len(names) == len(record.parts_set) and record.parts_set.issuperset(names):
+        record.same_parts = parts
+        return True
+    return False
 
 
 def _append(path: str, record: _Record | None, buildout_options: dict[str, str]) -> None:

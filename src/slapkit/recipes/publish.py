@@ -96,9 +96,7 @@ class Publish(BaseRecipe):
         return values
 
     def _server_url(self) -> str:
-        if self.connection is None:
-            return ""
-        return (self.connection.get("server-url") or "").strip()
+        return server_url(self.connection)
 
     def install(self) -> list[str]:
         if self._server_url():
@@ -113,24 +111,10 @@ class Publish(BaseRecipe):
         shared = self.shared_reference
         path = os.path.join(self.state, SHARED_CONNECTION_FILE if shared else CONNECTION_FILE)
         try:
-            published = read_record(path)
+            self.remove_stale_temporaries(path)
+            changed = publish_to_file(self.directory, path, self.payload, shared)
         except ValueError as exc:
             raise self.error("connection-section", f"no master: {exc}") from None
-        merged: dict[str, Any]
-        if shared:
-            earlier: Any = published.get(shared)
-            merged = {
-                **published,
-                shared: {**(earlier if isinstance(earlier, dict) else {}), **self.payload},
-            }
-        else:
-            merged = {**published, **self.payload}
-        try:
-            state_directory(self.directory)
-            self.remove_stale_temporaries(path)
-            changed = write_if_changed(
-                path, json.dumps(merged, indent=2, sort_keys=True) + "\n", 0o600
-            )
         except OSError as exc:
             raise self.error(
                 "connection-section", f"no master: cannot write {path!r}: {exc.strerror}"
@@ -140,8 +124,6 @@ class Publish(BaseRecipe):
             self.report("published", ", ".join(sorted(self.values)) + f"{to} to {path}")
 
     def _publish_to_master(self) -> None:
-        from slapkit.instance.master import MasterError, partition_of
-
         url = self._server_url()
         digest = hashlib.sha256(
             json.dumps([url, self.shared_reference, self.payload], sort_keys=True).encode("utf-8")
@@ -154,18 +136,9 @@ class Publish(BaseRecipe):
         except OSError:
             pass
         try:
-            partition = partition_of(self.connection or {})
-            if self.shared_reference:
-                partition.setConnectionDict(self.payload, slave_reference=self.shared_reference)
-            else:
-                partition.setConnectionDict(self.payload)
-        except MasterError as exc:
+            publish_to_master(self.connection, self.payload, self.shared_reference)
+        except ValueError as exc:
             raise self.error("connection-section", str(exc)) from None
-        except Exception as exc:
-            raise self.error(
-                "connection-section",
-                f"cannot publish to the master at {url!r}: {type(exc).__name__}: {exc}",
-            ) from None
         try:
             state_directory(self.directory)
             self.remove_stale_temporaries(record)
@@ -187,6 +160,51 @@ class PublishSerialised(Publish):
     def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
         super().__init__(buildout, name, options)
         self.payload = {SERIALISED_KEY: json.dumps(self.values, sort_keys=True)}
+
+
+def server_url(connection: Any) -> str:
+    """The master's URL in a connection section; empty when there is none."""
+    return (connection.get("server-url") or "").strip() if connection is not None else ""
+
+
+def publish_to_master(connection: Any, payload: dict[str, str], shared: str | None = None) -> None:
+    """Send ``payload`` to the master of ``connection`` (for shared instance
+    ``shared``); ValueError saying why it could not."""
+    from slapkit.instance.master import MasterError, partition_of
+
+    try:
+        partition = partition_of(connection or {})
+        if shared:
+            partition.setConnectionDict(payload, slave_reference=shared)
+        else:
+            partition.setConnectionDict(payload)
+    except MasterError as exc:
+        raise ValueError(str(exc)) from None
+    except Exception as exc:
+        raise ValueError(
+            f"cannot publish to the master at {server_url(connection)!r}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+
+
+def publish_to_file(
+    directory: str, path: str, payload: dict[str, str], shared: str | None = None
+) -> bool:
+    """Merge ``payload`` into the local record ``path`` (under ``shared``'s
+    entry when given); whether the file changed. ValueError when the record
+    is unusable, OSError when it cannot be written."""
+    published = read_record(path)
+    merged: dict[str, Any]
+    if shared:
+        earlier: Any = published.get(shared)
+        merged = {
+            **published,
+            shared: {**(earlier if isinstance(earlier, dict) else {}), **payload},
+        }
+    else:
+        merged = {**published, **payload}
+    state_directory(directory)
+    return write_if_changed(path, json.dumps(merged, indent=2, sort_keys=True) + "\n", 0o600)
 
 
 def read_record(path: str) -> dict[str, Any]:

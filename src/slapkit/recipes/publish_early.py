@@ -11,9 +11,15 @@ from typing import Any
 from slapkit.core import BaseRecipe
 from slapkit.core.buildout_internals import AlreadyInitialized, initialize_with
 from slapkit.core.concealment import conceal
-from slapkit.core.files import write_if_changed
-from slapkit.core.partition_state import STATE_DIR, state_directory
-from slapkit.recipes.publish import CONNECTION_FILE, SERIALISED_KEY, read_record
+from slapkit.core.partition_state import STATE_DIR
+from slapkit.recipes.publish import (
+    CONNECTION_FILE,
+    SERIALISED_KEY,
+    publish_to_file,
+    publish_to_master,
+    read_record,
+    server_url,
+)
 
 
 class PublishEarly(BaseRecipe):
@@ -88,7 +94,7 @@ class PublishEarly(BaseRecipe):
             return None
 
     def _server_url(self) -> str:
-        return (self.connection.get("server-url") or "").strip() if self.connection else ""
+        return server_url(self.connection)
 
     def _published(self) -> dict[str, Any]:
         """What the instance published last (unwrapped from ``_``)."""
@@ -134,31 +140,21 @@ class PublishEarly(BaseRecipe):
         return None
 
     def _publish(self, payload: dict[str, str]) -> None:
+        names = ", ".join(sorted(self.values))
         if self._server_url():
-            from slapkit.instance.master import MasterError, partition_of
-
             try:
-                partition_of(self.connection).setConnectionDict(payload)
-            except MasterError as exc:
+                publish_to_master(self.connection, payload)
+            except ValueError as exc:
                 raise self.error("-init", str(exc)) from None
-            except Exception as exc:
-                raise self.error(
-                    "-init",
-                    f"cannot publish to {self._server_url()!r}: {type(exc).__name__}: {exc}",
-                ) from None
-            self.report("published early", ", ".join(sorted(self.values)))
+            self.report("published early", names)
             return
         path = self._local_file()
         try:
-            merged = {**read_record(path), **payload}
-            state_directory(self.directory)
-            written = write_if_changed(
-                path, json.dumps(merged, indent=2, sort_keys=True) + "\n", 0o600
-            )
+            written = publish_to_file(self.directory, path, payload)
         except (OSError, ValueError) as exc:
             raise self.error("-init", f"cannot publish to {path!r}: {exc}") from None
         if written:
-            self.report("published early", ", ".join(sorted(self.values)) + f" to {path}")
+            self.report("published early", f"{names} to {path}")
 
 
 def _unwrapped(published: Any) -> dict[str, Any]:

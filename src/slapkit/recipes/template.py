@@ -127,6 +127,8 @@ class Jinja2(BaseRecipe):
         self.imports = self._imports()
         self.env = self._environment()  # a bad extension is an error before anything is written
         self.context = self._context()
+        # A compiled template to keep for the next runs, once the output is written.
+        self.to_cache: tuple[str, Any] | None = None
         self.rendered: bytes | None = None
         # What the render read, as (inode, mtime, size): an earlier part of
         # the same run may rewrite a template after this part was read.
@@ -299,7 +301,7 @@ class Jinja2(BaseRecipe):
 
     def _render(self) -> bytes:
         self.sources = {}
-        self.to_cache: tuple[str, Any] | None = None
+        self.to_cache = None
         if self.template_path is not None:
             self.sources[self.template_path] = _signature(self.template_path)
             try:
@@ -343,7 +345,7 @@ class Jinja2(BaseRecipe):
         if self.once and not os.path.isdir(os.path.dirname(self.once)):
             raise self.error("once", f"the directory of {self.once!r} does not exist")
         self.write(self.output_option, self.output, self.rendered, mode)
-        store(self.directory, getattr(self, "to_cache", None))
+        store(self.directory, self.to_cache)
         self.to_cache = None
         if self.once and not os.path.lexists(self.once):
             # Often the output itself: only made when missing, never truncated.
