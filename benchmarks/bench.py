@@ -220,38 +220,60 @@ def state(directory: Path) -> dict[str, tuple[int, int]]:
     return result
 
 
+def timed_run(buildout: str, directory: Path) -> tuple[float, int]:
+    # Dirty pages an earlier run left (a first run writes megabytes of
+    # .installed.cfg) are written back now, not during the run timed next.
+    os.sync()
+    return run(buildout, directory)
+
+
 def measure(
-    buildout: str, flavour: str, size: int, firsts_n: int, reruns: int, scratch: Path
-) -> dict:
-    firsts, repeats, peaks, written, records = [], [], [], 0, 0
+    buildout: str, flavours: list[str], size: int, firsts_n: int, reruns: int, scratch: Path
+) -> dict[str, dict]:
+    """Each flavour's numbers at ``size``. Runs alternate between flavours
+    (first runs, then reruns, round after round), so a slow spell of the
+    machine falls on all of them alike."""
+    firsts: dict[str, list[float]] = {flavour: [] for flavour in flavours}
+    repeats: dict[str, list[float]] = {flavour: [] for flavour in flavours}
+    peaks: dict[str, list[int]] = {flavour: [] for flavour in flavours}
+    written = dict.fromkeys(flavours, 0)
+    records = dict.fromkeys(flavours, 0)
+    kept = {flavour: scratch / f"{flavour}-{size}-0" for flavour in flavours}
     for attempt in range(firsts_n):
-        directory = scratch / f"{flavour}-{size}-{attempt}"
-        directory.mkdir()
-        prepare(flavour, size, directory)
-        seconds, peak = run(buildout, directory)
-        firsts.append(seconds)
-        peaks.append(peak)
-        if attempt == 0:
-            for _ in range(reruns):
-                before = state(directory)
-                seconds, peak = run(buildout, directory)
-                after = state(directory)
-                repeats.append(seconds)
-                peaks.append(peak)
-                for path, key in after.items():
-                    if before.get(path) != key:
-                        if os.path.basename(path) in BOOKKEEPING:
-                            records += 1
-                        else:
-                            written += 1
-                written += sum(1 for path in before if path not in after)
+        for flavour in flavours:
+            directory = scratch / f"{flavour}-{size}-{attempt}"
+            directory.mkdir()
+            prepare(flavour, size, directory)
+            seconds, peak = timed_run(buildout, directory)
+            firsts[flavour].append(seconds)
+            peaks[flavour].append(peak)
+            if attempt:
+                shutil.rmtree(directory)
+    for _ in range(reruns):
+        for flavour in flavours:
+            before = state(kept[flavour])
+            seconds, peak = timed_run(buildout, kept[flavour])
+            after = state(kept[flavour])
+            repeats[flavour].append(seconds)
+            peaks[flavour].append(peak)
+            for path, key in after.items():
+                if before.get(path) != key:
+                    if os.path.basename(path) in BOOKKEEPING:
+                        records[flavour] += 1
+                    else:
+                        written[flavour] += 1
+            written[flavour] += sum(1 for path in before if path not in after)
+    for directory in kept.values():
         shutil.rmtree(directory)
     return {
-        "first": statistics.median(firsts),
-        "rerun": statistics.median(repeats),
-        "peak_mib": max(peaks) / 1024,
-        "written": written,
-        "records": records,
+        flavour: {
+            "first": statistics.median(firsts[flavour]),
+            "rerun": statistics.median(repeats[flavour]),
+            "peak_mib": max(peaks[flavour]) / 1024,
+            "written": written[flavour],
+            "records": records[flavour],
+        }
+        for flavour in flavours
     }
 
 
@@ -343,21 +365,21 @@ def main() -> None:
             flavours = ["floor", "slapkit", "slapkit+ext"]
             if version(python, "slapos.cookbook") != "-":
                 flavours.append("cookbook")
+            # Untimed: the first process of an environment reads its files
+            # from disk (zc.buildout hashes site-packages for pip-installed recipes).
+            measure(buildout, flavours, 1, 1, 1, Path(tmp))
             for size in args.sizes:
                 large = size >= args.large
-                numbers = {}
-                for flavour in flavours:
-                    if flavour == "cookbook" and large:
-                        continue
-                    print(f"{env_name} N={size} {flavour}...", file=sys.stderr, flush=True)
-                    numbers[flavour] = measure(
-                        buildout,
-                        flavour,
-                        size,
-                        1 if large else args.first_runs,
-                        3 if large else args.reruns,
-                        Path(tmp),
-                    )
+                chosen = [f for f in flavours if not (f == "cookbook" and large)]
+                print(f"{env_name} N={size}: {', '.join(chosen)}...", file=sys.stderr, flush=True)
+                numbers = measure(
+                    buildout,
+                    chosen,
+                    size,
+                    1 if large else args.first_runs,
+                    3 if large else args.reruns,
+                    Path(tmp),
+                )
                 rows.append((env_name, size, numbers))
 
     parts_of = lambda size: 3 * size + 6  # noqa: E731 - groups, directory, root's and sub's
@@ -421,7 +443,9 @@ Made by `bash benchmarks/run.sh` on {datetime.date.today().isoformat()}.
 - Environments: {"; ".join(f"**{k}**: {v}" for k, v in versions.items())}.
 - Medians of {args.first_runs} first runs (each in a fresh directory) and
   {args.reruns} unchanged reruns (from N = {args.large}: 1 and 3, and no
-  cookbook), each a whole `buildout` process.
+  cookbook), each a whole `buildout` process, the flavours taking turns
+  run after run, each run after a `sync` (writing back what the one
+  before left is not counted against the next).
 - Profile: N groups of (password, Jinja2 config from an inline template
   using the password by `key` context, wrapper in `etc/service` with
   `hash-files` on that config), one mkdirectory part,
