@@ -2,6 +2,7 @@
 own .installed.cfg written only when it changed (the crash test is in
 test_reliability)."""
 
+import json
 import os
 
 from buildout_harness import BuildoutDir
@@ -132,3 +133,64 @@ def test_records_say_what_zc_buildout_records_through_changes_and_failures(build
         ]
         assert [result.ok for result in results] == [not broken] * 2
         assert recorded(buildout) == recorded(plain)
+
+
+def test_a_recipes_directory_digest_is_kept_and_follows_its_files(tmp_path, monkeypatch):
+    """zc.buildout's digest of a develop recipe's directory, kept between runs
+    by fingerprint: the same value as zc.buildout's, recomputed when any file
+    changes (here: same size, same mtime, other content)."""
+    import zc.buildout.buildout
+
+    from slapkit import dir_hash_store
+
+    recipe = tmp_path / "recipe"
+    (recipe / "pkg").mkdir(parents=True)
+    (recipe / "pkg" / "code.py").write_text("one = 1\n")
+    (recipe / "pkg" / "skipped.pyc").write_bytes(b"not read")
+    partition = tmp_path / "partition"
+    partition.mkdir()
+    monkeypatch.setattr(dir_hash_store, "store_directory", str(partition))
+    monkeypatch.setattr(zc.buildout.buildout, "_dir_hashes", {})
+
+    def zc_buildout_digest():
+        zc.buildout.buildout._dir_hashes.clear()
+        return zc.buildout.buildout._dir_hash(str(recipe))
+
+    def kept_digest():
+        zc.buildout.buildout._dir_hashes.clear()  # a new run
+        digest = dir_hash_store.keeping(zc.buildout.buildout._dir_hash)(str(recipe))
+        dir_hash_store.flush()
+        return digest
+
+    assert kept_digest() == zc_buildout_digest()
+    store = partition / ".slapkit" / "dir-hashes.json"
+    assert os.stat(store).st_mode & 0o777 == 0o600
+    # The next run takes the kept digest (tampered with here to show it).
+    data = json.loads(store.read_text())
+    data[str(recipe)][1] = "kept"
+    store.write_text(json.dumps(data))
+    assert kept_digest() == "kept"
+    # A file rewritten with the same size and mtime: its ctime moved.
+    code = recipe / "pkg" / "code.py"
+    stamp = os.stat(code)
+    code.write_text("two = 2\n")
+    os.utime(code, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert kept_digest() == zc_buildout_digest() != "kept"
+    # A new file too.
+    (recipe / "pkg" / "new.py").write_text("")
+    assert kept_digest() == zc_buildout_digest()
+    # A corrupt store is not used.
+    store.write_text("[")
+    assert kept_digest() == zc_buildout_digest()
+
+
+def test_a_failing_run_keeps_no_digest(buildout):
+    # Fails when installing (the parts are signed by then): once's directory is missing.
+    failing = "[buildout]\nparts = late\nextensions = slapkit\n[late]\nrecipe = slapkit:jinja2\n"
+    failing += "output = ${buildout:directory}/late\ninline = fine\n"
+    failing += "once = ${buildout:directory}/missing/done\n"
+    result = buildout.run(failing)
+    assert not result.ok and "[late] once:" in result.output
+    assert not buildout.path(".slapkit", "dir-hashes.json").exists()
+    buildout.run(failing.replace("/missing/done", "/done")).check()
+    assert buildout.path(".slapkit", "dir-hashes.json").exists()

@@ -19,7 +19,9 @@ serialisations, most of a 900-part first run. Here each section's text is
 kept while its options stay the same, so a save costs one join. zc.buildout
 also resolves a recipe's requirements twice per part (its signature, then
 loading its entry point) although they cannot change within a run: here each
-recipe is resolved and loaded once per process.
+recipe is resolved and loaded once per process. A recipe pip installed is
+signed by reading all of site-packages: that digest is kept between runs
+(``slapkit.dir_hash_store``).
 
 ``slapkit deploy`` turns it on for its runs; under slapgrid, a profile opts
 in with the one line. zc.buildout calls every installed extension when a
@@ -35,6 +37,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from slapkit import dir_hash_store
 from slapkit.core.files import remove_stale_temporaries, write_if_changed
 
 _MARK = "slapkit_installed_cfg"
@@ -60,6 +63,7 @@ def load(buildout: Any = None) -> None:
     def unload_extensions(self: Any) -> Any:
         # The end of a successful install (zc.buildout calls it last).
         _flush(self["buildout"]["installed"])
+        dir_hash_store.flush()
         return original_unload(self)
 
     buildout_class._read_installed_part_options = read_installed_part_options
@@ -67,6 +71,7 @@ def load(buildout: Any = None) -> None:
     buildout_class._compute_part_signatures = _compute_part_signatures
     module: Any = zc.buildout.buildout
     module._install_and_load = _loading_once(module._install_and_load)
+    module._dir_hash = dir_hash_store.keeping(module._dir_hash)
     buildout_class._update_installed = _update_installed
     buildout_class._unload_extensions = unload_extensions
     setattr(buildout_class, _MARK, True)
@@ -206,6 +211,7 @@ def _compute_part_signatures(self: Any, parts: Any) -> None:
     import zc.buildout.buildout
 
     module: Any = zc.buildout.buildout
+    dir_hash_store.store_directory = self["buildout"]["directory"]
     for part in parts:
         options = self.get(part)
         if options is None:
