@@ -187,12 +187,13 @@ def _snapshot(options: Any) -> Any:
 
 
 def _section_text(texts: dict[str, tuple[Any, Any, str]], name: str, options: Any) -> str:
-    import zc.buildout.buildout
-
     snapshot = _snapshot(options)
     kept = texts.get(name)
     if snapshot is not None and kept is not None and kept[0] is options and kept[1] == snapshot:
         return kept[2]
+    # Imported here, on a miss only: a first run of N parts comes here N*N times.
+    import zc.buildout.buildout
+
     stream = io.StringIO()
     zc.buildout.buildout._save_options(name, options, stream)
     text = stream.getvalue()
