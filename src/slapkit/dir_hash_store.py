@@ -15,12 +15,10 @@ nothing. Any write to a file changes its ctime, which no tool can set back.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from typing import Any
 
-from slapkit.core.files import read_regular_file, write_if_changed
-from slapkit.core.partition_state import STATE_DIR, owned_directory, state_directory
+from slapkit.core.partition_state import STATE_DIR, cache_directory, keep_json, read_kept_json
 
 STORE = "dir-hashes.json"
 # The buildout directory whose store the next digests go to (set by the
@@ -56,17 +54,6 @@ def _store_path() -> str | None:
     return os.path.join(store_directory, STATE_DIR, STORE)
 
 
-def _read_store(path: str) -> dict[str, Any]:
-    if not owned_directory(os.path.dirname(path)):
-        return {}
-    data = read_regular_file(path)
-    try:
-        loaded = json.loads(data) if data is not None else {}
-    except ValueError:
-        return {}
-    return loaded if isinstance(loaded, dict) else {}
-
-
 # Digests to keep, by store path: written at the end of a successful run.
 _pending: dict[str, dict[str, list[str]]] = {}
 
@@ -76,14 +63,8 @@ def flush() -> None:
     ends well: a failing run leaves nothing new on disk)."""
     while _pending:
         path, entries = _pending.popitem()
-        try:
-            stored = {**_read_store(path), **entries}
-            state_directory(os.path.dirname(os.path.dirname(path)))
-            if owned_directory(os.path.dirname(path)):
-                text = json.dumps(stored, indent=1, sort_keys=True) + "\n"
-                write_if_changed(path, text.encode("utf-8"), 0o600)
-        except OSError:
-            pass  # not kept: the next run reads the files again, nothing else
+        if cache_directory(os.path.dirname(os.path.dirname(path))) is not None:
+            keep_json(path, {**read_kept_json(path), **entries})
 
 
 def keeping(original: Any) -> Any:
@@ -99,7 +80,7 @@ def keeping(original: Any) -> Any:
             before = fingerprint(directory)
         except OSError:
             return str(original(directory))
-        entry = _read_store(path).get(directory)
+        entry = read_kept_json(path).get(directory)
         if isinstance(entry, list) and len(entry) == 2 and entry[0] == before:
             if isinstance(entry[1], str):
                 known[directory] = entry[1]

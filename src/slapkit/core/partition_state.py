@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import secrets
 import stat
 import tempfile
+from typing import Any
 
-from slapkit.core.files import remove_stale_temporaries
+from slapkit.core.files import read_regular_file, remove_stale_temporaries, write_if_changed
 from slapkit.core.run_state import current
 
 STATE_DIR = ".slapkit"
@@ -58,6 +60,50 @@ def state_directory(buildout_directory: str) -> str:
     path = os.path.join(buildout_directory, STATE_DIR)
     os.makedirs(path, mode=STATE_MODE, exist_ok=True)
     return path
+
+
+def cache_directory(buildout_directory: str, name: str | None = None) -> str | None:
+    """``.slapkit`` (or ``.slapkit/NAME``), made 0700 when missing; None when
+    it cannot be made or is not this user's own directory (a cache is then
+    not kept, never an error)."""
+    try:
+        path = state_directory(buildout_directory)
+        if name is not None:
+            path = os.path.join(path, name)
+            try:
+                os.mkdir(path, STATE_MODE)
+            except FileExistsError:
+                pass
+    except OSError:
+        return None
+    return path if owned_directory(path) else None
+
+
+def read_kept_json(path: str) -> dict[str, Any]:
+    """The JSON object a cache keeps at ``path``: empty when its directory is
+    not this user's own, or the file is missing, not a regular file, or not
+    a JSON object."""
+    if not owned_directory(os.path.dirname(path)):
+        return {}
+    data = read_regular_file(path)
+    try:
+        loaded = json.loads(data) if data is not None else {}
+    except ValueError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def keep_json(path: str, value: dict[str, Any]) -> None:
+    """Keep ``value`` at ``path`` (in a directory ``cache_directory`` gave),
+    0600, written only when it changed. A cache that cannot be written is
+    left alone: the next run does the work again, nothing else."""
+    # ASCII: a value may hold lone surrogates (a JSON "\udc80" parameter, a
+    # non-UTF-8 file name), which UTF-8 cannot encode.
+    text = json.dumps(value, sort_keys=True, indent=1) + "\n"
+    try:
+        write_if_changed(path, text.encode("utf-8"), SECRET_MODE)
+    except OSError:
+        pass
 
 
 def partition_salt(buildout_directory: str) -> bytes:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from slapkit.core.partition_state import STATE_DIR, owned_directory, state_directory
+from slapkit.core.partition_state import STATE_DIR, cache_directory, owned_directory
 
 CACHE_DIR = "jinja2"
 
@@ -60,13 +60,9 @@ def store(buildout_directory: str, pending: tuple[str, Any] | None) -> None:
     if pending is None:
         return
     path, bucket = pending
+    if cache_directory(buildout_directory, CACHE_DIR) is None:
+        return
     try:
-        state_directory(buildout_directory)
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            pass
-        if owned_directory(path):
-            _cache(path).set_bucket(bucket)
+        _cache(path).set_bucket(bucket)
     except OSError:
         pass  # a cache not kept costs a compile next time, nothing else

@@ -20,14 +20,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from slapkit.core.files import read_regular_file, write_if_changed
-from slapkit.core.partition_state import (
-    SECRET_MODE,
-    STATE_DIR,
-    STATE_MODE,
-    owned_directory,
-    state_directory,
-)
+from slapkit.core.files import read_regular_file
+from slapkit.core.partition_state import STATE_DIR, cache_directory, keep_json, read_kept_json
 
 RESULTS_DIR = "schema"
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\Z")
@@ -94,15 +88,8 @@ class SchemaResults:
 
     def _entries(self) -> dict[str, Any]:
         if self._kept is None:
-            self._kept = {}
-            owned = owned_directory(os.path.dirname(self.path))
-            data = read_regular_file(self.path) if owned else None
-            try:
-                loaded = json.loads(data) if data is not None else {}
-            except ValueError:
-                loaded = {}
-            if isinstance(loaded, dict) and isinstance(loaded.get("entries"), dict):
-                self._kept = loaded["entries"]
+            entries = read_kept_json(self.path).get("entries")
+            self._kept = entries if isinstance(entries, dict) else {}
         return self._kept
 
     def get(self, schema: str, values: Any, defaults: bool, convert: bool) -> Checked | None:
@@ -149,15 +136,5 @@ class SchemaResults:
         """Keep this run's checks, and only them, for the next run."""
         if not self._used and self._kept is None:
             return
-        text = json.dumps({"entries": self._used}, sort_keys=True, ensure_ascii=False)
-        try:
-            state_directory(self.directory)
-            directory = os.path.dirname(self.path)
-            try:
-                os.mkdir(directory, STATE_MODE)
-            except FileExistsError:
-                pass
-            if owned_directory(directory):
-                write_if_changed(self.path, text.encode("utf-8"), SECRET_MODE)
-        except OSError:
-            pass  # not kept: the next run checks again, nothing else
+        if cache_directory(self.directory, RESULTS_DIR) is not None:
+            keep_json(self.path, {"entries": self._used})
