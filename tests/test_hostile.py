@@ -278,6 +278,32 @@ wrapper-path = {buildout.path("service")}
     assert read_record(record)["argv"] == ["hi\nthere\n0"]
 
 
+def test_a_lone_surrogate_in_a_parameter_never_stops_buildout(buildout, tmp_path):
+    """JSON carries "\\udc80"; UTF-8 cannot. zc.buildout failed to write
+    .installed.cfg ("internal error") on this and every later run."""
+    record = tmp_path / "record.json"
+    profile = (
+        with_user(
+            buildout, {"greeting": "hi-\udc80", "odd-\udc80": "x"}, "service", "greeting = hello\n"
+        )
+        + f"""
+[service]
+recipe = slapkit:wrapper
+command-line = {PYTHON} {RECORD}
+arguments = ${{p:greeting}}
+environment = RECORD_TO={record}
+wrapper-path = {buildout.path("service")}
+"""
+    )
+    buildout.run(profile).check()
+    rerun = buildout.run().check()
+    assert "Installing" not in rerun.output
+    subprocess.run([str(buildout.path("service"))], check=True, timeout=30)
+    assert read_record(record)["argv"] == ["hi-\ufffd"]
+    # The name is left out of the options, kept (JSON-escaped) in parameters-json.
+    assert '"odd-\\udc80": "x"' in buildout.path(".installed.cfg").read_text()
+
+
 def test_arguments_take_one_value_as_exactly_one_argument(buildout, tmp_path):
     record = tmp_path / "record.json"
     value = "two words 'quoted' \"double\" $(id)\nsecond line --flag"

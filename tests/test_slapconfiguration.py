@@ -526,3 +526,17 @@ def test_jsonschema_results_are_never_kept_through_a_symlink(buildout, tmp_path)
     buildout.run().check()
     assert json.loads(buildout.path("out.txt").read_text())["ram"] == 2048
     assert list(elsewhere.iterdir()) == []
+
+
+def test_jsonschema_parameter_that_utf8_cannot_encode(buildout):
+    """JSON can carry a lone surrogate ("\\udc80"), which zc.buildout cannot
+    write into .installed.cfg: the option holds U+FFFD instead, objects keep
+    the value, and the kept schema check is written and used."""
+    text = jsonschema_profile(buildout, {"ram": "2048", "name": "odd-\udc80"})
+    buildout.run(text).check()
+    assert json.loads(buildout.path(RESULTS).read_text())["entries"]
+    assert "configuration.name = odd-\ufffd\n" in installed(buildout)
+    before = snapshot(buildout.path(".slapkit"))
+    buildout.run(text).check()
+    assert snapshot(buildout.path(".slapkit")) == before
+    assert json.loads(buildout.path("out.txt").read_text())["name"] == "odd-\udc80"

@@ -18,6 +18,7 @@ loudly if a new release changes it:
 
 from __future__ import annotations
 
+import re
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -128,21 +129,26 @@ def _substitute_pieces(
     return escape.join(sub(piece, [(name, option)]) for piece in pieces)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def as_read_back(value: str) -> str:
     """``value`` as zc.buildout reads it back from ``.installed.cfg``.
 
     zc.buildout saves every option there and compares it, on the next run,
     with what the part is given: a value that does not survive the trip (a
     CR, read as a line break; a leading or trailing tab or control
-    character, stripped) would make the part reinstall on every run. The
-    option is given the value it will read back.
+    character, stripped) would make the part reinstall on every run; a lone
+    surrogate, which JSON can carry and UTF-8 cannot, would stop zc.buildout
+    writing the file at all: it becomes U+FFFD. The option is given the
+    value it will read back.
     """
     import io
 
     import zc.buildout.buildout
     import zc.buildout.configparser
 
-    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    text = _LONE_SURROGATE.sub("\ufffd", value.replace("\r\n", "\n").replace("\r", "\n"))
     stream = io.StringIO()
     stream.write("[s]\n")
     zc.buildout.buildout._save_option("o", text, stream)

@@ -55,7 +55,7 @@ def _versions() -> list[str]:
 
 def _as_json(value: Any) -> str | None:
     try:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+        return json.dumps(value, sort_keys=True)
     except (TypeError, ValueError):
         return None
 
