@@ -3,6 +3,10 @@
 For each size N one profile is generated per flavour:
   floor          the same sections with recipes that do nothing (buildout's
                  own cost; its switch runs the sub-buildout and nothing else)
+  floor+jinja2   the same do-nothing recipes from a distribution that depends
+                 on Jinja2, as slapkit does: zc.buildout resolves a recipe's
+                 dependencies for every part, so this is the floor of any
+                 recipe that renders with Jinja2
   slapkit        slapkit's recipes
   slapkit+ext    the same with ``[buildout] extensions = slapkit``
   cookbook       slapos.cookbook and slapos.recipe.template (the "full"
@@ -70,6 +74,10 @@ RECIPES = {
     ),
 }
 RECIPES["slapkit+ext"] = RECIPES["slapkit"]
+RECIPES["floor+jinja2"] = {
+    kind: recipe.replace("slapkit-bench-floor", "slapkit-bench-floor-jinja2")
+    for kind, recipe in RECIPES["floor"].items()
+}
 
 GROUP = """
 [pw-{i}]
@@ -362,7 +370,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="slapkit-bench-") as tmp:
         for env_name, python in environments.items():
             buildout = str(Path(python).with_name("buildout"))
-            flavours = ["floor", "slapkit", "slapkit+ext"]
+            flavours = ["floor", "floor+jinja2", "slapkit", "slapkit+ext"]
             if version(python, "slapos.cookbook") != "-":
                 flavours.append("cookbook")
             # Untimed: the first process of an environment reads its files
@@ -410,6 +418,17 @@ def main() -> None:
             f"| {1000 * s['rerun'] / parts_of(size):.2f} "
             f"| {1000 * f['rerun'] / parts_of(size):.2f} |\n"
         )
+    dependency = (
+        "| env | N | rerun floor+jinja2/floor | first floor+jinja2/floor "
+        "| rerun slapkit/floor+jinja2 | first slapkit/floor+jinja2 |\n|---|---|---|---|---|---|\n"
+    )
+    for env_name, size, numbers in rows:
+        f, d, s = numbers["floor"], numbers["floor+jinja2"], numbers["slapkit"]
+        dependency += (
+            f"| {env_name} | {size} | {d['rerun'] / f['rerun']:.2f}x "
+            f"| {d['first'] / f['first']:.2f}x | {s['rerun'] / d['rerun']:.2f}x "
+            f"| {s['first'] / d['first']:.2f}x |\n"
+        )
     print("slapkit deploy examples/hello-web...", file=sys.stderr, flush=True)
     whole, build = deploy_overhead(sys.executable, args.deploy_runs)
     overhead = (
@@ -419,6 +438,7 @@ def main() -> None:
     )
     print(table)
     print(ratios)
+    print(dependency)
     print(overhead)
     versions = {
         env_name: ", ".join(
@@ -452,7 +472,8 @@ Made by `bash benchmarks/run.sh` on {datetime.date.today().isoformat()}.
   slapconfiguration.jsonschema on a software.cfg.json, a plain template of
   its values and a switch-softwaretype running a sub-profile of one more
   group. "floor": recipes that do nothing (its switch runs the sub-buildout,
-  nothing else): buildout's own cost. "slapkit+ext": slapkit with
+  nothing else): buildout's own cost. "floor+jinja2": the same recipes from
+  a distribution that requires Jinja2, as slapkit does. "slapkit+ext": slapkit with
   `[buildout] extensions = slapkit`. The cookbook's slapconfiguration and
   switch-softwaretype need SlapOS's zc.buildout fork: its flavour uses the
   floor's for those two.
@@ -461,6 +482,11 @@ Made by `bash benchmarks/run.sh` on {datetime.date.today().isoformat()}.
 Ratios (lower is better for slapkit/floor; higher is better for cookbook/slapkit):
 
 {ratios}
+What zc.buildout alone charges a recipe distribution for depending on Jinja2
+(it resolves the recipe's dependencies for each part; the extension does it
+once per run), and slapkit without the extension measured from that floor:
+
+{dependency}
 {overhead}
 """
     args.results.write_text(report)
