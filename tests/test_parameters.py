@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -233,6 +234,30 @@ def test_write_only_parameters_never_reach_installed_cfg(buildout, schema):
     )
     assert "a-long-enough-Secret" not in buildout.path(".installed.cfg").read_text()
     assert "a-long-enough-Secret" not in result.output
+
+
+def test_schema_checks_are_kept_between_runs(buildout, schema):
+    """As slapconfiguration.jsonschema: an unchanged rerun uses the kept
+    check (0600, beside the part's name); a schema file changed behind a
+    $ref is checked anew."""
+    text = schema_profile(buildout, schema, {"ram-size": "2048"})
+    buildout.run(text).check()
+    kept = buildout.path(".slapkit/schema/slap-parameter.json")
+    assert os.stat(kept).st_mode & 0o777 == 0o600
+    before = snapshot(buildout.path(".slapkit"))
+    buildout.run(text).check()
+    assert snapshot(buildout.path(".slapkit")) == before
+    data = json.loads(kept.read_text())
+    (entry,) = data["entries"].values()
+    entry["completed"]["disk"] = 42  # tampered with: the rerun must use it
+    kept.write_text(json.dumps(data))
+    buildout.run(text).check()
+    assert json.loads(buildout.path("config").read_text())["disk"] == 42
+    buildout.path("definitions.json").write_text(
+        json.dumps({"definitions": {"disk": {"type": "integer", "default": 20}}})
+    )
+    buildout.run(text).check()
+    assert json.loads(buildout.path("config").read_text())["disk"] == 20
 
 
 @pytest.mark.parametrize(

@@ -199,7 +199,8 @@ def test_a_true_schema_accepts_anything(tmp_path):
 
 
 def test_a_remote_ref_is_refused_and_a_sibling_file_is_read(tmp_path):
-    from slapkit.instance.schema import ParameterSchema, SchemaError
+    from slapkit.instance.schema import ParameterSchema
+    from slapkit.instance.schema_results import SchemaError
 
     (tmp_path / "common.json").write_text(
         json.dumps({"definitions": {"port": {"type": "integer", "default": 8080}}})
@@ -216,7 +217,8 @@ def test_a_remote_ref_is_refused_and_a_sibling_file_is_read(tmp_path):
 
 
 def test_a_pattern_that_is_no_regular_expression_is_a_schema_error(tmp_path):
-    from slapkit.instance.schema import ParameterSchema, SchemaError
+    from slapkit.instance.schema import ParameterSchema
+    from slapkit.instance.schema_results import SchemaError
 
     with pytest.raises(SchemaError, match="is not a 'regex'"):
         ParameterSchema(schema_file(tmp_path, {"patternProperties": {"(": {}}}))

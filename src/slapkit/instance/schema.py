@@ -22,16 +22,12 @@ import referencing.exceptions
 import referencing.jsonschema
 from jsonschema.exceptions import ValidationError
 
-from slapkit.instance.schema_results import file_digest
+from slapkit.instance.schema_results import SchemaError, file_digest
 
 # Validators whose message names properties and never quotes a value.
 _NAMES_ONLY = frozenset({"required", "additionalProperties", "dependentRequired"})
 # Subschemas that apply to the same value.
 _SAME_VALUE = ("allOf", "anyOf", "oneOf", "then", "else")
-
-
-class SchemaError(Exception):
-    pass
 
 
 class ParameterSchema:

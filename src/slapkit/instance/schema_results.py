@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,11 @@ from slapkit.core.partition_state import STATE_DIR, cache_directory, keep_json, 
 
 RESULTS_DIR = "schema"
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\Z")
+
+
+class SchemaError(Exception):
+    """A schema that cannot be read or used (defined here, where jsonschema
+    is not imported: a kept check needs none)."""
 
 
 @dataclass
@@ -131,6 +137,22 @@ class SchemaResults:
         # Only what reads back as it was: the next run must get the same result.
         if key is not None and text is not None and json.loads(text) == entry:
             self._used[key] = entry
+
+    def check(
+        self, schema: str, values: Any, defaults: bool, convert: bool, load: Callable[[], Any]
+    ) -> Checked:
+        """The kept result of this check, else the check made now by the
+        ``ParameterSchema`` that ``load`` gives (its SchemaError passes)."""
+        kept = self.get(schema, values, defaults, convert)
+        if kept is not None:
+            return kept
+        checker = load()
+        completed = checker.complete(values, defaults=defaults, convert=convert)
+        checked = Checked(
+            completed, checker.errors(completed), checker.write_only_values(completed)
+        )
+        self.put(schema, values, defaults, convert, checker.files, checked)
+        return checked
 
     def save(self) -> None:
         """Keep this run's checks, and only them, for the next run."""

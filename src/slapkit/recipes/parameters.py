@@ -12,6 +12,7 @@ from slapkit.core.buildout_internals import as_read_back
 from slapkit.core.concealment import conceal
 from slapkit.core.secrets import holds_secret, register_secret
 from slapkit.core.user_values import register_user_values
+from slapkit.instance.schema_results import SchemaError, SchemaResults
 
 CONTROL_OPTIONS = frozenset({"recipe", "parameters-file", "schema", "connection-section"})
 PREFIX = "configuration."
@@ -140,28 +141,22 @@ class Parameters(BaseRecipe):
 
     def _apply_schema(self, merged: dict[str, Any]) -> dict[str, Any]:
         self.secret_keys: set[str] = set()
+        self.schema_results: SchemaResults | None = None
         path = self.local_path("schema")
         if not path:
             return merged
+        results = self.schema_results = SchemaResults(self.directory, self.name)
         try:
-            from slapkit.instance.schema import ParameterSchema, SchemaError
-        except ImportError:
-            raise self.error(
-                "schema", "JSON Schema validation needs jsonschema (install slapkit[schema])"
-            ) from None
-
-        try:
-            schema = ParameterSchema(path)
-            completed = schema.complete(merged)
-            # Every writeOnly value, at any depth and of any type, is a secret;
-            # the top-level parameters holding one are hidden whole.
-            for secret_path, value in schema.write_only_values(completed):
-                self.secret_keys.add(str(secret_path[0]))
-                for text in secret_texts(value):
-                    register_secret(text)
-            problems = schema.errors(completed)
+            checked = results.check(path, merged, True, True, lambda: self._schema(path))
         except SchemaError as exc:
             raise self.error("schema", str(exc)) from None
+        # Every writeOnly value, at any depth and of any type, is a secret;
+        # the top-level parameters holding one are hidden whole.
+        for secret_path, value in checked.secrets:
+            self.secret_keys.add(str(secret_path[0]))
+            for text in secret_texts(value):
+                register_secret(text)
+        problems, completed = checked.problems, checked.completed
         if problems:
             count = len(problems)
             raise self.error(
@@ -169,6 +164,15 @@ class Parameters(BaseRecipe):
                 f"{count} parameter error{'s' if count > 1 else ''}:\n  " + "\n  ".join(problems),
             )
         return completed
+
+    def _schema(self, path: str) -> Any:
+        try:
+            from slapkit.instance.schema import ParameterSchema
+        except ImportError:
+            raise self.error(
+                "schema", "JSON Schema validation needs jsonschema (install slapkit[schema])"
+            ) from None
+        return ParameterSchema(path)
 
     def _set_outputs(self, merged: dict[str, Any]) -> None:
         """Set the outputs; those that hold a secret are served, not stored."""
@@ -194,7 +198,9 @@ class Parameters(BaseRecipe):
             conceal(self.options, tuple(sorted(hidden)), hidden.get)
 
     def install(self) -> list[str]:
-        return []  # reading parameters writes nothing
+        if self.schema_results is not None:
+            self.schema_results.save()
+        return []  # the parameters are read, not written
 
     def update(self) -> None:
-        return None
+        self.install()

@@ -9,7 +9,7 @@ import os
 from typing import Any, NamedTuple
 
 from slapkit.instance.answer import DEFAULT_SOFTWARE_TYPE, OLD_DEFAULT_SOFTWARE_TYPE, InstanceAnswer
-from slapkit.instance.schema_results import Checked, SchemaResults
+from slapkit.instance.schema_results import SchemaError, SchemaResults
 from slapkit.recipes.slapconfiguration import SlapConfiguration, unwrap, without_empty
 
 SCOPES = ("none", "main", "shared", "all")
@@ -160,35 +160,23 @@ class SlapConfigurationJsonSchema(SlapConfiguration):
 
     def _schema(self, path: str) -> Any:
         try:
-            from slapkit.instance.schema import ParameterSchema, SchemaError
+            from slapkit.instance.schema import ParameterSchema
         except ImportError:
             raise self.error(
                 "jsonschema", "JSON Schema validation needs jsonschema (install slapkit[schema])"
             ) from None
-
-        try:
-            return ParameterSchema(path)
-        except SchemaError as exc:
-            raise self.error("jsonschema", str(exc)) from None
+        return ParameterSchema(path)  # its SchemaError: see _check
 
     def _check(
         self, path: str, values: dict[str, Any], defaults: bool, convert: bool
     ) -> tuple[dict[str, Any], list[str], list[tuple[tuple[Any, ...], Any]]]:
-        kept = self.schema_results.get(path, values, defaults, convert)
-        if kept is not None:
-            return kept.completed, kept.problems, kept.secrets
-        schema = self._schema(path)
-        from slapkit.instance.schema import SchemaError
-
         try:
-            completed = schema.complete(values, defaults=defaults, convert=convert)
-            secrets = schema.write_only_values(completed)
-            problems = schema.errors(completed)
+            checked = self.schema_results.check(
+                path, values, defaults, convert, lambda: self._schema(path)
+            )
         except SchemaError as exc:
             raise self.error("jsonschema", str(exc)) from None
-        checked = Checked(completed, problems, secrets)
-        self.schema_results.put(path, values, defaults, convert, schema.files, checked)
-        return completed, problems, secrets
+        return checked.completed, checked.problems, checked.secrets
 
     def install(self) -> list[str]:
         installed = super().install()
