@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,15 +137,19 @@ class SchemaResults:
         if key is not None and text is not None and json.loads(text) == entry:
             self._used[key] = entry
 
-    def check(
-        self, schema: str, values: Any, defaults: bool, convert: bool, load: Callable[[], Any]
-    ) -> Checked:
-        """The kept result of this check, else the check made now by the
-        ``ParameterSchema`` that ``load`` gives (its SchemaError passes)."""
+    def check(self, schema: str, values: Any, defaults: bool, convert: bool) -> Checked:
+        """The kept result of this check, else the check made now (jsonschema
+        imported then). Raises SchemaError."""
         kept = self.get(schema, values, defaults, convert)
         if kept is not None:
             return kept
-        checker = load()
+        try:
+            from slapkit.instance.schema import ParameterSchema
+        except ImportError:
+            raise SchemaError(
+                "JSON Schema validation needs jsonschema (install slapkit[schema])"
+            ) from None
+        checker = ParameterSchema(schema)
         completed = checker.complete(values, defaults=defaults, convert=convert)
         checked = Checked(
             completed, checker.errors(completed), checker.write_only_values(completed)

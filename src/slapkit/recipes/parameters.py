@@ -147,7 +147,7 @@ class Parameters(BaseRecipe):
             return merged
         results = self.schema_results = SchemaResults(self.directory, self.name)
         try:
-            checked = results.check(path, merged, True, True, lambda: self._schema(path))
+            checked = results.check(path, merged, True, True)
         except SchemaError as exc:
             raise self.error("schema", str(exc)) from None
         # Every writeOnly value, at any depth and of any type, is a secret;
@@ -164,15 +164,6 @@ class Parameters(BaseRecipe):
                 f"{count} parameter error{'s' if count > 1 else ''}:\n  " + "\n  ".join(problems),
             )
         return completed
-
-    def _schema(self, path: str) -> Any:
-        try:
-            from slapkit.instance.schema import ParameterSchema
-        except ImportError:
-            raise self.error(
-                "schema", "JSON Schema validation needs jsonschema (install slapkit[schema])"
-            ) from None
-        return ParameterSchema(path)
 
     def _set_outputs(self, merged: dict[str, Any]) -> None:
         """Set the outputs; those that hold a secret are served, not stored."""

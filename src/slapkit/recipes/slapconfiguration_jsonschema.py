@@ -158,22 +158,11 @@ class SlapConfigurationJsonSchema(SlapConfiguration):
             return configuration
         return {}
 
-    def _schema(self, path: str) -> Any:
-        try:
-            from slapkit.instance.schema import ParameterSchema
-        except ImportError:
-            raise self.error(
-                "jsonschema", "JSON Schema validation needs jsonschema (install slapkit[schema])"
-            ) from None
-        return ParameterSchema(path)  # its SchemaError: see _check
-
     def _check(
         self, path: str, values: dict[str, Any], defaults: bool, convert: bool
     ) -> tuple[dict[str, Any], list[str], list[tuple[tuple[Any, ...], Any]]]:
         try:
-            checked = self.schema_results.check(
-                path, values, defaults, convert, lambda: self._schema(path)
-            )
+            checked = self.schema_results.check(path, values, defaults, convert)
         except SchemaError as exc:
             raise self.error("jsonschema", str(exc)) from None
         return checked.completed, checked.problems, checked.secrets
