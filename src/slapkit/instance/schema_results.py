@@ -97,9 +97,8 @@ class SchemaResults:
             self._kept = entries if isinstance(entries, dict) else {}
         return self._kept
 
-    def get(self, schema: str, values: Any, defaults: bool, convert: bool) -> Checked | None:
-        """The kept result of this check, if its inputs are all unchanged."""
-        key = self._key(schema, values, defaults, convert)
+    def _kept_result(self, key: str | None) -> Checked | None:
+        """The kept result under ``key``, if every file it read is unchanged."""
         entry = self._entries().get(key) if key is not None else None
         try:
             if not entry or not all(_file_matches(p, d) for p, d in entry["files"].items()):
@@ -115,17 +114,8 @@ class SchemaResults:
         self._used[key] = entry
         return checked
 
-    def put(
-        self,
-        schema: str,
-        values: Any,
-        defaults: bool,
-        convert: bool,
-        files: dict[str, str],
-        checked: Checked,
-    ) -> None:
+    def _keep(self, key: str | None, files: dict[str, str], checked: Checked) -> None:
         """Keep a result made now (kept on disk by ``save``)."""
-        key = self._key(schema, values, defaults, convert)
         entry = {
             "files": files,
             "completed": checked.completed,
@@ -138,9 +128,10 @@ class SchemaResults:
             self._used[key] = entry
 
     def check(self, schema: str, values: Any, defaults: bool, convert: bool) -> Checked:
-        """The kept result of this check, else the check made now (jsonschema
-        imported then). Raises SchemaError."""
-        kept = self.get(schema, values, defaults, convert)
+        """The kept result of this check, if its inputs are all unchanged, else
+        the check made now (jsonschema imported then). Raises SchemaError."""
+        key = self._key(schema, values, defaults, convert)
+        kept = self._kept_result(key)
         if kept is not None:
             return kept
         try:
@@ -154,7 +145,7 @@ class SchemaResults:
         checked = Checked(
             completed, checker.errors(completed), checker.write_only_values(completed)
         )
-        self.put(schema, values, defaults, convert, checker.files, checked)
+        self._keep(key, checker.files, checked)
         return checked
 
     def save(self) -> None:
