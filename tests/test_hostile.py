@@ -256,12 +256,12 @@ wrapper-path = {buildout.path("service")}
     assert "Installing" not in rerun.output
 
 
-def test_a_carriage_return_in_a_value_never_wedges_later_runs(buildout, tmp_path):
-    """Found by the fuzz: zc.buildout saved "\\r0" in .installed.cfg, then
-    could not read it back, and every later run failed."""
+def greeting_argument_after_two_runs(buildout, tmp_path, parameters: dict) -> list[str]:
+    """Deploy a wrapper taking ``${p:greeting}`` as its argument, twice (the
+    rerun must install nothing); what the wrapped command received."""
     record = tmp_path / "record.json"
     profile = (
-        with_user(buildout, {"greeting": "hi\r\nthere\r0"}, "service", "greeting = hello\n")
+        with_user(buildout, parameters, "service", "greeting = hello\n")
         + f"""
 [service]
 recipe = slapkit:wrapper
@@ -275,31 +275,22 @@ wrapper-path = {buildout.path("service")}
     rerun = buildout.run().check()
     assert "Installing" not in rerun.output
     subprocess.run([str(buildout.path("service"))], check=True, timeout=30)
-    assert read_record(record)["argv"] == ["hi\nthere\n0"]
+    argv: list[str] = read_record(record)["argv"]
+    return argv
+
+
+def test_a_carriage_return_in_a_value_never_wedges_later_runs(buildout, tmp_path):
+    """Found by the fuzz: zc.buildout saved "\\r0" in .installed.cfg, then
+    could not read it back, and every later run failed."""
+    parameters = {"greeting": "hi\r\nthere\r0"}
+    assert greeting_argument_after_two_runs(buildout, tmp_path, parameters) == ["hi\nthere\n0"]
 
 
 def test_a_lone_surrogate_in_a_parameter_never_stops_buildout(buildout, tmp_path):
     """JSON carries "\\udc80"; UTF-8 cannot. zc.buildout failed to write
     .installed.cfg ("internal error") on this and every later run."""
-    record = tmp_path / "record.json"
-    profile = (
-        with_user(
-            buildout, {"greeting": "hi-\udc80", "odd-\udc80": "x"}, "service", "greeting = hello\n"
-        )
-        + f"""
-[service]
-recipe = slapkit:wrapper
-command-line = {PYTHON} {RECORD}
-arguments = ${{p:greeting}}
-environment = RECORD_TO={record}
-wrapper-path = {buildout.path("service")}
-"""
-    )
-    buildout.run(profile).check()
-    rerun = buildout.run().check()
-    assert "Installing" not in rerun.output
-    subprocess.run([str(buildout.path("service"))], check=True, timeout=30)
-    assert read_record(record)["argv"] == ["hi-\ufffd"]
+    parameters = {"greeting": "hi-\udc80", "odd-\udc80": "x"}
+    assert greeting_argument_after_two_runs(buildout, tmp_path, parameters) == ["hi-\ufffd"]
     # The name is left out of the options, kept (JSON-escaped) in parameters-json.
     assert '"odd-\\udc80": "x"' in buildout.path(".installed.cfg").read_text()
 
