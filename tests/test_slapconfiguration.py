@@ -269,23 +269,23 @@ def test_reads_a_real_master(buildout, slapos_master):
 # -- slapconfiguration.jsonschema
 
 SOFTWARE_JSON = {
-    "name": "Test",
+    "name": "Schema test release",
     "serialisation": "json-in-xml",
     "software-type": {
         "default": {
-            "title": "Default",
             "software-type": "default",
+            "index": 0,
+            "title": "Main instance",
             "request": "instance-input-schema.json",
             "response": "instance-output-schema.json",
-            "index": 0,
         },
         "default-slave": {
-            "title": "Shared",
             "software-type": "default",
+            "index": 1,
+            "shared": True,
+            "title": "Shared instance",
             "request": "shared-input-schema.json",
             "response": "instance-output-schema.json",
-            "shared": True,
-            "index": 1,
         },
     },
 }
