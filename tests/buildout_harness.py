@@ -215,3 +215,26 @@ def snapshot(directory: Path) -> dict[str, tuple[int, int, int]]:
                 info.st_mode,
             )
     return result
+
+
+def read_kept_json(path: Path) -> dict:
+    """What slapkit keeps at ``path`` (a file of a partition's ``.slapkit``),
+    read as slapkit reads it (authenticated)."""
+    from slapkit.core.partition_state import read_kept_json as read
+
+    return read(str(_buildout_directory_of(path)), str(path))
+
+
+def keep_json(path: Path, value: dict) -> None:
+    """Keep ``value`` at ``path`` as slapkit would (authenticated with the
+    partition's salt): how a test makes a kept result that slapkit uses."""
+    from slapkit.core.partition_state import keep_json as keep
+
+    keep(str(_buildout_directory_of(path)), str(path), value)
+
+
+def _buildout_directory_of(path: Path) -> Path:
+    for parent in path.parents:
+        if parent.name == ".slapkit":
+            return parent.parent
+    raise ValueError(f"{path} is not in a .slapkit directory")

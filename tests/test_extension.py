@@ -5,7 +5,7 @@ test_reliability)."""
 import json
 import os
 
-from buildout_harness import BuildoutDir
+from buildout_harness import BuildoutDir, keep_json, read_kept_json
 from test_switch_softwaretype import root
 
 PROFILE = """
@@ -166,9 +166,14 @@ def test_a_recipes_directory_digest_is_kept_and_follows_its_files(tmp_path, monk
     store = partition / ".slapkit" / "dir-hashes.json"
     assert os.stat(store).st_mode & 0o777 == 0o600
     # The next run takes the kept digest (tampered with here to show it).
-    data = json.loads(store.read_text())
+    data = read_kept_json(store)
     data[str(recipe)][1] = "kept"
+    keep_json(store, data)
+    assert kept_digest() == "kept"
+    # Edited by anyone else: not used.
     store.write_text(json.dumps(data))
+    assert kept_digest() == zc_buildout_digest()
+    keep_json(store, data)
     assert kept_digest() == "kept"
     # A file rewritten with the same size and mtime: its ctime moved.
     code = recipe / "pkg" / "code.py"

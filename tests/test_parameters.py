@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from buildout_harness import snapshot
+from buildout_harness import keep_json, read_kept_json, snapshot
 
 KVM_DEFAULTS = """
 [slap-parameter]
@@ -247,10 +247,10 @@ def test_schema_checks_are_kept_between_runs(buildout, schema):
     before = snapshot(buildout.path(".slapkit"))
     buildout.run(text).check()
     assert snapshot(buildout.path(".slapkit")) == before
-    data = json.loads(kept.read_text())
+    data = read_kept_json(kept)
     (entry,) = data["entries"].values()
-    entry["completed"]["disk"] = 42  # tampered with: the rerun must use it
-    kept.write_text(json.dumps(data))
+    entry["completed"]["disk"] = 42  # kept as slapkit would: the rerun must use it
+    keep_json(kept, data)
     buildout.run(text).check()
     assert json.loads(buildout.path("config").read_text())["disk"] == 42
     buildout.path("definitions.json").write_text(

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from buildout_harness import snapshot
+from buildout_harness import keep_json, read_kept_json, snapshot
 
 ANSWER = {
     "parameter-dict": {
@@ -498,10 +498,10 @@ def test_jsonschema_results_are_kept_between_runs_and_follow_every_input(buildou
     assert run() == {"ram": 2048, "name": "nobody", "tls": False}
     assert snapshot(buildout.path(".slapkit")) == before
     # The kept result is what the rerun used (here: tampered with on purpose).
-    data = json.loads(kept.read_text())
+    data = read_kept_json(kept)
     (entry,) = data["entries"].values()
     entry["completed"]["name"] = "from-the-kept-result"
-    kept.write_text(json.dumps(data))
+    keep_json(kept, data)
     assert run()["name"] == "from-the-kept-result"
     # A file behind a $ref changed: checked anew.
     buildout.path("tls.json").write_text(json.dumps({"type": "boolean", "default": True}))
@@ -509,12 +509,40 @@ def test_jsonschema_results_are_kept_between_runs_and_follow_every_input(buildou
     # Corrupt: checked anew, and kept right again.
     kept.write_text("{not json")
     assert run() == {"ram": 2048, "name": "nobody", "tls": True}
-    assert json.loads(kept.read_text())["entries"]
+    assert read_kept_json(kept)["entries"]
     # Other parameters: checked anew; only this run's result is kept.
     text = jsonschema_profile(buildout, {"ram": "4096"})
     assert run() == {"ram": 4096, "name": "nobody", "tls": True}
-    (entry,) = json.loads(kept.read_text())["entries"].values()
+    (entry,) = read_kept_json(kept)["entries"].values()
     assert entry["completed"]["ram"] == 4096
+
+
+def test_a_kept_result_not_provably_slapkits_is_never_used(buildout):
+    """An edited store would let a value the schema refuses through (and a
+    secret onto .installed.cfg): only what slapkit kept, authenticated with
+    the partition's salt, is used; anything else is checked anew, quietly."""
+    text = jsonschema_profile(buildout, {"ram": "2048", "password": "a-long-Secret"})
+    buildout.run(text).check()
+    kept = buildout.path(RESULTS)
+    data = read_kept_json(kept)
+    (entry,) = data["entries"].values()
+    entry["completed"]["ram"] = "not a number"
+    entry["secrets"] = []  # the password no longer marked writeOnly
+    edits = {
+        "edited": json.dumps(data),
+        "malformed": json.dumps(
+            {"entries": {key: {"files": 1, "completed": 2} for key in data["entries"]}}
+        ),
+        "not json": "{",
+        "deep": "[" * 100_000,
+    }
+    for what, content in edits.items():
+        kept.write_text(content)
+        result = buildout.run(text).check()
+        assert json.loads(buildout.path("out.txt").read_text())["ram"] == 2048, what
+        assert "a-long-Secret" not in installed(buildout), what
+        assert "Traceback" not in result.output, what
+        assert read_kept_json(kept)["entries"], what  # kept right again
 
 
 def test_jsonschema_results_are_never_kept_through_a_symlink(buildout, tmp_path):
@@ -534,7 +562,7 @@ def test_jsonschema_parameter_that_utf8_cannot_encode(buildout):
     the value, and the kept schema check is written and used."""
     text = jsonschema_profile(buildout, {"ram": "2048", "name": "odd-\udc80"})
     buildout.run(text).check()
-    assert json.loads(buildout.path(RESULTS).read_text())["entries"]
+    assert read_kept_json(buildout.path(RESULTS))["entries"]
     assert "configuration.name = odd-\ufffd\n" in installed(buildout)
     before = snapshot(buildout.path(".slapkit"))
     buildout.run(text).check()

@@ -1,10 +1,17 @@
-"""Compiled templates kept between runs in .slapkit/jinja2 (Jinja2's own
-bytecode cache), through real buildout in new processes."""
+"""Compiled templates kept between runs in .slapkit/jinja2, through real
+buildout in new processes. An entry is code: it is used only when slapkit
+provably wrote it for this partition, and nothing found there is ever
+unpickled or unmarshalled otherwise."""
 
+import marshal
 import os
+import pickle
 import stat
 
 import jinja2
+
+from slapkit.core import partition_state
+from slapkit.core.template_cache import _entry_name
 
 PROFILE = """
 [buildout]
@@ -17,6 +24,7 @@ inline = hello {{ 1 + 1 }}
 """
 
 NAME = "<inline template of [config]>"
+SOURCE = "hello {{ 1 + 1 }}"
 
 
 def entries(buildout):
@@ -24,33 +32,92 @@ def entries(buildout):
     return sorted(directory.iterdir()) if directory.is_dir() else []
 
 
+def code_of(text):
+    return jinja2.Environment().compile(text, filename=NAME)
+
+
+class RunsCode:
+    """What a planted pickle would run: touch a file."""
+
+    def __init__(self, witness):
+        self.witness = witness
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.witness}",))
+
+
 def test_entries_are_kept_private_and_used_by_the_next_run(buildout):
     buildout.run(PROFILE).check()
     assert buildout.path("config").read_text() == "hello 2"
     (entry,) = entries(buildout)
+    assert entry.name == _entry_name(NAME + "|", NAME, SOURCE)
     assert stat.S_IMODE(entry.stat().st_mode) == 0o600
     assert stat.S_IMODE(buildout.path(".slapkit", "jinja2").stat().st_mode) == 0o700
-    # The next run takes the code from the cache: an entry holding other
-    # code for this very source (same key, same checksum) is what renders.
-    cache = jinja2.FileSystemBytecodeCache(str(entry.parent))
-    env = jinja2.Environment()
-    bucket = cache.get_bucket(env, NAME + "|", NAME, "hello {{ 1 + 1 }}")
-    bucket.code = env.compile("from the cache", filename=NAME)
-    cache.set_bucket(bucket)
+    # The next run takes the code from the cache: an entry slapkit keeps
+    # (authenticated with the partition's salt) holding other code for this
+    # very source is what renders.
+    directory = str(buildout.path())
+    partition_state.keep(directory, str(entry), marshal.dumps(code_of("from the cache")))
     buildout.path("config").unlink()
     buildout.run(subprocess=True).check()
     assert buildout.path("config").read_text() == "from the cache"
 
 
-def test_a_corrupt_entry_is_compiled_anew(buildout):
+def test_a_planted_or_edited_entry_is_never_run(buildout, tmp_path):
     buildout.run(PROFILE).check()
     (entry,) = entries(buildout)
-    for garbage in (b"", b"j2\x00garbage", entry.read_bytes()[:40] + b"\x80\x04garbage"):
-        entry.write_bytes(garbage)
+    witness = tmp_path / "ran"
+    kept = entry.read_bytes()
+    tag, body = kept.split(b"\n", 1)
+    planted = {
+        # Jinja2's own cache format: a pickle first, which would run code.
+        "jinja2's format": b"j2" + pickle.dumps(RunsCode(witness)) + marshal.dumps(code_of("x")),
+        "a pickle": pickle.dumps(RunsCode(witness)),
+        # slapkit's format, other code, the MAC left as it was.
+        "other code": tag + b"\n" + marshal.dumps(code_of("planted")),
+        # slapkit's format, a MAC made with another key.
+        "another key": b"slapkit-kept-1 " + b"0" * 64 + b"\n" + marshal.dumps(code_of("planted")),
+        "truncated": kept[:-3],
+        "empty": b"",
+    }
+    for what, content in planted.items():
+        entry.write_bytes(content)
         buildout.path("config").unlink()
         buildout.run(subprocess=True).check()
+        assert buildout.path("config").read_text() == "hello 2", what
+        assert not witness.exists(), what
+        assert entry.read_bytes() == tag + b"\n" + body, what  # compiled anew, kept anew
+    assert entries(buildout) == [entry]  # nothing left beside it
+
+
+def test_an_entry_kept_in_another_partition_is_not_used_here(buildout, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / ".slapkit").mkdir(mode=0o700)
+    buildout.run(PROFILE).check()
+    (entry,) = entries(buildout)
+    # Authentic for the other partition (its own salt), copied here.
+    foreign = other / ".slapkit" / entry.name
+    partition_state.keep(str(other), str(foreign), marshal.dumps(code_of("foreign")))
+    entry.write_bytes(foreign.read_bytes())
+    buildout.path("config").unlink()
+    buildout.run(subprocess=True).check()
+    assert buildout.path("config").read_text() == "hello 2"
+
+
+def test_a_fifo_or_a_symlink_in_place_of_an_entry_is_not_opened(buildout, tmp_path):
+    buildout.run(PROFILE).check()
+    (entry,) = entries(buildout)
+    secret = tmp_path / "secret"
+    secret.write_bytes(entry.read_bytes())
+    for make in (os.mkfifo, lambda path: os.symlink(secret, path)):
+        entry.unlink()
+        make(entry)
+        buildout.path("config").unlink()
+        buildout.run(subprocess=True).check()  # a FIFO opened would hang until the timeout
         assert buildout.path("config").read_text() == "hello 2"
-    assert entries(buildout) == [entry]  # rewritten, nothing left beside it
+        assert entry.is_file() and not entry.is_symlink()  # replaced by a kept entry
+    assert secret.read_bytes() == entry.read_bytes()
 
 
 def test_a_symlink_in_place_of_the_cache_is_never_used(buildout, tmp_path):

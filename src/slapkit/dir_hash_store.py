@@ -63,8 +63,9 @@ def flush() -> None:
     ends well: a failing run leaves nothing new on disk)."""
     while _pending:
         path, entries = _pending.popitem()
-        if cache_directory(os.path.dirname(os.path.dirname(path))) is not None:
-            keep_json(path, {**read_kept_json(path), **entries})
+        directory = os.path.dirname(os.path.dirname(path))
+        if cache_directory(directory) is not None:
+            keep_json(directory, path, {**read_kept_json(directory, path), **entries})
 
 
 def keeping(original: Any) -> Any:
@@ -80,7 +81,8 @@ def keeping(original: Any) -> Any:
             before = fingerprint(directory)
         except OSError:
             return str(original(directory))
-        entry = read_kept_json(path).get(directory)
+        assert store_directory is not None
+        entry = read_kept_json(store_directory, path).get(directory)
         if isinstance(entry, list) and len(entry) == 2 and entry[0] == before:
             if isinstance(entry[1], str):
                 known[directory] = entry[1]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -58,7 +60,12 @@ def owned_directory(path: str) -> bool:
 def state_directory(buildout_directory: str) -> str:
     """``.slapkit`` of the partition, made 0700 when missing."""
     path = os.path.join(buildout_directory, STATE_DIR)
-    os.makedirs(path, mode=STATE_MODE, exist_ok=True)
+    try:
+        os.mkdir(path, STATE_MODE)
+    except FileExistsError:
+        pass
+    if not owned_directory(path):  # a symlink, a file, another user's directory
+        raise OSError(errno.EPERM, "not a directory of this user's own: remove it", path)
     return path
 
 
@@ -79,31 +86,81 @@ def cache_directory(buildout_directory: str, name: str | None = None) -> str | N
     return path if owned_directory(path) else None
 
 
-def read_kept_json(path: str) -> dict[str, Any]:
-    """The JSON object a cache keeps at ``path``: empty when its directory is
-    not this user's own, or the file is missing, not a regular file, or not
-    a JSON object."""
+# A kept file starts with this tag and the hex HMAC-SHA256 of the rest, keyed
+# with the partition's salt and bound to the file's name.
+_KEPT_TAG = b"slapkit-kept-1 "
+_MAC_LENGTH = 64
+
+
+def _mac(key: bytes, path: str, data: bytes) -> bytes:
+    name = os.path.basename(os.path.dirname(path)) + "/" + os.path.basename(path)
+    message = name.encode("utf-8", "surrogateescape") + b"\0" + data
+    return hmac.new(key, message, hashlib.sha256).hexdigest().encode("ascii")
+
+
+def read_kept(buildout_directory: str, path: str) -> bytes | None:
+    """What slapkit kept at ``path`` (a file of ``.slapkit`` of
+    ``buildout_directory``), or None when it is missing, not a regular file
+    in this user's own directory, or not provably written by slapkit for this
+    partition: a file planted or edited there is never used."""
     if not owned_directory(os.path.dirname(path)):
-        return {}
-    data = read_regular_file(path)
+        return None
+    key = existing_salt(buildout_directory)
+    data = read_regular_file(path) if key is not None else None
+    if key is None or data is None or not data.startswith(_KEPT_TAG):
+        return None
+    start = len(_KEPT_TAG)
+    mac, newline, body = (
+        data[start : start + _MAC_LENGTH],
+        data[start + _MAC_LENGTH : start + _MAC_LENGTH + 1],
+        data[start + _MAC_LENGTH + 1 :],
+    )
+    if newline != b"\n" or not hmac.compare_digest(mac, _mac(key, path, body)):
+        return None
+    return body
+
+
+def keep(buildout_directory: str, path: str, data: bytes) -> None:
+    """Keep ``data`` at ``path`` (in a directory ``cache_directory`` gave),
+    0600, authenticated, written only when it changed. A cache that cannot be
+    written is left alone: the next run does the work again, nothing else."""
+    try:
+        key = partition_salt(buildout_directory)
+        content = _KEPT_TAG + _mac(key, path, data) + b"\n" + data
+        write_if_changed(path, content, SECRET_MODE)
+    except OSError:
+        pass
+
+
+def read_kept_json(buildout_directory: str, path: str) -> dict[str, Any]:
+    """The JSON object kept at ``path`` (``read_kept``), or an empty one."""
+    data = read_kept(buildout_directory, path)
     try:
         loaded = json.loads(data) if data is not None else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return loaded if isinstance(loaded, dict) else {}
 
 
-def keep_json(path: str, value: dict[str, Any]) -> None:
-    """Keep ``value`` at ``path`` (in a directory ``cache_directory`` gave),
-    0600, written only when it changed. A cache that cannot be written is
-    left alone: the next run does the work again, nothing else."""
+def keep_json(buildout_directory: str, path: str, value: dict[str, Any]) -> None:
+    """Keep ``value`` at ``path`` (``keep``)."""
     # ASCII: a value may hold lone surrogates (a JSON "\udc80" parameter, a
     # non-UTF-8 file name), which UTF-8 cannot encode.
     text = json.dumps(value, sort_keys=True, indent=1) + "\n"
+    keep(buildout_directory, path, text.encode("ascii"))
+
+
+def existing_salt(buildout_directory: str) -> bytes | None:
+    """The partition's salt if it was made, else None (reading makes nothing)."""
+    known = current().salts.get(buildout_directory)
+    if known is not None:
+        return known
     try:
-        write_if_changed(path, text.encode("utf-8"), SECRET_MODE)
+        salt = _read_salt(os.path.join(buildout_directory, STATE_DIR, SALT_FILE))
     except OSError:
-        pass
+        return None
+    current().salts[buildout_directory] = salt
+    return salt
 
 
 def partition_salt(buildout_directory: str) -> bytes:
@@ -146,9 +203,14 @@ def _make_or_read_salt(buildout_directory: str) -> bytes:
 
 
 def _read_salt(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as stream:
-        salt = stream.read().strip()
+    if not owned_directory(os.path.dirname(path)):
+        raise OSError(
+            errno.EPERM, "not this user's own directory: remove it", os.path.dirname(path)
+        )
+    if not os.path.lexists(path):
+        raise FileNotFoundError(errno.ENOENT, "no salt yet", path)
+    data = read_regular_file(path)  # no symlink followed, no FIFO opened
+    salt = data.strip() if data is not None else b""
     if len(salt) < 32:
         raise OSError(errno.EINVAL, "the partition's salt is damaged; remove it", path)
     return salt

@@ -93,7 +93,7 @@ class SchemaResults:
 
     def _entries(self) -> dict[str, Any]:
         if self._kept is None:
-            entries = read_kept_json(self.path).get("entries")
+            entries = read_kept_json(self.directory, self.path).get("entries")
             self._kept = entries if isinstance(entries, dict) else {}
         return self._kept
 
@@ -153,4 +153,4 @@ class SchemaResults:
         if not self._used and self._kept is None:
             return
         if cache_directory(self.directory, RESULTS_DIR) is not None:
-            keep_json(self.path, {"entries": self._used})
+            keep_json(self.directory, self.path, {"entries": self._used})
