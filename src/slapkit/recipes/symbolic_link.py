@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
+from slapkit.core.claims import claim, is_claimed
 from slapkit.core.files import replace_symlink
+from slapkit.core.options import PartOptions
 
 
 class SymbolicLink(BaseRecipe):
@@ -21,7 +24,10 @@ class SymbolicLink(BaseRecipe):
 
     A link already right is left alone; one pointing elsewhere is replaced
     (atomically); anything there that is not a link is an error. The links
-    are the part's: removing the part removes them.
+    are the part's: removing the part removes each of them *as a link*, and
+    only while it is still a link to what the part linked (zc.buildout's own
+    cleanup of returned paths followed a link to a directory and chmodded
+    its target, outside the partition): no path is handed to zc.buildout.
     """
 
     def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
@@ -40,6 +46,7 @@ class SymbolicLink(BaseRecipe):
                     )
                 seen[link] = target
                 self.links.append((link, target))
+                claim(link)
 
     def install(self) -> list[str]:
         for link, _ in self.links:
@@ -56,7 +63,30 @@ class SymbolicLink(BaseRecipe):
                     "target-directory", f"cannot link {link!r}: {exc.strerror}"
                 ) from None
             self.report("updated" if existed else "created", f"{link} -> {target}")
-        return [link for link, _ in self.links]
+        return []
 
     def update(self) -> list[str]:
         return self.install()
+
+
+def uninstall(name: str, options: Mapping[str, str]) -> None:
+    """The part is gone, or its options changed: remove each link it made
+    that is still a link to what it linked and that no current part makes.
+    A link is removed as a link; nothing it points to is touched."""
+    opts = PartOptions(name, options)
+    directory = opts.text("target-directory")
+    if not directory:
+        return
+    log = logging.getLogger(name)
+    for line in opts.lines("link-binary"):
+        for target in line.split():
+            link = os.path.join(directory, os.path.basename(target.rstrip("/")))
+            if is_claimed(link):
+                continue
+            try:
+                if os.readlink(link) != target:
+                    continue  # not the link this part made: not ours to remove
+                os.unlink(link)
+            except OSError:
+                continue  # gone, not a link, or not removable: left as it is
+            log.info("removed %s", link)
