@@ -116,6 +116,22 @@ def test_values_are_literals_and_names_are_checked(buildout):
     assert oct(buildout.path("p.py").stat().st_mode & 0o777) == "0o644"
 
 
+def test_a_plugin_holding_a_generated_secret_is_readable_by_its_user_only(buildout):
+    text = (
+        "[buildout]\nparts = p\n[password]\nrecipe = slapkit:generate.password\n"
+        f"[p]\nrecipe = slapkit:promise.plugin\noutput = {buildout.path('p.py')}\n"
+        "module = slapos.promise.plugin.check_url_available\n"
+        "config-url = http://admin:${password:passwd}@127.0.0.1:8080/\n"
+    )
+    buildout.run(text).check()
+    assert oct(buildout.path("p.py").stat().st_mode & 0o777) == "0o600"
+    # Asked for 0644 in so many words: still the user's only.
+    buildout.run(text.replace("config-url", "mode = 0644\nconfig-url")).check()
+    assert oct(buildout.path("p.py").stat().st_mode & 0o777) == "0o600"
+    password = buildout.path("parts", "password").read_text()
+    assert password in buildout.path("p.py").read_text()
+
+
 @pytest.mark.parametrize(
     "options, expected",
     [

@@ -13,9 +13,22 @@ from slapkit.core.errors import option_error
 from slapkit.core.files import remove_file, remove_stale_temporaries, write_if_changed
 from slapkit.core.options import PartOptions
 from slapkit.core.run_state import begin_run
+from slapkit.core.secrets import holds_secret
 
 # Before any slapkit recipe reads an option: a parameter's value is data.
 ensure_single_substitution()
+
+
+def private_mode(content: bytes | str, mode: int | None) -> int | None:
+    """``mode`` without the group's and others' bits when ``content`` holds a
+    secret slapkit knows (a generated password, a ``writeOnly`` value),
+    whatever the part asked for: such a file is never readable by others."""
+    if mode is not None and not mode & 0o077:
+        return mode
+    text = content if isinstance(content, str) else content.decode("utf-8", "surrogateescape")
+    if not holds_secret(text):
+        return mode
+    return 0o600 if mode is None else mode & 0o700
 
 
 class BaseRecipe:
@@ -94,6 +107,7 @@ class BaseRecipe:
         regular expression ``temporaries`` matches) are removed first.
         """
         existed = os.path.lexists(path)
+        mode = private_mode(content, mode)
         try:
             self.remove_stale_temporaries(path, temporaries)
             changed = write_if_changed(path, content, mode)
