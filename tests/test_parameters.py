@@ -236,6 +236,48 @@ def test_write_only_parameters_never_reach_installed_cfg(buildout, schema):
     assert "a-long-enough-Secret" not in result.output
 
 
+RECURSIVE_SCHEMA = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "properties": {"tree": {"$ref": "#/definitions/node"}},
+    "definitions": {
+        # Each level costs a walk through allOf and $ref before its properties.
+        "node": {"allOf": [{"allOf": [{"$ref": "#/definitions/node-fields"}]}]},
+        "node-fields": {
+            "type": "object",
+            "properties": {
+                "token": {"type": "string", "writeOnly": True},
+                "child": {"$ref": "#/definitions/node"},
+            },
+        },
+    },
+}
+
+
+def nested(levels, token):
+    tree = {"token": token}
+    for _ in range(levels):
+        tree = {"child": tree}
+    return {"tree": tree}
+
+
+def test_a_write_only_value_at_any_depth_is_never_written_or_printed(buildout):
+    path = buildout.path("recursive.json")
+    path.write_text(json.dumps(RECURSIVE_SCHEMA))
+    for levels in (1, 40, 60):
+        token = f"deep-secret-token-{levels}"
+        result = buildout.run(schema_profile(buildout, path, nested(levels, token)), "-vv").check()
+        assert token in buildout.path("config").read_text()
+        assert token not in buildout.path(".installed.cfg").read_text(), levels
+        assert token not in result.output, levels
+    # Past the depth parameters may have, the whole input is refused.
+    result = buildout.run(schema_profile(buildout, path, nested(70, "too-deep-token")), "-vv")
+    assert not result.ok
+    assert "nest deeper than 64 levels" in result.output
+    assert "too-deep-token" not in result.output
+    assert "Traceback" not in result.output
+
+
 def test_schema_checks_are_kept_between_runs(buildout, schema):
     """As slapconfiguration.jsonschema: an unchanged rerun uses the kept
     check (0600, beside the part's name); a schema file changed behind a

@@ -96,6 +96,25 @@ def test_a_published_value_is_data(buildout):
     assert buildout.path("config").read_text().startswith(hostile)
 
 
+def test_an_unusable_record_is_one_clear_line_and_changes_nothing(buildout):
+    buildout.path(".slapkit").mkdir()
+    record = buildout.path(".slapkit", "connection.json")
+    contents = {
+        "a number": json.dumps({"_": json.dumps({"admin-password": 5})}),
+        "a list": json.dumps({"admin-password": ["x"]}),
+        "deep _": json.dumps({"_": "[" * 100_000 + "]" * 100_000}),
+        "deep": "[" * 100_000 + "]" * 100_000,
+    }
+    for what, content in contents.items():
+        record.write_text(content)
+        result = buildout.run(profile())
+        assert not result.ok, what
+        assert "Traceback" not in result.output, what
+        assert "Error: [publish-early] -init: " in result.output, what
+        assert not buildout.path("admin.secret").exists(), what
+        assert record.read_text() == content, what
+
+
 def test_a_section_read_too_early_is_an_error(buildout):
     text = profile().replace("[gen-token]\n", "[gen-token]\nx = ${gen-password:passwd}\n")
     text = text.replace(

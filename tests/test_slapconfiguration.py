@@ -157,6 +157,44 @@ def test_serialised_unwraps_and_gives_objects_to_templates(buildout):
     assert "configuration.ram = 2048\n" in text
 
 
+DEEP = "[" * 990 + "]" * 990  # past the cap, short of what json.loads refuses
+DEEPER = "[" * 100_000 + "]" * 100_000  # past what json.loads can read at all
+
+
+def test_a_serialised_parameter_nested_too_deep_is_one_clear_line(buildout):
+    for deep in (DEEP, DEEPER):
+        for recipe in ("slapconfiguration.serialised", "slapconfiguration.jsonschema"):
+            answer = json.loads(json.dumps(ANSWER))
+            answer["parameter-dict"]["_"] = (
+                json.dumps({"ram": 1, "deep": json.loads(DEEP)}) if deep is DEEP else deep
+            )
+            extra = f"jsonschema = {software(buildout)}\n" if recipe.endswith("jsonschema") else ""
+            out = template(buildout, "{{ c }}", "key c slap-configuration:configuration")
+            result = buildout.run(profile(buildout, answer, recipe=recipe, extra=extra, more=out))
+            assert not result.ok, recipe
+            assert "Traceback" not in result.output, recipe
+            assert "the '_' parameter nests deeper than 64 levels" in result.output, recipe
+            assert "Error: [slap-configuration] instance-file: " in result.output, recipe
+
+
+def test_a_shared_instance_nested_too_deep_is_refused_alone(buildout):
+    shared = [
+        {"slave_reference": "deep", "_": DEEP},
+        {"slave_reference": "fine", "_": json.dumps({"url": "https://a", "port": 1})},
+    ]
+    more = template(
+        buildout,
+        "{% for s in valid %}{{ s.reference }};{% endfor %}|"
+        "{% for s in invalid %}{{ s.reference }}:{{ s.errors }};{% endfor %}",
+        "key valid slap-configuration:valid-shared-instance-list",
+        "key invalid slap-configuration:invalid-shared-instance-list",
+    )
+    buildout.run(jsonschema_profile(buildout, {"ram": "2048"}, shared=shared, more=more)).check()
+    assert buildout.path("out.txt").read_text() == (
+        "fine;|deep:the '_' parameter nests deeper than 64 levels;"
+    )
+
+
 def test_plain_form_keeps_the_serialised_parameter_as_it_came(buildout):
     answer = json.loads(json.dumps(ANSWER))
     answer["parameter-dict"] = {"_": '{"a": 1}'}

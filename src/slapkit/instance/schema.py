@@ -23,6 +23,7 @@ import referencing.jsonschema
 from jsonschema.exceptions import ValidationError
 
 from slapkit.instance.schema_results import SchemaError, file_digest
+from slapkit.instance.sources import MAX_DEPTH
 
 # Validators whose message names properties and never quotes a value.
 _NAMES_ONLY = frozenset({"required", "additionalProperties", "dependentRequired"})
@@ -108,10 +109,15 @@ class ParameterSchema:
     def write_only_values(self, values: Any) -> list[tuple[tuple[Any, ...], Any]]:
         """(path, value) of every value the schema marks ``writeOnly``, at any
         depth (properties, additional and pattern properties, array items,
-        ``allOf``/``anyOf``/``oneOf``), of any type."""
+        ``allOf``/``anyOf``/``oneOf``), of any type.
+
+        Nothing is left unlooked at: subschemas of the same value are
+        followed until they repeat (a recursive ``allOf`` costs nothing), and
+        values nested deeper than the parameters may nest (``MAX_DEPTH``)
+        refuse the whole input, never let a secret through."""
         found: list[tuple[tuple[Any, ...], Any]] = []
         with _reference_errors():
-            self._find_write_only(values, self.root, self.resolver, (), found, 0)
+            self._find_write_only(values, self.root, self.resolver, (), found, set())
         return found
 
     def _find_write_only(
@@ -121,11 +127,15 @@ class ParameterSchema:
         resolver: Any,
         path: tuple[Any, ...],
         found: list[tuple[tuple[Any, ...], Any]],
-        depth: int,
+        seen: set[int],
     ) -> None:
+        """``seen``: the subschemas already applied to this very value."""
+        if len(path) > MAX_DEPTH:
+            raise SchemaError(f"the parameters nest deeper than {MAX_DEPTH} levels")
         schema, resolver = self._resolve(schema, resolver)
-        if not isinstance(schema, dict) or depth > 64:
+        if not isinstance(schema, dict) or id(schema) in seen:
             return
+        seen.add(id(schema))
         if path and (
             schema.get("writeOnly")
             or (not isinstance(value, (dict, list)) and self._mentions_write_only(schema, resolver))
@@ -137,7 +147,7 @@ class ParameterSchema:
         for keyword in _SAME_VALUE:
             subs = schema.get(keyword)
             for sub in subs if isinstance(subs, list) else [subs] if subs else []:
-                self._find_write_only(value, sub, resolver, path, found, depth + 1)
+                self._find_write_only(value, sub, resolver, path, found, seen)
         if isinstance(value, dict):
             properties = schema.get("properties") or {}
             patterns = schema.get("patternProperties") or {}
@@ -147,7 +157,7 @@ class ParameterSchema:
                 if not subs and isinstance(schema.get("additionalProperties"), dict):
                     subs = [schema["additionalProperties"]]
                 for sub in subs:
-                    self._find_write_only(item, sub, resolver, path + (key,), found, depth + 1)
+                    self._find_write_only(item, sub, resolver, path + (key,), found, set())
         elif isinstance(value, list):
             prefix = schema.get("prefixItems") or (
                 schema["items"] if isinstance(schema.get("items"), list) else []
@@ -156,23 +166,29 @@ class ParameterSchema:
             for index, item in enumerate(value):
                 sub = prefix[index] if index < len(prefix) else rest
                 if sub is not None:
-                    self._find_write_only(item, sub, resolver, path + (index,), found, depth + 1)
+                    self._find_write_only(item, sub, resolver, path + (index,), found, set())
 
-    def _mentions_write_only(self, schema: Any, resolver: Any, depth: int = 0) -> bool:
-        """Whether ``writeOnly: true`` stands anywhere in ``schema`` ($ref followed)."""
-        if depth > 16:
-            return False
+    def _mentions_write_only(
+        self, schema: Any, resolver: Any, seen: set[int] | None = None
+    ) -> bool:
+        """Whether ``writeOnly: true`` stands anywhere in ``schema`` ($ref
+        followed, each subschema looked at once)."""
+        seen = set() if seen is None else seen
         schema, resolver = self._resolve(schema, resolver)
+        if isinstance(schema, (dict, list)):
+            if id(schema) in seen:
+                return False
+            seen.add(id(schema))
         if isinstance(schema, dict):
             if schema.get("writeOnly") is True:
                 return True
             return any(
-                self._mentions_write_only(sub, resolver, depth + 1)
+                self._mentions_write_only(sub, resolver, seen)
                 for key, sub in schema.items()
                 if key not in ("default", "examples", "const", "enum")
             )
         if isinstance(schema, list):
-            return any(self._mentions_write_only(sub, resolver, depth + 1) for sub in schema)
+            return any(self._mentions_write_only(sub, resolver, seen) for sub in schema)
         return False
 
     def errors(self, values: dict[str, Any]) -> list[str]:

@@ -217,7 +217,7 @@ def read_record(path: str) -> dict[str, Any]:
         return {}
     try:
         published = json.loads(data.decode("utf-8"))
-    except ValueError:  # not UTF-8, not JSON: ours, and only ever written whole
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, absurdly deep
         raise ValueError(f"{path!r} is not JSON; remove it to publish anew") from None
     if not isinstance(published, dict):
         raise ValueError(

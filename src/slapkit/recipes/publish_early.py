@@ -116,7 +116,10 @@ class PublishEarly(BaseRecipe):
                 published = read_record(self._local_file())
             except ValueError as exc:
                 raise self.error("-init", str(exc)) from None
-        return _unwrapped(published)
+        try:
+            return _unwrapped(published)
+        except ValueError as exc:
+            raise self.error("-init", str(exc)) from None
 
     def _local_file(self) -> str:
         return os.path.join(self.directory, STATE_DIR, CONNECTION_FILE)
@@ -158,12 +161,21 @@ class PublishEarly(BaseRecipe):
 
 
 def _unwrapped(published: Any) -> dict[str, Any]:
+    """The published values, taken out of ``_``; ValueError when what was
+    published is not text by name (a value read back is an option's value)."""
     values: dict[str, Any] = dict(published or {})
     if isinstance(values.get(SERIALISED_KEY), str):
         try:
             inner = json.loads(values[SERIALISED_KEY])
+        except RecursionError:
+            raise ValueError("what was published nests too deep to be ours") from None
         except ValueError:
-            return values
+            inner = None
         if isinstance(inner, dict):
-            return dict(inner)
+            values = dict(inner)
+    for key, value in values.items():
+        if not isinstance(value, str):
+            raise ValueError(
+                f"what was published holds a JSON {type(value).__name__} for {key!r}, expected text"
+            )
     return values

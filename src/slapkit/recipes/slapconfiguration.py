@@ -61,12 +61,24 @@ SERIALISED_KEY = "_"
 
 
 def unwrap(parameters: Any) -> Any:
-    """SlapOS's JSON-in-XML form: the ``_`` parameter holds everything."""
+    """SlapOS's JSON-in-XML form: the ``_`` parameter holds everything.
+
+    Raises SourceError when what it holds nests deeper than parameters may
+    (the cap every input from the master has)."""
+    from slapkit.instance.sources import MAX_DEPTH, SourceError, check_depth
+
     if isinstance(parameters, dict) and isinstance(parameters.get(SERIALISED_KEY), str):
         try:
-            return json.loads(parameters[SERIALISED_KEY])
-        except (ValueError, RecursionError):
+            value = json.loads(parameters[SERIALISED_KEY])
+        except RecursionError:
+            raise SourceError(f"the '_' parameter nests deeper than {MAX_DEPTH} levels") from None
+        except ValueError:
             return parameters
+        try:
+            check_depth(value)
+        except SourceError:
+            raise SourceError(f"the '_' parameter nests deeper than {MAX_DEPTH} levels") from None
+        return value
     return parameters
 
 
@@ -113,7 +125,12 @@ class SlapConfiguration(BaseRecipe):
         answer = self._answer()
         parameters = dict(answer.parameter_dict)
         self._describe_partition(answer, parameters)
-        configuration = self.expand(parameters, answer)
+        from slapkit.instance.sources import SourceError
+
+        try:
+            configuration = self.expand(parameters, answer)
+        except SourceError as exc:
+            raise self.error(self._answer_file()[1], str(exc)) from None
         self.outputs["configuration"] = configuration
         if isinstance(configuration, dict):
             register_user_values(configuration)

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 from slapkit.instance.answer import DEFAULT_SOFTWARE_TYPE, OLD_DEFAULT_SOFTWARE_TYPE, InstanceAnswer
 from slapkit.instance.schema_results import SchemaError, SchemaResults
+from slapkit.instance.sources import SourceError
 from slapkit.recipes.slapconfiguration import SlapConfiguration, unwrap, without_empty
 
 SCOPES = ("none", "main", "shared", "all")
@@ -212,12 +213,18 @@ class SlapConfigurationJsonSchema(SlapConfiguration):
         for item in items:
             entry = dict(item)
             reference = str(entry.pop("slave_reference", ""))
-            values = without_empty(unwrap(entry))
+            try:
+                values = without_empty(unwrap(entry))
+            except SourceError as exc:  # that shared instance alone is refused
+                values, refused = {}, [str(exc)]
+            else:
+                refused = []
             if not isinstance(values, dict):
                 values = {}
             completed, problems, secrets = self._check(
                 path, values, defaults.shared, convert.shared
             )
+            problems = refused or problems
             for _, value in secrets:
                 self.hide(value, "valid-shared-instance-list", "invalid-shared-instance-list")
             result: dict[str, Any] = {"reference": reference, "parameters": completed}
@@ -248,7 +255,10 @@ def _unwrapped_shared(item: Any) -> Any:
     if not isinstance(item, dict):
         return item
     entry = dict(item)
-    payload = unwrap({"_": entry.pop("_")}) if isinstance(entry.get("_"), str) else None
+    try:
+        payload = unwrap({"_": entry.pop("_")}) if isinstance(entry.get("_"), str) else None
+    except SourceError:
+        payload = None  # left out: nothing this deep is handed on
     if isinstance(payload, dict):
         for key, value in payload.items():
             entry.setdefault(key, value)
