@@ -1,0 +1,24 @@
+# Promise file for the corpus's ssh case, loaded by the plugin that
+# promise.plugin writes. It fails unless "filename" names a regular file,
+# and, when "expected-uid" is given, unless that user owns it.
+from pathlib import Path
+
+from slapos.grid.promise import interface
+from slapos.grid.promise.generic import GenericPromise
+from zope.interface import implementer
+
+
+@implementer(interface.IPromise)
+class RunPromise(GenericPromise):
+    def sense(self):
+        target = Path(self.getConfig("filename", ""))
+        owner = self.getConfig("expected-uid")
+        problem = None
+        if not target.is_file():
+            problem = "no regular file at %s" % target
+        elif owner and target.stat().st_uid != int(owner):
+            problem = "%s belongs to uid %d, not %s" % (target, target.stat().st_uid, owner)
+        if problem:
+            self.logger.error(problem)
+        else:
+            self.logger.info("%s is in place", target)
