@@ -45,7 +45,9 @@ def normalised_lines(text: str) -> list[tuple[int, str]]:
 
 
 def window_hash(lines: list[str]) -> bytes:
-    return hashlib.blake2b("\n".join(lines).encode("utf-8", "surrogatepass"), digest_size=HASH_BYTES).digest()
+    return hashlib.blake2b(
+        "\n".join(lines).encode("utf-8", "surrogatepass"), digest_size=HASH_BYTES
+    ).digest()
 
 
 def windows(text: str) -> Iterator[tuple[int, bytes]]:
@@ -71,7 +73,9 @@ def load(path: Path = LIST_PATH) -> frozenset[bytes]:
 
 
 def _git(git_dir: str, *args: str) -> bytes:
-    return subprocess.run(["git", "--git-dir", git_dir, *args], check=True, capture_output=True).stdout
+    return subprocess.run(
+        ["git", "--git-dir", git_dir, *args], check=True, capture_output=True
+    ).stdout
 
 
 def upstream_files(git_dir: str, rev: str) -> Iterator[tuple[str, str]]:
