@@ -15,9 +15,9 @@ class RunPromise(GenericPromise):
         owner = self.getConfig("expected-uid")
         problem = None
         if not target.is_file():
-            problem = "no regular file at %s" % target
+            problem = f"no regular file at {target}"
         elif owner and target.stat().st_uid != int(owner):
-            problem = "%s belongs to uid %d, not %s" % (target, target.stat().st_uid, owner)
+            problem = f"{target} belongs to uid {target.stat().st_uid}, not {owner}"
         if problem:
             self.logger.error(problem)
         else:
