@@ -27,7 +27,13 @@ def wrapper(buildout, options, part="service"):
 
 
 @pytest.mark.parametrize(
-    "name, number", [("USR1", signal.SIGUSR1), ("RTMIN+1", signal.SIGRTMIN + 1)]
+    "name, number",
+    [
+        ("USR1", signal.SIGUSR1),
+        ("RTMIN+1", signal.SIGRTMIN + 1),
+        (f"RTMIN+{signal.SIGRTMAX - signal.SIGRTMIN}", signal.SIGRTMAX),  # the last one
+        ("RTMAX", signal.SIGRTMAX),
+    ],
 )
 def test_sig_ign_starts_the_command_with_the_signal_ignored(buildout, name, number):
     code = program(
@@ -64,6 +70,88 @@ def test_bad_values_are_errors_naming_the_option(buildout, options, expected):
     assert not result.ok
     assert expected in result.output
     assert not buildout.path("etc", "service", "service").exists()
+
+
+NEVER_IGNORED = "which a command cannot start with ignored"
+NO_SUCH_SIGNAL = "is not a signal of this system (real-time signals: RTMIN+0 to RTMIN+"
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        ("sig-ign = KILL", f"[service] sig-ign: 'KILL' is SIGKILL, {NEVER_IGNORED}"),
+        ("sig-ign = kill", f"[service] sig-ign: 'kill' is SIGKILL, {NEVER_IGNORED}"),
+        ("sig-ign = STOP", f"[service] sig-ign: 'STOP' is SIGSTOP, {NEVER_IGNORED}"),
+        ("sig-ign = CHLD", f"[service] sig-ign: 'CHLD' is SIGCHLD, {NEVER_IGNORED}"),
+        ("sig-ign = CLD", f"[service] sig-ign: 'CLD' is SIGCHLD, {NEVER_IGNORED}"),
+        ("sig-ign = RTMIN+100", f"[service] sig-ign: 'RTMIN+100' {NO_SUCH_SIGNAL}"),
+        ("sig-ign = RTMAX+1", f"[service] sig-ign: 'RTMAX+1' {NO_SUCH_SIGNAL}"),
+        ("sig-ign = RTMIN+99999999", "[service] sig-ign: 'RTMIN+99999999' is not a signal"),
+        ("sig-ign = RTMIN+\u0661", "[service] sig-ign: 'RTMIN+\u0661' is not a signal"),
+        ("sig-ign = RTMIN+-1", "[service] sig-ign: 'RTMIN+-1' is not a signal"),
+        ("sig-ign = RTMIN+ 1", "[service] sig-ign: 'RTMIN+ 1' is not a signal"),
+        ("sig-ign = \uff35SR1", "[service] sig-ign: '\uff35SR1' is not a signal"),
+        (
+            "redirect-stdout = log\nredirect-signal = KILL",
+            f"[service] redirect-signal: 'KILL' is SIGKILL, {NEVER_IGNORED}",
+        ),
+        (
+            "redirect-stdout = log\nsig-ign = STOP",
+            f"[service] sig-ign: 'STOP' is SIGSTOP, {NEVER_IGNORED}",
+        ),
+    ],
+)
+def test_a_signal_that_cannot_be_ignored_is_refused_at_buildout_time(buildout, options, expected):
+    result = buildout.run(wrapper_profile(buildout, f"command-line = /bin/true\n{options}"))
+    assert not result.ok
+    assert f"Error: {expected}" in result.output
+    assert "Traceback" not in result.output
+    assert not buildout.path("etc", "service").exists()
+
+
+TMPFS_BOUNDS = "(SIZE: 1 to 1024g, or 1% to 100%)"
+TMPFS_MORE = "is more than 1024g (1 TiB) or 100% of the memory"
+
+
+@pytest.mark.parametrize(
+    "size, expected",
+    [
+        ("0", f"a size of 0 is no limit to the kernel {TMPFS_BOUNDS}"),
+        ("0m", f"a size of 0 is no limit to the kernel {TMPFS_BOUNDS}"),
+        ("00k", f"a size of 0 is no limit to the kernel {TMPFS_BOUNDS}"),
+        ("0%", f"a size of 0 is no limit to the kernel {TMPFS_BOUNDS}"),
+        ("101%", f"'101%' {TMPFS_MORE}"),
+        ("1025g", f"'1025g' {TMPFS_MORE}"),
+        ("1048577m", f"'1048577m' {TMPFS_MORE}"),
+        (str(2**40 + 1), f"'{2**40 + 1}' {TMPFS_MORE}"),
+        ("17179869184g", f"'17179869184g' {TMPFS_MORE}"),  # 2**64 bytes: 0 to the kernel
+        ("9" * 30, "is not of the form SIZE PATH"),
+        ("-1m", "is not of the form SIZE PATH"),
+        ("1.5g", "is not of the form SIZE PATH"),
+        ("ten", "is not of the form SIZE PATH"),
+        ("\u0663m", "is not of the form SIZE PATH"),
+        ("1t", "is not of the form SIZE PATH"),
+    ],
+)
+def test_a_private_tmpfs_of_no_or_an_absurd_size_is_refused(buildout, size, expected):
+    line = f"{size} {buildout.path('private')}"
+    result = buildout.run(
+        wrapper_profile(buildout, f"command-line = /bin/true\nprivate-tmpfs = {line}")
+    )
+    assert not result.ok
+    assert f"Error: [service] private-tmpfs: {line!r}" in result.output
+    assert expected in result.output
+    assert "Traceback" not in result.output
+    assert not buildout.path("etc", "service").exists()
+
+
+def test_private_tmpfs_sizes_at_the_bounds_are_taken(buildout):
+    private = buildout.path("private")
+    sizes = ["1", "1024g", "100%"]
+    lines = "\n  ".join(f"{size} {private}-{n}" for n, size in enumerate(sizes))
+    script = wrapper(buildout, f"command-line = /bin/true\nprivate-tmpfs =\n  {lines}").read_text()
+    for n, size in enumerate(sizes):
+        assert f'["{size}", "{private}-{n}"]' in script
 
 
 ROTATING = """

@@ -1,7 +1,10 @@
-"""systemd calendar events (systemd.time(7)) as crontab schedules: the
+"""Crontab schedules: the five fields and the ``@`` forms every cron reads,
+and systemd calendar events (systemd.time(7)) as crontab schedules: the
 part of them that cron can say, as slapos.cookbook's cron.d takes them."""
 
 from __future__ import annotations
+
+import re
 
 NAMED = {
     "minutely": "* * * * *",
@@ -20,6 +23,92 @@ WEEKDAYS = {
 }
 # (first value, last value) of minute, hour, day of month, month.
 RANGES = ((0, 59), (0, 23), (1, 31), (1, 12))
+
+MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+# A crontab's five fields: (name, first value, last value, names). Names are
+# spelled as every cron reads them, dcron (SlapOS's cron) included: three
+# letters, lower case or capitalized (``jan``, ``Jan``; not ``JAN``).
+CRON_FIELDS = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    ("month", 1, 12, MONTH_NAMES + tuple(name.capitalize() for name in MONTH_NAMES)),
+    ("day of week", 0, 7, DAY_NAMES + tuple(name.capitalize() for name in DAY_NAMES)),
+)
+# The @ forms, as written: @annually and @midnight in the words every cron
+# reads (dcron knows neither).
+AT_FORMS = {
+    "@reboot": "@reboot",
+    "@hourly": "@hourly",
+    "@daily": "@daily",
+    "@weekly": "@weekly",
+    "@monthly": "@monthly",
+    "@yearly": "@yearly",
+    "@annually": "@yearly",
+    "@midnight": "0 0 * * *",
+}
+SCHEDULE_SYNTAX = (
+    "five fields, minute hour day-of-month month day-of-week, each *, numbers, "
+    "ranges a-b, steps */n or a-b/n, comma lists, names jan-dec and sun-sat; or "
+    + ", ".join(AT_FORMS)
+    + "; or a calendar event such as daily or Mon 10:30"
+)
+_BLANKS = re.compile(r"[ \t]+")
+_NUMBER = re.compile(r"[0-9]{1,9}\Z")  # ASCII digits only: cron reads no other
+
+
+def schedule(text: str) -> str:
+    """The crontab schedule of ``text`` (stripped): five crontab fields as
+    they are, an @ form, or a calendar event converted (see ``to_cron``).
+    ValueError saying why for anything else, which cron would not read or
+    would read as more than a schedule."""
+    fields = _BLANKS.split(text)
+    if len(fields) == 5:
+        check_fields(fields)
+        return text
+    if text in AT_FORMS:
+        return AT_FORMS[text]
+    if not text.startswith("@") and len(fields) < 5:
+        try:
+            return to_cron(text)
+        except ValueError:
+            pass
+    if len(fields) == 1:
+        raise ValueError("it is neither five fields, an @ form nor a calendar event")
+    raise ValueError(f"it has {len(fields)} fields")
+
+
+def check_fields(fields: list[str]) -> None:
+    """ValueError unless ``fields`` are five crontab fields cron reads."""
+    if len(fields) != 5:
+        raise ValueError(f"it has {len(fields)} fields")
+    for value, (name, first, last, names) in zip(fields, CRON_FIELDS, strict=True):
+        for item in value.split(","):
+            body, slash, step = item.partition("/")
+            if body != "*":
+                start, dash, end = body.partition("-")
+                if slash and not dash:  # cron steps through * or a range only
+                    raise ValueError(f"{name}: {value!r} steps through neither * nor a range")
+                for bound in (start, end) if dash else (start,):
+                    _check_value(bound, name, value, first, last, names)
+            if slash:
+                if not _NUMBER.match(step):
+                    raise ValueError(f"{name}: {value!r} has a step that is not a number")
+                if not 1 <= int(step) <= last:
+                    raise ValueError(f"{name}: a step of {int(step)} is not in 1-{last}")
+
+
+def _check_value(
+    text: str, name: str, field: str, first: int, last: int, names: tuple[str, ...]
+) -> None:
+    if text in names:
+        return
+    if not _NUMBER.match(text):
+        named = f" or names {names[0]}-{names[len(names) // 2 - 1]}" if names else ""
+        raise ValueError(f"{name}: {field!r} is not made of *, numbers{named}, - / and ,")
+    if not first <= int(text) <= last:
+        raise ValueError(f"{name}: {int(text)} is not in {first}-{last}")
 
 
 def to_cron(spec: str) -> str:
@@ -62,7 +151,9 @@ def to_cron(spec: str) -> str:
         raise ValueError(f"{spec}: a day of month and weekdays together")
     fields = [minute, hour, day, month]
     converted = [_field(value, *bounds) for value, bounds in zip(fields, RANGES, strict=True)]
-    return " ".join(converted + [weekdays])
+    converted.append(weekdays)
+    check_fields(converted)  # what cron cannot read is no conversion
+    return " ".join(converted)
 
 
 def _weekdays(word: str) -> str:
@@ -79,7 +170,9 @@ def _weekdays(word: str) -> str:
 
 
 def _number(text: str) -> int:
-    if not text.isdigit():
+    # ASCII digits only: str.isdigit and int also take other scripts' digits
+    # (``٣``), which cron never reads.
+    if not (text.isascii() and text.isdigit()):
         raise ValueError(text)
     return int(text)
 

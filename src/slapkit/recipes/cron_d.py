@@ -7,7 +7,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
-from slapkit.recipes.cron_calendar import to_cron
+from slapkit.recipes.cron_calendar import SCHEDULE_SYNTAX, schedule, to_cron
 
 
 class CronD(BaseRecipe):
@@ -17,14 +17,31 @@ class CronD(BaseRecipe):
     Options:
       cron-entries  (required) the directory the partition's cron reads.
       name          (required) the entry's file name.
-      frequency     a crontab schedule (``*/5 * * * *``), as it is; or
+      frequency     a crontab schedule, one of:
+                    - five fields separated by blanks (spaces, tabs):
+                      minute (0-59), hour (0-23), day of month (1-31),
+                      month (1-12, ``jan``-``dec``), day of week (0-7,
+                      ``sun``-``sat``); each ``*``, a number, a range
+                      ``a-b`` (``b`` below ``a`` wraps, as in dcron), or
+                      either with a step ``*/n``, ``a-b/n`` (n from 1 to
+                      the field's last value), in comma lists. Numbers are
+                      ASCII digits; names three letters, lower case or
+                      capitalized. Written as it is.
+                    - ``@reboot``, ``@hourly``, ``@daily``, ``@weekly``,
+                      ``@monthly``, ``@yearly``, ``@annually`` (written
+                      ``@yearly``), ``@midnight`` (written ``0 0 * * *``).
+                    - a calendar event as ``time`` takes it, converted.
+                    Anything else is refused: a schedule is never more
+                    than a schedule (``* * * * * touch X #``, from a
+                    user's value, would add a command).
       time          a systemd calendar event (``daily``, ``Mon 10:30``,
-                    ``*-*-1 4:00``), converted to a crontab schedule.
+                    ``*-*-1 4:00``; ASCII digits), converted to a crontab
+                    schedule; used when ``frequency`` is not given.
       command       (required) the command line.
 
     Written only when it changed; the part's file is removed with the part.
-    A line break in the schedule or the command (a user's value brought in
-    by ``${…}``) is refused: it would add entries of the user's choosing.
+    A line break in the command (a user's value brought in by ``${…}``) is
+    refused: it would add entries of the user's choosing.
     """
 
     def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
@@ -35,7 +52,15 @@ class CronD(BaseRecipe):
             raise self.error("name", f"{entry!r} is not a file name")
         self.path = os.path.join(directory, entry)
         frequency = self.opts.text("frequency")
-        if frequency is None:
+        if frequency is not None:
+            try:
+                frequency = schedule(frequency)
+            except ValueError as exc:
+                raise self.error(
+                    "frequency",
+                    f"{frequency!r} is not a cron schedule ({SCHEDULE_SYNTAX}): {exc}",
+                ) from None
+        else:
             time = self.opts.text("time")
             if time is None:
                 raise self.error("frequency", "is required (or time) and was not given")
@@ -46,9 +71,8 @@ class CronD(BaseRecipe):
                     "time", f"{time!r} is not a systemd calendar event that cron can say"
                 ) from None
         command = self.opts.required("command")
-        for option, value in (("frequency", frequency), ("command", command)):
-            if any(char in value for char in "\n\r\x00"):
-                raise self.error(option, "holds a line break: one entry is one line")
+        if any(char in command for char in "\n\r\x00"):
+            raise self.error("command", "holds a line break: one entry is one line")
         self.line = f"{frequency} {command}\n"
 
     def install(self) -> list[str]:

@@ -32,7 +32,11 @@ from slapkit.recipes.wrapper_exec import HELPER, signal_number
 # slapos.cookbook's wrapper options this recipe refuses when given: none left.
 NOT_IMPLEMENTED: tuple[str, ...] = ()
 # A tmpfs size as mount(8) takes it; nothing else reaches the mount options.
-_TMPFS_SIZE = re.compile(r"[0-9]+[kKmMgG%]?\Z")
+_TMPFS_SIZE = re.compile(r"([0-9]{1,20})([kKmMgG%]?)\Z")
+_TMPFS_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+# The largest private tmpfs: 1 TiB (1024g), or 100% of the memory. The
+# kernel takes 0 as "no limit", and a number past 2**64 bytes wraps around.
+TMPFS_MAX = 1 << 40
 
 
 def _not_a_file(path: str) -> str:
@@ -91,19 +95,27 @@ class Wrapper(BaseRecipe):
       sig-ign              a signal (``USR1``, ``HUP``, ``RTMIN+1``…) the
                            command starts with ignored, until it sets its own
                            handler (no death by a log rotation's signal
-                           before that).
+                           before that). A signal of this system (``RTMIN+n``
+                           up to ``RTMAX``), and not ``KILL`` or ``STOP``
+                           (never ignored) nor ``CHLD`` (a command started
+                           with it ignored cannot wait for its children).
       redirect-stdout      a file the command's output is appended to (and
       redirect-stderr      its errors; the same path for both is allowed);
                            the signal of ``sig-ign`` (default ``USR1``) sent
                            to the wrapper reopens them (log rotation) and,
       redirect-signal      with this option, is passed on to the command as
-                           this signal. The wrapper then stays the command's
-                           parent.
+                           this signal (taken as ``sig-ign`` is: the command
+                           starts with it ignored). The wrapper then stays
+                           the command's parent.
       private-tmpfs        lines ``SIZE PATH``: the command runs in a user
                            and mount namespace of its own with a tmpfs of
-                           that size (``100m``, ``1g``, ``50%``) on each
-                           path; where the kernel refuses user namespaces,
-                           the wrapper says so when it starts and exits 1.
+                           that size on each path; where the kernel refuses
+                           user namespaces, the wrapper says so when it
+                           starts and exits 1. SIZE is ASCII digits with an
+                           optional ``k``, ``m`` or ``g`` (``100m``, ``1g``),
+                           from 1 byte to 1 TiB (``1024g``), or a share of
+                           the memory from ``1%`` to ``100%``: never 0,
+                           which the kernel takes as no limit at all.
       reserve-cpu          boolean: ask slapos format's cpuset for a core of
                            its own (the pid is appended to
                            ``~/.slapos-cpu-exclusive``).
@@ -162,19 +174,31 @@ class Wrapper(BaseRecipe):
             return None
         try:
             return signal_number(text)
-        except ValueError:
-            raise self.error(
-                option, f"{text!r} is not a signal (a name such as USR1, HUP or RTMIN+1)"
-            ) from None
+        except ValueError as exc:
+            raise self.error(option, f"{text!r} {exc}") from None
 
     def _private_tmpfs(self) -> list[tuple[str, str]]:
         mounts = []
         for line in self.opts.lines("private-tmpfs"):
             words = line.split()
-            if len(words) != 2 or not _TMPFS_SIZE.match(words[0]):
+            size = _TMPFS_SIZE.match(words[0]) if len(words) == 2 else None
+            if size is None:
                 raise self.error(
                     "private-tmpfs",
                     f"{line!r} is not of the form SIZE PATH (SIZE: digits with k, m, g or %)",
+                )
+            number, unit = int(size[1]), size[2]
+            if number == 0:
+                raise self.error(
+                    "private-tmpfs",
+                    f"{line!r}: a size of 0 is no limit to the kernel"
+                    " (SIZE: 1 to 1024g, or 1% to 100%)",
+                )
+            limit = 100 if unit == "%" else TMPFS_MAX // _TMPFS_UNITS[unit.lower()]
+            if number > limit:
+                raise self.error(
+                    "private-tmpfs",
+                    f"{line!r}: {words[0]!r} is more than 1024g (1 TiB) or 100% of the memory",
                 )
             mounts.append((words[0], str(self.local_path("private-tmpfs", words[1]))))
         return mounts

@@ -135,13 +135,41 @@ if "'" in HELPER:  # pragma: no cover - it is written as one single-quoted shell
     raise ImportError("the wrapper helper holds a single quote")
 
 
+# Signals a command cannot start with ignored. SIGKILL and SIGSTOP can be
+# neither ignored nor caught (the helper fails setting them, so the command
+# never runs); a command started with SIGCHLD ignored has its children
+# reaped by the kernel: its wait() fails, their exit status is lost.
+NEVER_IGNORED = frozenset({int(signal.SIGKILL), int(signal.SIGSTOP), int(signal.SIGCHLD)})
+_NOT_A_SIGNAL = "is not a signal (a name such as USR1, HUP or RTMIN+1)"
+
+
 def signal_number(text: str) -> int:
-    """``USR1``, ``HUP``, ``RTMIN+1``…: slapos.cookbook's signal syntax."""
+    """``USR1``, ``HUP``, ``RTMIN+1``…: slapos.cookbook's signal syntax, for a
+    signal the command starts with ignored (``sig-ign``, ``redirect-signal``).
+    ValueError saying why for a name that is no signal, a number this
+    system has no signal of, and what ``NEVER_IGNORED`` holds."""
     name, plus, offset = text.strip().partition("+")
-    if not name or name.startswith(("_", "SIG")) or not name.isalnum():
-        raise ValueError(text)
-    try:
-        number = int(getattr(signal, "SIG" + name.upper()))
-        return number + (int(offset) if plus else 0)
-    except (AttributeError, ValueError):
-        raise ValueError(text) from None
+    if (
+        not name
+        or name.startswith(("_", "SIG"))
+        or not (name.isascii() and name.isalnum())
+        or (plus and not (offset.isascii() and offset.isdigit() and len(offset) <= 3))
+    ):
+        raise ValueError(_NOT_A_SIGNAL)
+    number = getattr(signal, "SIG" + name.upper(), None)
+    if not isinstance(number, int):
+        raise ValueError(_NOT_A_SIGNAL)
+    number = int(number) + (int(offset) if plus else 0)
+    named = {int(each) for each in signal.Signals}
+    if number not in named and not signal.SIGRTMIN <= number <= signal.SIGRTMAX:
+        raise ValueError(
+            "is not a signal of this system "
+            f"(real-time signals: RTMIN+0 to RTMIN+{signal.SIGRTMAX - signal.SIGRTMIN})"
+        )
+    if number in NEVER_IGNORED:
+        raise ValueError(
+            f"is {signal.Signals(number).name}, which a command cannot start with ignored"
+            " (SIGKILL and SIGSTOP never are; with SIGCHLD ignored the command"
+            " could not wait for its children)"
+        )
+    return number
