@@ -319,3 +319,67 @@ def test_what_a_migrated_part_does_differently_is_reported():
     assert migrated_text == text.replace("slapos.cookbook:", "slapkit:")
     assert (report.rewritten, report.recipe_lines) == (2, 2)
     assert [(f.line, f.part, f.kind) for f in report.findings] == [(6, "p", "differs")]
+
+
+def test_a_long_line_of_blanks_is_read_in_linear_time():
+    # Each of these lines took the reader quadratic time (an 80 KB one, two
+    # minutes): an option name, then blanks that are not followed by "=".
+    from slapkit.migration.profile_text import read_sections
+
+    blanks = " \t" * 100_000
+    sections = read_sections(
+        f"[a]\nx{blanks}\ny{blanks}= 1\nz{blanks}+= 2\n"
+        f"recipe{blanks}={blanks}slapos.cookbook:wrapper{blanks}\n"
+    )
+    options = sections[0].options
+    assert [(o.name, o.operator, o.value, o.line) for o in options] == [
+        ("y", "=", "1", 3),
+        ("z", "+=", "2", 4),
+        ("recipe", "=", "slapos.cookbook:wrapper", 5),
+    ]
+
+
+def test_a_long_line_of_blanks_migrates_at_once(tmp_path):
+    profile = tmp_path / "instance.cfg"
+    text = "[a]\nrecipe = slapos.cookbook:wrapper\nx" + " " * 80_000 + "\n"
+    profile.write_text(text)
+    result = subprocess.run(
+        [SLAPKIT, "migrate", str(profile)], capture_output=True, text=True, timeout=30
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert profile.read_text() == text.replace("slapos.cookbook:", "slapkit:")
+
+
+def test_lines_are_split_where_buildout_splits_them(tmp_path):
+    # Buildout reads a profile in text mode: a line ends at \n, \r\n or \r,
+    # and nowhere else. What str.splitlines() also breaks at stays inside the
+    # value, so a recipe line after it is no recipe line.
+    import zc.buildout.configparser
+
+    breaks = ["\f", "\v", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+    text = (
+        "[a]\n"
+        + "".join(
+            f"note{i} = one{mark}recipe = slapos.cookbook:wrapper{mark}[x]\n"
+            for i, mark in enumerate(breaks)
+        )
+        + "[b]\rrecipe = slapos.cookbook:mkdirectory\r\n"
+        + "[c]\nrecipe = slapos.cookbook:request\n"
+    )
+    profile = tmp_path / "instance.cfg"
+    profile.write_bytes(text.encode())
+    with open(profile) as stream:
+        before = zc.buildout.configparser.parse(stream, "before")
+    result = migrate("--check", str(profile), cwd=tmp_path)
+    assert result.stdout.splitlines() == [
+        f"{profile}: 1 of 2 recipe lines migrated",
+        f"  {profile}:13: [c] not covered: slapos.cookbook:request: slapkit has no "
+        "slapkit:request yet, left as it is",
+    ]
+    assert migrate(str(profile), cwd=tmp_path).returncode == 0
+    expected = text.replace("recipe = slapos.cookbook:mkdirectory", "recipe = slapkit:mkdirectory")
+    assert profile.read_bytes() == expected.encode()
+    with open(profile) as stream:
+        after = zc.buildout.configparser.parse(stream, "after")
+    before["b"]["recipe"] = "slapkit:mkdirectory"
+    assert after == before

@@ -1,13 +1,30 @@
-"""``slapkit migrate``: apply the rule to profiles, report what does not migrate."""
+"""``slapkit migrate``: apply the rule to profiles, report what does not migrate.
+
+A profile is read whole (only a regular file; a symbolic link is not
+written through) and migrated in memory (``prepare``) before anything is
+written (``write``): in place as ``slapkit.migration.editing`` says (owner,
+group, mode, links kept), or to ``--output DIR/NAME``. ``output_conflict``
+refuses, before any write, two profiles of one name for one output file.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from slapkit.core.files import write_if_changed
 from slapkit.migration.differences import Finding, findings_for
+from slapkit.migration.editing import (
+    ProfileError,
+    ReadProfile,
+    kind_of,
+    read_profile,
+    write_in_place,
+)
 from slapkit.migration.profile_text import read_sections
 from slapkit.migration.rule import is_covered, migrated
 
@@ -84,18 +101,85 @@ def migrate_text(text: str) -> tuple[str, ProfileReport]:
     return "".join(pieces), report
 
 
-def migrate_file(path: Path, output: Path | None, check: bool) -> ProfileReport:
-    """Migrate one profile in place, or into the directory ``output``; with
-    ``check``, write nothing. Every byte but the recipe names is kept."""
-    data = path.read_bytes()
-    text = data.decode("utf-8", "surrogateescape")
+@dataclass
+class Migration:
+    """One profile migrated in memory, not written yet."""
+
+    source: ReadProfile
+    data: bytes  # the migrated profile
+    report: ProfileReport
+    target: Path | None  # the output file, with --output
+    in_place: bool  # written back where it was read (not --output, not --check)
+
+
+def prepare(
+    path: Path, output: Path | None, check: bool, follow_symlinks: bool = False
+) -> Migration:
+    """Read and migrate one profile; raises OSError (ProfileError for a
+    refusal). Writes nothing."""
+    in_place = output is None and not check
+    source = read_profile(path, in_place, follow_symlinks)
+    text = source.data.decode("utf-8", "surrogateescape")
     new_text, report = migrate_text(text)
     report.path = path
-    if not check and (report.rewritten or output is not None):
-        target = output / path.name if output is not None else Path(os.path.realpath(path))
-        mode = os.stat(path).st_mode & 0o7777
-        write_if_changed(str(target), new_text.encode("utf-8", "surrogateescape"), mode)
-    return report
+    target = None
+    if output is not None and not check:
+        target = output / path.name
+        try:
+            found = os.lstat(target)
+        except FileNotFoundError:
+            pass
+        else:
+            if os.path.samestat(found, os.lstat(path)) or os.path.samestat(found, source.info):
+                raise ProfileError(
+                    f"--output {output} would write over the profile itself; "
+                    "migrate it in place without --output"
+                )
+            if not (stat.S_ISREG(found.st_mode) or stat.S_ISLNK(found.st_mode)):
+                raise ProfileError(
+                    f"--output {output}: {target} is {kind_of(found.st_mode)}, not a regular file",
+                    errno.EEXIST,
+                )
+    data = new_text.encode("utf-8", "surrogateescape")
+    return Migration(source, data, report, target, in_place)
+
+
+def output_conflict(migrations: Sequence[Migration]) -> str | None:
+    """Why these cannot all be written to their outputs (two different
+    profiles onto one file), or None."""
+    seen: dict[Path, Migration] = {}
+    for migration in migrations:
+        if migration.target is None:
+            continue
+        other = seen.setdefault(migration.target, migration)
+        if other is not migration and not os.path.samestat(
+            other.source.info, migration.source.info
+        ):
+            return (
+                f"{other.report.path} and {migration.report.path} would both be written to "
+                f"{migration.target}; nothing written"
+            )
+    return None
+
+
+def write(migration: Migration) -> None:
+    """Write one prepared migration: to its output, or in place when
+    anything changed; with --check, nothing. Raises OSError."""
+    if migration.target is not None:
+        mode = stat.S_IMODE(migration.source.info.st_mode)
+        write_if_changed(str(migration.target), migration.data, mode)
+    elif migration.in_place and migration.data != migration.source.data:
+        write_in_place(migration.source, migration.data)
+
+
+def migrate_file(
+    path: Path, output: Path | None, check: bool, follow_symlinks: bool = False
+) -> ProfileReport:
+    """Migrate one profile in place, or into the directory ``output``; with
+    ``check``, write nothing. Every byte but the recipe names is kept."""
+    migration = prepare(path, output, check, follow_symlinks)
+    write(migration)
+    return migration.report
 
 
 def format_report(report: ProfileReport) -> list[str]:

@@ -76,14 +76,9 @@ def _parser() -> argparse.ArgumentParser:
         "migrate",
         help="rewrite recipe lines from slapos.cookbook to slapkit, report what differs",
     )
-    migrate.add_argument("profiles", type=Path, nargs="+", metavar="PROFILE")
-    where = migrate.add_mutually_exclusive_group()
-    where.add_argument("--output", type=Path, metavar="DIR", help="write there instead of in place")
-    where.add_argument(
-        "--check",
-        action="store_true",
-        help="write nothing; exit 1 when anything would not migrate cleanly",
-    )
+    from slapkit.migration.cli import add_arguments
+
+    add_arguments(migrate)
     for name, text in (("status", "programs and promises"), ("stop", "stop every program")):
         command = commands.add_parser(name, help=text)
         command.add_argument("partition", type=Path, metavar="DIR")
@@ -162,30 +157,9 @@ def _local_master(args: argparse.Namespace) -> LocalMaster:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from slapkit.migration.command import format_report, migrate_file
+    from slapkit.migration.cli import run
 
-    if args.output is not None and not args.output.is_dir():
-        print(f"slapkit: --output {args.output}: not a directory", file=sys.stderr)
-        return 2
-    clean, total_lines, total_migrated, total_findings = True, 0, 0, 0
-    for profile in args.profiles:
-        try:
-            report = migrate_file(profile, args.output, args.check)
-        except OSError as exc:
-            print(f"slapkit: {profile}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
-        for line in format_report(report):
-            print(line)
-        clean = clean and report.clean
-        total_lines += report.recipe_lines
-        total_migrated += report.rewritten
-        total_findings += len(report.findings)
-    if len(args.profiles) > 1:
-        print(
-            f"{len(args.profiles)} profiles: {total_migrated} of {total_lines} recipe lines "
-            f"migrated, {total_findings} findings"
-        )
-    return 0 if clean or not args.check else 1
+    return run(args)
 
 
 def _status(partition: Path) -> int:
