@@ -7,7 +7,9 @@ before any recipe misbehaves.
 
 import importlib.metadata
 import inspect
+import io
 
+import hypothesis
 import pytest
 import zc.buildout.buildout
 
@@ -146,6 +148,48 @@ def test_as_read_back_is_what_zc_buildout_reads_from_installed_cfg(tmp_path, val
     for key, replacement in zc.buildout.buildout._spacey_defaults:
         back = back.replace(key, replacement)
     assert back == read_back
+
+
+def read_back_by_zc_buildout(value):
+    """A value's trip through zc.buildout's own save and parse functions."""
+    stream = io.StringIO()
+    stream.write("[s]\n")
+    zc.buildout.buildout._save_option("o", value, stream)
+    stream.seek(0)
+    back = zc.buildout.configparser.parse(stream, "<value>")["s"].get("o", "")
+    for key, replacement in zc.buildout.buildout._spacey_defaults:
+        back = back.replace(key, replacement)
+    return back
+
+
+# Every character zc.buildout's saving or parsing treats apart: blanks,
+# Unicode line breaks, what its space encoding and its comments use.
+AWKWARD = " \t\n\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u2028\u2029\u3000#;[]=:%()s_-+xé"
+
+
+@hypothesis.settings(max_examples=600, deadline=None)
+@hypothesis.given(hypothesis.strategies.text(alphabet=AWKWARD, max_size=60))
+def test_as_read_back_agrees_with_zc_buildouts_parser(value):
+    from slapkit.core.buildout_internals import as_read_back
+
+    try:
+        expected = read_back_by_zc_buildout(value)
+    except zc.buildout.configparser.Error:
+        hypothesis.assume(False)
+    assert as_read_back(value) == expected
+
+
+def test_as_read_back_costs_what_the_value_is_long():
+    """400,000 lines read back (zc.buildout's parser adds each line to the
+    value so far: this took about a minute); checked by the result, not by
+    the time, and the same as the parser's on a shorter one."""
+    from slapkit.core.buildout_internals import as_read_back
+
+    lines = [f"  line {i}\t" if i % 3 else "" for i in range(400_000)]
+    back = as_read_back("\n".join(lines))
+    assert back.count("\n") == 400_000 - 1
+    short = "\n".join(lines[:2000])
+    assert as_read_back(short) == read_back_by_zc_buildout(short)
 
 
 def test_saved_options_are_final_values():

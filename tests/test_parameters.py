@@ -278,6 +278,48 @@ def test_a_write_only_value_at_any_depth_is_never_written_or_printed(buildout):
     assert "Traceback" not in result.output
 
 
+def test_a_long_multi_line_value_is_served_not_saved(buildout):
+    """zc.buildout's parser costs the square of a value's line count each
+    time it reads .installed.cfg back: a value of 400,000 lines took minutes
+    every run. It reaches templates and wrappers whole, and .installed.cfg
+    and -vv never hold it."""
+    value = "\n".join(f"line {i}" for i in range(400_000))
+    params = buildout.path("parameters.json")
+    params.write_text(json.dumps({"big": value, "small": "a\nb"}))
+    text = f"""
+[buildout]
+parts = config wrapper
+
+[slap-parameter]
+recipe = slapkit:parameters
+parameters-file = {params}
+big =
+small =
+
+[config]
+recipe = slapkit:jinja2
+output = {buildout.path("config")}
+inline = {{{{ big | length }}}} {{{{ small | length }}}}
+context =
+  key big slap-parameter:big
+  key small slap-parameter:small
+
+[wrapper]
+recipe = slapkit:wrapper
+command-line = /bin/echo ${{slap-parameter:big}}
+wrapper-path = {buildout.path("echo")}
+"""
+    result = buildout.run(text, "-vv").check()
+    assert buildout.path("config").read_text() == f"{len(value)} 3"
+    assert "'line' '399999'" in buildout.path("echo").read_text()
+    installed = buildout.path(".installed.cfg").read_text()
+    assert "line 1\n" not in installed and "line 1\n" not in result.output
+    assert "small = a\n\tb" in installed  # short ones are saved as ever
+    before = snapshot(buildout.directory)
+    buildout.run().check()
+    assert snapshot(buildout.directory) == before
+
+
 def test_schema_checks_are_kept_between_runs(buildout, schema):
     """As slapconfiguration.jsonschema: an unchanged rerun uses the kept
     check (0600, beside the part's name); a schema file changed behind a

@@ -43,18 +43,41 @@ def concealed_names(options: MutableMapping[str, str]) -> tuple[str, ...]:
     return names
 
 
+# A value of more lines than this is served, not saved: zc.buildout's parser
+# adds each line of a value to the value so far, so reading it back from
+# .installed.cfg on every run costs the square of its line count (a 400,000
+# line parameter: minutes a run). Nothing written by hand is this long.
+LONG_VALUE_LINES = 1000
+
+
+def is_long(text: str) -> bool:
+    return text.count("\n") >= LONG_VALUE_LINES
+
+
+def kept_out_of_installed_cfg(text: str) -> bool:
+    """Whether a value is served rather than saved: it quotes a known
+    secret, or it is long (``LONG_VALUE_LINES``). A slapkit part checks its
+    files on update as on install, so a value it does not save still
+    reaches what it writes."""
+    return is_long(text) or holds_secret(text)
+
+
 def conceal_secret_options(options: MutableMapping[str, str]) -> tuple[str, ...]:
-    """Conceal every option whose value quotes a known secret.
+    """Conceal every option whose value quotes a known secret, or is long.
 
     ``environment = PASSWORD=${admin:passwd}`` puts the password into the
     part's options; buildout would save it in ``.installed.cfg``.
     """
-    if not has_secrets():
+    # Only a ${…} substitution can bring another part's secret or a user's
+    # long value in (this runs before the part's own recipe sets anything):
+    # options the profile writes literally are not scanned (the hot path).
+    substituted = substituted_options(options)
+    if not substituted:
         return ()
-    # Only a ${…} substitution can bring another part's secret in (this runs
-    # before the part's own recipe sets anything): options the profile writes
-    # literally are not scanned (the hot path).
-    names = tuple(key for key in substituted_options(options) if holds_secret(options[key]))
+    if has_secrets():
+        names = tuple(key for key in substituted if kept_out_of_installed_cfg(options[key]))
+    else:
+        names = tuple(key for key in substituted if is_long(options[key]))
     if names:
         values = {name: options[name] for name in names}
         conceal(options, names, values.get)

@@ -9,8 +9,8 @@ from typing import Any
 
 from slapkit.core import BaseRecipe
 from slapkit.core.buildout_internals import as_read_back
-from slapkit.core.concealment import conceal
-from slapkit.core.secrets import holds_secret, register_secret
+from slapkit.core.concealment import conceal, kept_out_of_installed_cfg
+from slapkit.core.secrets import register_secret
 from slapkit.core.user_values import register_user_values
 from slapkit.instance.schema_results import SchemaError, SchemaResults
 
@@ -166,7 +166,7 @@ class Parameters(BaseRecipe):
         return completed
 
     def _set_outputs(self, merged: dict[str, Any]) -> None:
-        """Set the outputs; those that hold a secret are served, not stored."""
+        """Set the outputs; those that hold a secret, or are long, are served, not stored."""
         outputs: dict[str, str] = {}
         secret: set[str] = set()
         for key, value in sorted(merged.items()):
@@ -176,10 +176,10 @@ class Parameters(BaseRecipe):
             names = [PREFIX + key] + ([] if key in CONTROL_OPTIONS else [key])
             for option in names:
                 outputs[option] = text
-                if key in self.secret_keys or holds_secret(text):
+                if key in self.secret_keys or kept_out_of_installed_cfg(text):
                     secret.add(option)
         outputs[JSON_OUTPUT] = everything = json.dumps(merged, sort_keys=True)
-        if secret or self.secret_keys or holds_secret(everything):
+        if secret or self.secret_keys or kept_out_of_installed_cfg(everything):
             secret.add(JSON_OUTPUT)
         for option, text in outputs.items():
             if option not in secret:
