@@ -15,15 +15,25 @@ import zc.buildout.buildout
 
 from slapkit.core.buildout_internals import (
     ensure_single_substitution,
+    mark_slapkit_run,
     raw_value,
     substitute,
     take_out,
+    zc_buildout_get,
 )
 
 Options = zc.buildout.buildout.Options
 
 
 class Sections(dict):
+    """A buildout's sections, as ``Options.buildout`` holds them: a run that
+    loads slapkit unless said otherwise."""
+
+    def __init__(self, slapkit_run=True):
+        super().__init__()
+        if slapkit_run:
+            mark_slapkit_run(self)
+
     def __getitem__(self, name):
         try:
             return dict.__getitem__(self, name)
@@ -50,7 +60,9 @@ def test_options_keep_raw_cooked_and_data_stores():
     for store in ("_raw", "_cooked", "_data"):
         assert isinstance(getattr(options, store), dict), store
     assert list(inspect.signature(Options._sub).parameters) == ["self", "template", "seen"]
-    assert list(inspect.signature(Options.get).parameters)[:4] == [
+    # zc.buildout's own get, not slapkit's stand-in (which has this signature
+    # whatever zc.buildout's becomes).
+    assert list(inspect.signature(zc_buildout_get()).parameters)[:4] == [
         "self",
         "option",
         "default",
@@ -70,8 +82,22 @@ def test_upstream_get_substitutes_a_value_twice():
     """Why slapkit patches Options.get: zc.buildout's own expands a ${…}
     that a user's value brought in (the password, here)."""
     ensure_single_substitution()
-    assert Options.slapkit_original_get(hostile_chain(), "env") == "G=hunter2"
+    assert zc_buildout_get()(hostile_chain(), "env") == "G=hunter2"
     assert hostile_chain().get("env") == "G=${secret:passwd}"
+
+
+def test_a_run_slapkit_takes_no_part_in_gets_upstreams_get():
+    """The patch is the class's for the whole process (a test forks buildouts
+    of slapos.recipe.template beside slapkit's): it acts only in a run that
+    loads slapkit."""
+    ensure_single_substitution()
+    sections = Sections(slapkit_run=False)
+    section(sections, "secret", {"passwd": "hunter2"})
+    user = section(sections, "p", {})
+    user["greeting"] = "${secret:passwd}"
+    assert section(sections, "w", {"env": "G=${p:greeting}"}).get("env") == "G=hunter2"
+    mark_slapkit_run(sections)
+    assert section(sections, "v", {"env": "G=${p:greeting}"}).get("env") == "G=${secret:passwd}"
 
 
 def test_a_value_a_recipe_sets_is_substituted_once():
@@ -204,6 +230,6 @@ def test_saved_options_are_final_values():
     section(sections, "a", {"b": "1"})
     sections["c"] = Options(sections, "c", {"z": "${a:b}"})  # current, not yet cooked
     assert sections["c"]["z"] == "1"  # current sections are substituted
-    original = zc.buildout.buildout.Options.slapkit_original_get
+    original = zc_buildout_get()
     with pytest.raises(zc.buildout.buildout.MissingSection):  # upstream looks x up
         original(Options(sections, "w", {"arguments": "${x:y}"}), "arguments")

@@ -149,7 +149,6 @@ def test_a_recipes_directory_digest_is_kept_and_follows_its_files(tmp_path, monk
     (recipe / "pkg" / "skipped.pyc").write_bytes(b"not read")
     partition = tmp_path / "partition"
     partition.mkdir()
-    monkeypatch.setattr(dir_hash_store, "store_directory", str(partition))
     monkeypatch.setattr(zc.buildout.buildout, "_dir_hashes", {})
 
     def zc_buildout_digest():
@@ -158,8 +157,10 @@ def test_a_recipes_directory_digest_is_kept_and_follows_its_files(tmp_path, monk
 
     def kept_digest():
         zc.buildout.buildout._dir_hashes.clear()  # a new run
-        digest = dir_hash_store.keeping(zc.buildout.buildout._dir_hash)(str(recipe))
-        dir_hash_store.flush()
+        run = dir_hash_store.DirHashRun(str(partition))
+        with dir_hash_store.signing(run):
+            digest = dir_hash_store.keeping(zc.buildout.buildout._dir_hash)(str(recipe))
+        run.flush()
         return digest
 
     assert kept_digest() == zc_buildout_digest()
@@ -199,3 +200,37 @@ def test_a_failing_run_keeps_no_digest(buildout):
     assert not buildout.path(".slapkit", "dir-hashes.json").exists()
     buildout.run(failing.replace("/missing/done", "/done")).check()
     assert buildout.path(".slapkit", "dir-hashes.json").exists()
+
+
+def test_a_sub_buildout_never_keeps_its_main_runs_digests_before_the_main_run_ends_well(buildout):
+    late = (
+        "\n[late]\nrecipe = slapkit:jinja2\noutput = ${buildout:directory}/late\ninline = fine\n"
+        "once = ${buildout:directory}/missing/done\n"
+    )
+    text = root(buildout, after="late", more=late).replace(
+        "[buildout]\n", "[buildout]\nextensions = slapkit\n", 1
+    )
+    result = buildout.run(text)
+    assert not result.ok and "[late] once:" in result.output
+    assert buildout.path(".installed-switch-softwaretype.cfg").exists()  # the sub-buildout ran
+    assert not buildout.path(".slapkit", "dir-hashes.json").exists()
+    buildout.run(text.replace("/missing/done", "/done")).check()
+    assert buildout.path(".slapkit", "dir-hashes.json").exists()
+
+
+def test_a_buildout_without_the_extension_is_zc_buildouts_own_in_the_same_process(buildout):
+    """The extension patches zc.buildout's class for the process: a buildout
+    that did not load it (a baseline beside slapkit's, forked from this test
+    process) records as upstream does, rewriting .installed.cfg each run."""
+    from slapkit import extension
+
+    extension.load(None)  # the class patched in this process, as a run with it leaves it
+    text = "[buildout]\nparts = d\n[d]\nrecipe = slapkit:mkdirectory\nx = ${buildout:directory}/x\n"
+    buildout.run(text).check()
+    before = stamp(buildout.path(".installed.cfg"))
+    buildout.run().check()
+    assert stamp(buildout.path(".installed.cfg")) != before  # upstream writes it again
+    buildout.run(text.replace("[buildout]\n", "[buildout]\nextensions = slapkit\n")).check()
+    before = stamp(buildout.path(".installed.cfg"))
+    buildout.run().check()
+    assert stamp(buildout.path(".installed.cfg")) == before

@@ -16,14 +16,60 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from slapkit.core.partition_state import STATE_DIR, cache_directory, keep_json, read_kept_json
 
 STORE = "dir-hashes.json"
-# The buildout directory whose store the next digests go to (set by the
-# extension before zc.buildout signs the parts).
-store_directory: str | None = None
+
+
+class DirHashRun:
+    """One buildout run's store: the buildout directory whose
+    ``.slapkit/dir-hashes.json`` it reads, and the digests it computed, kept
+    only when that run ends well (``flush``). Held by the run's Buildout
+    (``of``), as zc.recipe.egg keeps its caches: a sub-buildout has its own,
+    and never flushes its parent's."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+        self.path = os.path.join(directory, STATE_DIR, STORE)
+        self.pending: dict[str, list[str]] = {}
+
+    def flush(self) -> None:
+        """Keep the digests this run computed."""
+        entries, self.pending = self.pending, {}
+        if entries and cache_directory(self.directory) is not None:
+            keep_json(
+                self.directory, self.path, {**read_kept_json(self.directory, self.path), **entries}
+            )
+
+
+_RUN_ATTRIBUTE = "slapkit_dir_hashes"
+# The run whose parts are being signed now (``signing``): zc.buildout's
+# ``_dir_hash`` is a module function, called with a directory alone.
+_signing: DirHashRun | None = None
+
+
+def of(buildout: Any) -> DirHashRun:
+    """The store of ``buildout``'s run, made on first use."""
+    run: DirHashRun | None = getattr(buildout, _RUN_ATTRIBUTE, None)
+    if run is None:
+        run = DirHashRun(buildout["buildout"]["directory"])
+        setattr(buildout, _RUN_ATTRIBUTE, run)
+    return run
+
+
+@contextmanager
+def signing(run: DirHashRun) -> Iterator[None]:
+    """While ``run``'s parts are signed, digests are kept in its store."""
+    global _signing
+    saved, _signing = _signing, run
+    try:
+        yield
+    finally:
+        _signing = saved
 
 
 def fingerprint(directory: str) -> str:
@@ -48,41 +94,20 @@ def fingerprint(directory: str) -> str:
     return digest.hexdigest()
 
 
-def _store_path() -> str | None:
-    if store_directory is None:
-        return None
-    return os.path.join(store_directory, STATE_DIR, STORE)
-
-
-# Digests to keep, by store path: written at the end of a successful run.
-_pending: dict[str, dict[str, list[str]]] = {}
-
-
-def flush() -> None:
-    """Keep the digests this run computed (the extension calls it when a run
-    ends well: a failing run leaves nothing new on disk)."""
-    while _pending:
-        path, entries = _pending.popitem()
-        directory = os.path.dirname(os.path.dirname(path))
-        if cache_directory(directory) is not None:
-            keep_json(directory, path, {**read_kept_json(directory, path), **entries})
-
-
 def keeping(original: Any) -> Any:
     """zc.buildout's ``_dir_hash``, its results kept between runs."""
     import zc.buildout.buildout
 
     def dir_hash(directory: str) -> str:
         known: dict[str, str] = zc.buildout.buildout._dir_hashes
-        path = _store_path()
-        if directory in known or path is None:
+        run = _signing
+        if directory in known or run is None:
             return str(original(directory))
         try:
             before = fingerprint(directory)
         except OSError:
             return str(original(directory))
-        assert store_directory is not None
-        entry = read_kept_json(store_directory, path).get(directory)
+        entry = read_kept_json(run.directory, run.path).get(directory)
         if isinstance(entry, list) and len(entry) == 2 and entry[0] == before:
             if isinstance(entry[1], str):
                 known[directory] = entry[1]
@@ -90,7 +115,7 @@ def keeping(original: Any) -> Any:
         digest = str(original(directory))
         # Kept only if no file changed while zc.buildout read them.
         if fingerprint(directory) == before:
-            _pending.setdefault(path, {})[directory] = [before, digest]
+            run.pending[directory] = [before, digest]
         return digest
 
     dir_hash.__wrapped__ = original  # type: ignore[attr-defined]

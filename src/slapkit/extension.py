@@ -41,40 +41,77 @@ from slapkit import dir_hash_store
 from slapkit.core.files import remove_stale_temporaries, write_if_changed
 
 _MARK = "slapkit_installed_cfg"
+# Set on each Buildout that loaded the extension (and on the sub-buildouts
+# its parts run): the class is zc.buildout's for the whole process, and a
+# Buildout without it behaves as upstream.
+_LOADED = "slapkit_extension"
 
 
 def load(buildout: Any = None) -> None:
-    """The extension's entry point: every Buildout of this process (sub-buildouts
-    too) keeps ``.installed.cfg`` the slapkit way. Idempotent."""
+    """The extension's entry point: ``buildout`` (and the sub-buildouts its
+    parts run) keeps ``.installed.cfg`` the slapkit way; other buildouts of
+    the process are zc.buildout's own."""
     import zc.buildout.buildout
 
+    from slapkit.core.buildout_internals import mark_slapkit_run
+
+    if buildout is not None:
+        setattr(buildout, _LOADED, True)
+        mark_slapkit_run(buildout)
     buildout_class: Any = zc.buildout.buildout.Buildout
     if getattr(buildout_class, _MARK, False):
         return
     original_read = buildout_class._read_installed_part_options
+    original_save = buildout_class._save_installed_options
+    original_signatures = buildout_class._compute_part_signatures
+    original_update = buildout_class._update_installed
+    original_unload = buildout_class._unload_extensions
 
     def read_installed_part_options(self: Any) -> Any:
         result = original_read(self)
-        _remember_read(self["buildout"]["installed"], result[0].get("buildout"))
+        if loaded_by(self):
+            _remember_read(self["buildout"]["installed"], result[0].get("buildout"))
         return result
 
-    original_unload = buildout_class._unload_extensions
+    def save_installed_options(self: Any, installed_options: Any) -> None:
+        if not loaded_by(self):
+            return original_save(self, installed_options)  # type: ignore[no-any-return]
+        return _save_installed_options(self, installed_options)
+
+    def compute_part_signatures(self: Any, parts: Any) -> None:
+        if not loaded_by(self):
+            return original_signatures(self, parts)  # type: ignore[no-any-return]
+        return _compute_part_signatures(self, parts)
+
+    def update_installed(self: Any, **buildout_options: str) -> None:
+        if not loaded_by(self):
+            return original_update(self, **buildout_options)  # type: ignore[no-any-return]
+        return _update_installed(self, **buildout_options)
 
     def unload_extensions(self: Any) -> Any:
-        # The end of a successful install (zc.buildout calls it last).
-        _flush(self["buildout"]["installed"])
-        dir_hash_store.flush()
+        if loaded_by(self):
+            # The end of a successful install (zc.buildout calls it last):
+            # this run's own, never another's (a sub-buildout's parent).
+            _flush(self, self["buildout"]["installed"])
+            dir_hash_store.of(self).flush()
         return original_unload(self)
 
     buildout_class._read_installed_part_options = read_installed_part_options
-    buildout_class._save_installed_options = _save_installed_options
-    buildout_class._compute_part_signatures = _compute_part_signatures
+    buildout_class._save_installed_options = save_installed_options
+    buildout_class._compute_part_signatures = compute_part_signatures
+    buildout_class._update_installed = update_installed
+    buildout_class._unload_extensions = unload_extensions
     module: Any = zc.buildout.buildout
+    # Both only act inside a run that loaded the extension: _install_and_load
+    # is given the buildout, _dir_hash keeps digests only while such a run
+    # signs its parts (dir_hash_store.signing).
     module._install_and_load = _loading_once(module._install_and_load)
     module._dir_hash = dir_hash_store.keeping(module._dir_hash)
-    buildout_class._update_installed = _update_installed
-    buildout_class._unload_extensions = unload_extensions
     setattr(buildout_class, _MARK, True)
+
+
+def loaded_by(buildout: Any) -> bool:
+    return bool(getattr(buildout, _LOADED, False))
 
 
 @dataclass
@@ -94,10 +131,18 @@ class _Record:
 
 _records: dict[str, _Record] = {}
 _cleaned: set[str] = set()
-# [buildout] values to record once the run is over: while zc.buildout
-# updates parts it moves each one to the end of ``parts`` in turn, a
-# rotation that ends where it began when nothing changed.
-_pending: dict[str, dict[str, str]] = {}
+# [buildout] values to record once the run is over, kept on the run's
+# Buildout: while zc.buildout updates parts it moves each one to the end of
+# ``parts`` in turn, a rotation that ends where it began when nothing changed.
+_PENDING = "slapkit_pending_buildout_values"
+
+
+def _pending(buildout: Any) -> dict[str, dict[str, str]]:
+    pending: dict[str, dict[str, str]] | None = getattr(buildout, _PENDING, None)
+    if pending is None:
+        pending = {}
+        setattr(buildout, _PENDING, pending)
+    return pending
 
 
 def _signature(path: str) -> tuple[int, int, int] | None:
@@ -159,7 +204,7 @@ def _save_installed_options(self: Any, installed_options: Any) -> None:
         "\n" + _section_text(texts, part, installed_options[part])
         for part in installed_options["buildout"]["parts"].split()
     )
-    _pending.pop(path, None)  # this record says the parts in their order now
+    _pending(self).pop(path, None)  # this record says the parts in their order now
     record = _current(path)
     buildout_values = _options_dict(installed_options["buildout"])
     if record is not None and record.text == text:
@@ -212,7 +257,11 @@ def _compute_part_signatures(self: Any, parts: Any) -> None:
     import zc.buildout.buildout
 
     module: Any = zc.buildout.buildout
-    dir_hash_store.store_directory = self["buildout"]["directory"]
+    with dir_hash_store.signing(dir_hash_store.of(self)):
+        _sign_parts(self, module, parts)
+
+
+def _sign_parts(self: Any, module: Any, parts: Any) -> None:
     for part in parts:
         options = self.get(part)
         if options is None:
@@ -230,6 +279,8 @@ def _loading_once(install_and_load: Any) -> Any:
     """zc.buildout's recipe loader, each (requirement, group, entry) loaded once."""
 
     def load_once(spec: str, group: str, entry: str, buildout: Any) -> Any:
+        if not loaded_by(buildout):
+            return install_and_load(spec, group, entry, buildout)
         key = (spec, group, entry)
         found = _loaded.get(key)
         if found is None:
@@ -249,12 +300,12 @@ def _update_installed(self: Any, **buildout_options: str) -> None:
         _remember_read(path, _read_buildout_section(path))
         record = _current(path)
     if record is not None:
-        wanted = {**_pending.pop(path, record.buildout), **buildout_options}
+        wanted = {**_pending(self).pop(path, record.buildout), **buildout_options}
         changed = {option for option in wanted if wanted[option] != record.buildout.get(option)}
         if not changed:
             return
         if changed == {"parts"} and _same_parts(wanted["parts"], record):
-            _pending[path] = wanted  # the same parts in another order: at the end
+            _pending(self)[path] = wanted  # the same parts in another order: at the end
             return
         buildout_options = {option: wanted[option] for option in sorted(changed)}
     _append(path, record, buildout_options)
@@ -298,9 +349,9 @@ def _append(path: str, record: _Record | None, buildout_options: dict[str, str])
     _write(path, text, values)
 
 
-def _flush(path: str) -> None:
+def _flush(buildout: Any, path: str) -> None:
     """At the end of a run: the order of ``parts`` it ended with, if new."""
-    wanted = _pending.pop(path, None)
+    wanted = _pending(buildout).pop(path, None)
     record = _current(path) if path else None
     if wanted is None or record is None:
         return

@@ -25,6 +25,31 @@ from typing import Any
 
 STORES = ("_raw", "_cooked", "_data")
 _PATCHED = "slapkit_single_substitution"
+_ORIGINAL_GET = "slapkit_original_get"
+# Set on a Buildout whose run loads slapkit (a slapkit recipe, the extension):
+# zc.buildout behaves as upstream in every other run of the process.
+_RUN_MARK = "slapkit_run"
+
+
+def mark_slapkit_run(buildout: Any) -> None:
+    """Say that ``buildout``'s run is one slapkit takes part in: its options
+    are substituted once (``ensure_single_substitution``)."""
+    try:
+        setattr(buildout, _RUN_MARK, True)
+    except (AttributeError, TypeError):  # not zc.buildout's: nothing to scope
+        pass
+
+
+def is_slapkit_run(buildout: Any) -> bool:
+    return bool(getattr(buildout, _RUN_MARK, False))
+
+
+def zc_buildout_get() -> Any:
+    """zc.buildout's own ``Options.get``, whether slapkit's stands in for it or not."""
+    import zc.buildout.buildout
+
+    options_class: Any = zc.buildout.buildout.Options
+    return options_class.__dict__.get(_ORIGINAL_GET) or options_class.__dict__["get"]
 
 
 def take_out(options: MutableMapping[str, str], option: str) -> str | None:
@@ -60,6 +85,11 @@ def ensure_single_substitution() -> None:
     parameter): a ``${admin-password:passwd}`` inside it would be expanded
     into the password, and a ``${nosuch:x}`` would fail every later run. A
     cooked value is final, so ``get`` returns it as it is. Idempotent.
+
+    Only in a run slapkit takes part in (``mark_slapkit_run``): the class is
+    zc.buildout's for the whole process, and every other buildout run in it
+    (a test's baseline with slapos.recipe.template, say) gets upstream's
+    ``get`` unchanged.
     """
     import zc.buildout.buildout
 
@@ -71,12 +101,17 @@ def ensure_single_substitution() -> None:
     def get(self: Any, option: str, default: Any = None, seen: Any = None) -> Any:
         data = self._data
         if option not in data:
+            current = _is_current(self)
+            if current and not is_slapkit_run(self.buildout):
+                return original_get(self, option, default, seen)
             cooked = self._cooked.get(option)
-            if cooked is None and not _is_current(self):
+            if cooked is None and not current:
                 # Read from .installed.cfg: what the options were, final. A
                 # "${x:y}" there is a value a substitution brought in (a
                 # user's), not a reference; substituting it failed and left
-                # .installed.cfg empty.
+                # .installed.cfg empty. (zc.buildout reads the file before
+                # any recipe is loaded, so this holds in every run: upstream
+                # fails where it differs.)
                 cooked = self._raw.get(option)
             if cooked is not None:
                 data[option] = cooked
@@ -85,7 +120,7 @@ def ensure_single_substitution() -> None:
 
     get.__doc__ = original_get.__doc__
     options_class.get = get
-    options_class.slapkit_original_get = original_get  # for the tests
+    setattr(options_class, _ORIGINAL_GET, original_get)
     setattr(options_class, _PATCHED, True)
 
 

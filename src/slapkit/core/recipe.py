@@ -7,7 +7,7 @@ import os
 from collections.abc import MutableMapping
 from typing import Any
 
-from slapkit.core.buildout_internals import ensure_single_substitution
+from slapkit.core.buildout_internals import ensure_single_substitution, mark_slapkit_run
 from slapkit.core.concealment import conceal_secret_options, concealed_names
 from slapkit.core.errors import option_error
 from slapkit.core.files import remove_file, remove_stale_temporaries, write_if_changed
@@ -42,6 +42,7 @@ class BaseRecipe:
 
     def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
         self.buildout = buildout
+        mark_slapkit_run(buildout)
         begin_run(buildout)
         self.name = name
         self.options = options

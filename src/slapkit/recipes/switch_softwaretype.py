@@ -124,12 +124,16 @@ class SwitchSoftwareType(BaseRecipe):
 def _sub_buildout_class() -> Any:
     import zc.buildout.buildout
 
+    from slapkit import extension
+
     class SubBuildout(zc.buildout.buildout.Buildout):  # type: ignore[misc]
         """A buildout run by a part: the main one's logging, as it is."""
 
         def __init__(self, main: Any, config: str, settings: list[tuple[str, str, str]]):
             self._logger = main._logger
             self._log_level = main._log_level
+            if extension.loaded_by(main):  # the main run's extension is this one's too
+                extension.load(self)
             super().__init__(config, settings)
 
         def _setup_logging(self) -> None:
