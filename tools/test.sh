@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command:
-#   1. lint, types and packaging: ruff (lint, format), mypy (strict on core/,
-#      the recipes and the migration), the sdist and wheel built and passed
+#   1. lint, types and packaging: ruff (lint, format), mypy (strict, on all of
+#      src/ and the fingerprint tool), the sdist and wheel built and passed
 #      by twine check;
 #   2. the whole suite on today's zc.buildout (Python 3.12), under coverage
 #      (branches; forked buildouts and subprocesses included), whose report

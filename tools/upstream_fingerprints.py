@@ -81,12 +81,12 @@ def _git(git_dir: str, *args: str) -> bytes:
 def upstream_files(git_dir: str, rev: str) -> Iterator[tuple[str, str]]:
     """(path, text) of every text file under software/ and stack/ at REV."""
     listing = _git(git_dir, "ls-tree", "-r", "-z", rev, "software", "stack").split(b"\0")
-    entries = []
+    entries: list[tuple[str, str]] = []
     for entry in filter(None, listing):
-        meta, name = entry.split(b"\t", 1)
+        meta, raw_name = entry.split(b"\t", 1)
         mode, kind, obj = meta.split()
         if kind == b"blob" and mode != b"120000":  # symbolic links are not text of their own
-            entries.append((name.decode("utf-8", "surrogateescape"), obj.decode()))
+            entries.append((raw_name.decode("utf-8", "surrogateescape"), obj.decode()))
     # One git process for all the contents.
     batch = subprocess.run(
         ["git", "--git-dir", git_dir, "cat-file", "--batch"],
