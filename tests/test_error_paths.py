@@ -586,3 +586,47 @@ def test_a_hash_file_that_is_a_directory_is_a_user_error(buildout, tmp_path):
         ),
         f"[w] hash-existing-files: '{unreadable}' is not a file",
     )
+
+
+def test_a_misspelled_option_is_reported_whatever_its_value(buildout):
+    """zc.buildout reports options no recipe read; slapkit's scans of every
+    ${…} value (for secrets, for long values) must not count as reading, and
+    a concealed one (it quotes a password) is reported too."""
+    text = f"""
+[buildout]
+parts = wrapper
+
+[pw]
+recipe = slapkit:generate.password
+
+[config]
+recipe = slapkit:jinja2
+output = {buildout.path("config")}
+inline = port 8080
+port = 8080
+
+[wrapper]
+recipe = slapkit:wrapper
+command-line = /bin/true
+wrapper-path = {buildout.path("run")}
+environment = GOOD=${{config:port}}
+environement = PORT=${{config:port}}
+hash-file = ${{config:output}}
+environemnt = PASSWORD=${{pw:passwd}}
+"""
+    result = buildout.run(text).check()
+    assert (
+        "Section `wrapper` contains unused option(s): "
+        "'environement' 'environemnt' 'hash-file'." in result.output
+    ), result.output
+    password = buildout.path("parts", "pw").read_text()
+    assert password not in result.output
+    assert password not in buildout.path(".installed.cfg").read_text()
+    # Read by the recipe, secret or not: not reported.
+    misspelled = text[text.index("environement") :]
+    right = text.replace(
+        misspelled,
+        "  PORT=${config:port}\n  PASSWORD=${pw:passwd}\nhash-files = ${config:output}\n",
+    )
+    result = buildout.run(right).check()
+    assert "unused option" not in result.output, result.output

@@ -76,6 +76,20 @@ def substituted_options(options: MutableMapping[str, str]) -> list[str]:
     return [key for key, text in raw.items() if "${" in text]
 
 
+def peek(options: MutableMapping[str, str], option: str) -> str | None:
+    """The option's value, without telling zc.buildout it was used: reading
+    an option through ``get`` marks it used, and zc.buildout reports only
+    the unused ones (a misspelled option must still be reported)."""
+    data = getattr(options, "_data", None)
+    cooked = getattr(options, "_cooked", None)
+    if isinstance(data, dict) and isinstance(cooked, dict):
+        for store in (data, cooked):
+            if option in store:
+                value: str = store[option]
+                return value
+    return options.get(option)
+
+
 def ensure_single_substitution() -> None:
     """Make zc.buildout substitute every ``${…}`` once, never the values it brought in.
 

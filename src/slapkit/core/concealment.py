@@ -11,11 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
-from slapkit.core.buildout_internals import substituted_options, take_out
+from slapkit.core.buildout_internals import is_slapkit_run, peek, substituted_options, take_out
 from slapkit.core.secrets import has_secrets, holds_secret
 
 Lookup = Callable[[str], "str | None"]
 CONCEALED_ATTRIBUTE = "slapkit_concealed"
+
+
+# On an Options: the names of its concealed options that were read (used).
+READ_ATTRIBUTE = "slapkit_concealed_read"
+# On an Options: the concealed options the profile wrote (zc.buildout would
+# report them when no recipe reads them; concealed, it cannot see them).
+PROFILE_ATTRIBUTE = "slapkit_concealed_profile_options"
 
 
 def conceal(options: MutableMapping[str, str], names: tuple[str, ...], lookup: Lookup) -> None:
@@ -27,10 +34,13 @@ def conceal(options: MutableMapping[str, str], names: tuple[str, ...], lookup: L
     for name in names:
         take_out(options, name)
     stored_get = options.get
+    read: set[str] = getattr(options, READ_ATTRIBUTE, set())
+    setattr(options, READ_ATTRIBUTE, read)
 
     def get(option: str, default: Any = None, *args: Any, **kwargs: Any) -> Any:
         value = lookup(option)
         if value is not None:
+            read.add(option)
             return value
         return stored_get(option, default, *args, **kwargs)
 
@@ -74,14 +84,55 @@ def conceal_secret_options(options: MutableMapping[str, str]) -> tuple[str, ...]
     substituted = substituted_options(options)
     if not substituted:
         return ()
+    values = {key: peek(options, key) or "" for key in substituted}
     if has_secrets():
-        names = tuple(key for key in substituted if kept_out_of_installed_cfg(options[key]))
+        names = tuple(key for key, value in values.items() if kept_out_of_installed_cfg(value))
     else:
-        names = tuple(key for key in substituted if is_long(options[key]))
+        names = tuple(key for key, value in values.items() if is_long(value))
     if names:
         values = {name: options[name] for name in names}
         conceal(options, names, values.get)
+        profile = getattr(options, PROFILE_ATTRIBUTE, ())
+        setattr(options, PROFILE_ATTRIBUTE, (*profile, *names))
     return names
+
+
+def unused_concealed(options: Any) -> list[str]:
+    """The concealed options the profile wrote that nothing read."""
+    read: set[str] = getattr(options, READ_ATTRIBUTE, set())
+    return [name for name in getattr(options, PROFILE_ATTRIBUTE, ()) if name not in read]
+
+
+def ensure_unused_concealed_reported() -> None:
+    """zc.buildout reports a part's options no recipe read (a misspelled
+    option), but a concealed one is out of its sight: in a run slapkit takes
+    part in, its check reports those too, in its own words. Idempotent."""
+    import zc.buildout.buildout
+
+    module: Any = zc.buildout.buildout
+    original = module._check_for_unused_options_in_section
+    if getattr(original, "slapkit_original", None) is not None:
+        return
+
+    def check(buildout: Any, section: str) -> None:
+        if not is_slapkit_run(buildout):
+            return original(buildout, section)  # type: ignore[no-any-return]
+        options = buildout[section]
+        unused = sorted(
+            {option for option in options._raw if option not in options._data}
+            | set(unused_concealed(options))
+        )
+        if unused:
+            names = " ".join(map(repr, unused))
+            buildout._logger.warning(
+                f"Section `{section}` contains unused option(s): {names}.\n"
+                "This may be an indication for either a typo in the option's name "
+                "or a bug in the used recipe."
+            )
+        return None
+
+    check.slapkit_original = original  # type: ignore[attr-defined]
+    module._check_for_unused_options_in_section = check
 
 
 def section_items(options: MutableMapping[str, str]) -> dict[str, str]:

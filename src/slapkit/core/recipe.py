@@ -8,7 +8,11 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from slapkit.core.buildout_internals import ensure_single_substitution, mark_slapkit_run
-from slapkit.core.concealment import conceal_secret_options, concealed_names
+from slapkit.core.concealment import (
+    conceal_secret_options,
+    concealed_names,
+    ensure_unused_concealed_reported,
+)
 from slapkit.core.errors import option_error
 from slapkit.core.files import remove_file, remove_stale_temporaries, write_if_changed
 from slapkit.core.options import PartOptions
@@ -17,6 +21,7 @@ from slapkit.core.secrets import holds_secret
 
 # Before any slapkit recipe reads an option: a parameter's value is data.
 ensure_single_substitution()
+ensure_unused_concealed_reported()
 
 
 def private_mode(content: bytes | str, mode: int | None) -> int | None:
