@@ -97,7 +97,7 @@ def test_extends_publishes_other_sections_and_dash_options_never(buildout):
             "url = http://own/\n-extends = monitor\n-note = not published",
             "[monitor]\nmonitor-url = http://monitor/\nurl = http://loses/\n-extends = base\n"
             "[base]\nrecipe = slapkit:mkdirectory\nbase-dir = ${buildout:directory}/b\n"
-            "-publish = base-dir\nother = not listed\n",
+            "-publish = base-dir\nother = ${buildout:directory}/not-listed\n",
         )
     ).check()
     assert connection(buildout) == {

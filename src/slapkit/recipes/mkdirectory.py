@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import MutableMapping
 from typing import Any
@@ -17,9 +18,12 @@ class MkDirectory(BaseRecipe):
     Options:
       mode   -- octal; directories this part creates (parents too) get exactly
                 that mode. Default: 0777 less the umask, as slapos.cookbook.
-      <any>  -- every other option is a directory path (parents are created);
-                an empty value is skipped. Other parts use them as
-                ``${directory:etc}``.
+      <any>  -- every other option is an absolute directory path (parents
+                are created); an empty value is skipped, a relative one is
+                an error (``mdoe = 0700`` would make a directory ``0700``).
+                Other parts use them as ``${directory:etc}``. Options
+                starting with ``-`` (publish's ``-publish``, ``-extends``),
+                ``<`` or ``_`` (buildout's own) are not paths.
 
     An existing directory is kept as it is, content and mode. A path that
     exists and is not a directory is an error. Nothing is returned to
@@ -31,11 +35,13 @@ class MkDirectory(BaseRecipe):
         self.mode = self.opts.mode("mode")
         self.directories: list[tuple[str, str]] = []
         for option in sorted(self.option_names()):
-            if option in CONTROL_OPTIONS or option.startswith(("<", "_")):
+            if option in CONTROL_OPTIONS or option.startswith(("<", "_", "-")):
                 continue
-            path = self.local_path(option)
+            path = self.opts.path(option)
             if path is None:
                 continue
+            if not os.path.isabs(path):
+                raise self.error(option, _not_absolute(option, path))
             path = os.path.normpath(path)
             blocker = _first_existing_non_directory(path)
             if blocker == path:
@@ -78,3 +84,9 @@ def _first_existing_non_directory(path: str) -> str | None:
             return None
         current = parent
     return None if os.path.isdir(current) else current
+
+
+def _not_absolute(option: str, path: str) -> str:
+    message = f"{path!r} is not an absolute path (every option but mode names a directory)"
+    close = difflib.get_close_matches(option, sorted(CONTROL_OPTIONS - {"recipe"}), n=1)
+    return message + (f"; did you mean {close[0]!r}?" if close else "")
