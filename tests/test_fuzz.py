@@ -15,6 +15,7 @@ registered as slapkit:parameters registers user values.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -68,10 +69,16 @@ def real_options(buildout: FakeBuildout, name: str, data: dict[str, str]):
     return options
 
 
+# Every line break of str.splitlines(), and CR LF: hostile values hold each
+# of them, not only "\n" (buildout's own, and its reader's \r and \r\n).
+LINE_BREAKS = ["\n", "\r", "\r\n", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+BREAK_NAMES = {brk: "_".join(f"{ord(c):x}" for c in brk) for brk in LINE_BREAKS}
+
 # What a hostile user sends, as slapkit:parameters would set it.
 USER_VALUES = {
     "x": "1",
     "multi": "a\nLD_PRELOAD=/x/evil.so",
+    **{f"multi_{BREAK_NAMES[brk]}": f"a{brk}LD_PRELOAD=/x/evil.so" for brk in LINE_BREAKS},
     "reference": "${buildout:directory}",
     "secretref": "${values:x}",
     "nul": "a\x00b",
@@ -80,10 +87,13 @@ USER_VALUES = {
 }
 
 
-def text(**kwargs):
-    return st.text(
-        st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), **kwargs
+def text(min_size=0, max_size=30):
+    """Any text, line breaks of every kind frequent in it."""
+    character = st.one_of(
+        st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
+        st.sampled_from(LINE_BREAKS),
     )
+    return st.lists(character, min_size=min_size, max_size=max_size).map("".join)
 
 
 segment = st.text("abcdefgh_-.", min_size=1, max_size=6).filter(lambda s: s not in (".", ".."))
@@ -109,8 +119,9 @@ TRICKY = (
         '"x y" z',
         "${x:y}",
         "$$",
-        "\n",
-        "line\nline",
+        *LINE_BREAKS,
+        *(f"line{brk}line" for brk in LINE_BREAKS),
+        *(f"line{brk}" for brk in LINE_BREAKS),
         "{{ x }}",
         "{% if %}",
         "\\",
@@ -120,6 +131,7 @@ TRICKY = (
     ]
     + [f"${{values:{key}}}" for key in USER_VALUES]
     + ["A=${values:multi}", "p/${values:nul}"]
+    + [f"A=${{values:multi_{name}}}" for name in BREAK_NAMES.values()]
 )
 value = st.one_of(st.sampled_from(TRICKY), text(max_size=30))
 context_line = st.builds(
@@ -312,7 +324,9 @@ def test_fuzz_through_real_buildout(tmp_path_factory, mode, command, environment
     buildout = BuildoutDir(directory)
 
     def indent(v):  # a buildout value: continuation lines are indented
-        return "\n  ".join(v.splitlines())  # every line break buildout sees, \r too
+        # at every line break buildout's reader sees (a text file's: \n, \r,
+        # \r\n); the others (U+2028, \x85, \v...) stay inside the value.
+        return "\n  ".join(re.split(r"\r\n|\r|\n", v))
 
     profile = (
         "[buildout]\nparts = d w\n"
@@ -340,7 +354,7 @@ HOSTILE_NAMES = [
     "[s]",
     "__buildout_installed__",
     "<",
-    "x\ny",
+    *(f"x{brk}y" for brk in LINE_BREAKS),
     "_x",
     "configuration.greeting",
     "parameters-json",
@@ -360,8 +374,12 @@ hostile_value = st.one_of(st.sampled_from(list(USER_VALUES.values()) + TRICKY), 
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(parameters=st.dictionaries(hostile_name, hostile_value, max_size=5), greeting=hostile_value)
-def test_fuzz_hostile_parameters_through_real_buildout(tmp_path_factory, parameters, greeting):
+@given(
+    parameters=st.dictionaries(hostile_name, hostile_value, max_size=5),
+    greeting=hostile_value,
+    brk=st.sampled_from(LINE_BREAKS),
+)
+def test_fuzz_hostile_parameters_through_real_buildout(tmp_path_factory, parameters, greeting, brk):
     """Hostile parameter names and values, through slapkit:parameters into a
     wrapper and a template, run twice by real buildout: success or an error
     naming a part; never a traceback, a section of the user's making in
@@ -378,9 +396,8 @@ def test_fuzz_hostile_parameters_through_real_buildout(tmp_path_factory, paramet
     # here it would change which parameters there are.
     parameters = {k: v for k, v in parameters.items() if k != "_"}
     parameters = dict(parameters, greeting=greeting)
-    parameters[
-        f"x\n[evil]\nrecipe = slapkit:mkdirectory\n__buildout_installed__ = {outside}\nz"
-    ] = "v"
+    evil = f"x\n[evil]\nrecipe = slapkit:mkdirectory\n__buildout_installed__ = {outside}\nz"
+    parameters[evil.replace("\n", brk)] = "v"
     params = directory / "parameters.json"
     params.write_text(json.dumps(parameters))
     buildout = BuildoutDir(directory)

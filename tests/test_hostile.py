@@ -608,31 +608,55 @@ inline = {{{{ pw }}}}
 # --- 11. pidfile ------------------------------------------------------------------
 
 
+def wait_until(condition, timeout: float = 30.0):
+    """Poll ``condition`` until it is true or ``timeout`` seconds passed;
+    return its last value (the caller asserts on it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(0.02)
+
+
 def pidfile_wrapper(buildout, tmp_path):
+    """A service under a pidfile that writes its record once it runs (the
+    wrapper has taken the pidfile and exec'd it), then runs until killed."""
     pidfile = tmp_path / "service.pid"
+    record = tmp_path / "record.json"
     buildout.run(f"""
 [buildout]
 parts = service
 [service]
 recipe = slapkit:wrapper
-command-line = {PYTHON} -c "import time; time.sleep(3)"
+command-line = {PYTHON} {RECORD}
+environment =
+  RECORD_TO={record}
+  RECORD_SLEEP=600
 pidfile = {pidfile}
 wrapper-path = {buildout.path("service")}
 """).check()
-    return buildout.path("service"), pidfile
+    return buildout.path("service"), pidfile, record
 
 
 def test_two_wrappers_started_at_once_never_both_run(buildout, tmp_path):
-    wrapper, pidfile = pidfile_wrapper(buildout, tmp_path)
+    wrapper, pidfile, record = pidfile_wrapper(buildout, tmp_path)
     for attempt in range(10):
+        record.unlink(missing_ok=True)
         pair = [subprocess.Popen([str(wrapper)], stderr=subprocess.PIPE) for _ in range(2)]
-        time.sleep(0.5)
-        running = [p for p in pair if p.poll() is None]
         try:
-            assert len(running) == 1, f"attempt {attempt}: {len(running)} copies run"
-            refused = next(p for p in pair if p.poll() is not None)
+            # Both events are awaited, however slow the machine: one copy is
+            # refused (it exits), the other one runs the service (which
+            # writes its record, and runs until killed). Two copies running
+            # would never exit: the wait ends at its deadline, and fails.
+            exited = wait_until(lambda pair=pair: [p for p in pair if p.poll() is not None])
+            assert len(exited) == 1, f"attempt {attempt}: {2 - len(exited)} copies run"
+            (refused,) = exited
             assert refused.returncode == 1
             assert b"already running as pid" in refused.stderr.read()
+            (running,) = [p for p in pair if p is not refused]
+            assert read_record(record, timeout=30)["pid"] == running.pid
+            assert running.poll() is None
         finally:
             for process in pair:
                 process.kill()
@@ -642,11 +666,12 @@ def test_two_wrappers_started_at_once_never_both_run(buildout, tmp_path):
 
 
 def test_a_recycled_pid_in_the_pidfile_does_not_block_the_start(buildout, tmp_path):
-    wrapper, pidfile = pidfile_wrapper(buildout, tmp_path)
+    wrapper, pidfile, record = pidfile_wrapper(buildout, tmp_path)
     pidfile.write_text(f"{os.getpid()}\n")  # alive, and not the service
     process = subprocess.Popen([str(wrapper)])
     try:
-        time.sleep(0.5)
+        # The service's record says it started (a refusal would exit instead).
+        assert read_record(record, timeout=30)["pid"] == process.pid
         assert process.poll() is None
         assert int(pidfile.read_text()) == process.pid
     finally:
@@ -655,7 +680,7 @@ def test_a_recycled_pid_in_the_pidfile_does_not_block_the_start(buildout, tmp_pa
 
 
 def test_a_symlink_planted_at_the_pidfile_is_not_written_through(buildout, tmp_path):
-    wrapper, pidfile = pidfile_wrapper(buildout, tmp_path)
+    wrapper, pidfile, record = pidfile_wrapper(buildout, tmp_path)
     target = tmp_path / "target"
     target.write_text("keep")
     pidfile.symlink_to(target)
@@ -663,7 +688,9 @@ def test_a_symlink_planted_at_the_pidfile_is_not_written_through(buildout, tmp_p
     tmp.symlink_to(target)  # where 0.1.0 wrote first
     process = subprocess.Popen([str(wrapper)])
     try:
-        time.sleep(0.5)
+        # The pidfile is written before the service starts: its record is
+        # the event after which a write through the link would have happened.
+        assert read_record(record, timeout=30)["pid"] == process.pid
         assert target.read_text() == "keep"
         assert int(pidfile.read_text()) == process.pid
     finally:

@@ -56,6 +56,31 @@ eggs =
 """
 
 
+@pytest.fixture(autouse=True)
+def empty_index(tmp_path_factory, monkeypatch):
+    """No test here reads a package index on the network: zc.buildout's
+    default index is an empty local directory, for the buildouts forked from
+    this process and for those run as programs (``slapkit deploy``). Where a
+    profile looks an egg up, it also says so itself (``offline_options``);
+    zc.buildout.easy_install.working_set, which the promise.plugin recipes
+    call, honours none of that (see the xfail test below): this fixture is
+    what keeps them off the network."""
+    import zc.buildout.easy_install as easy_install
+
+    index = tmp_path_factory.mktemp("empty-index")
+    url = index.as_uri() + "/"
+    monkeypatch.setenv("buildout_testing_index_url", url)
+    monkeypatch.setattr(easy_install, "default_index_url", url)
+    monkeypatch.setattr(easy_install, "_indexes", {})  # none made for another index
+    return index
+
+
+def offline_options(index) -> str:
+    """[buildout] options of a profile whose parts look up eggs: from what
+    is installed only (zc.buildout's options for that)."""
+    return f"offline = true\nindex = {index.as_uri()}/\nfind-links =\nallow-hosts =\n"
+
+
 @pytest.fixture
 def partition(tmp_path):
     directory = tmp_path / "partition"
@@ -170,18 +195,36 @@ def test_a_launcher_that_fails_is_one_failing_line(tmp_path, monkeypatch):
     ]
 
 
-def test_eggs_put_their_paths_first_and_a_missing_one_is_an_error(buildout):
+def eggs_profile(buildout, index, eggs):
+    return (
+        f"[buildout]\nparts = p\n{offline_options(index)}[p]\nrecipe = slapkit:promise.plugin\n"
+        f"output = {buildout.path('p.py')}\nmodule = a.b\neggs = {eggs}\n"
+    )
+
+
+def test_eggs_put_their_paths_first_and_a_missing_one_is_an_error(buildout, empty_index):
     import jinja2
 
-    def profile(eggs):
-        return (
-            f"[buildout]\nparts = p\n[p]\nrecipe = slapkit:promise.plugin\n"
-            f"output = {buildout.path('p.py')}\nmodule = a.b\neggs = {eggs}\n"
-        )
-
-    buildout.run(profile("Jinja2")).check()
+    buildout.run(eggs_profile(buildout, empty_index, "Jinja2")).check()
     source = buildout.path("p.py").read_text()
     location = os.path.dirname(os.path.dirname(jinja2.__file__))
     assert f"sys.path[0:0] = [{location!r}" in source
-    result = buildout.run(profile("no-such-distribution-here"))
+    result = buildout.run(eggs_profile(buildout, empty_index, "no-such-distribution-here"))
     assert not result.ok and "[p] eggs: cannot find them" in result.output
+    assert "Reading http" not in result.output  # no index on the network was read
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="src bug: slapkit:promise.plugin looks its eggs up with "
+    "zc.buildout.easy_install.working_set(), which reads zc.buildout's default package "
+    "index (https://pypi.org/simple/, then the whole index) for an egg it does not find, "
+    "whatever [buildout] offline, index, find-links and allow-hosts say",
+)
+def test_a_missing_egg_is_looked_for_in_what_is_installed_only(buildout, empty_index):
+    result = buildout.run(eggs_profile(buildout, empty_index, "no-such-distribution-here"))
+    assert not result.ok and "[p] eggs: cannot find them" in result.output
+    # zc.buildout's default index (an empty local directory here, PyPI in
+    # production) was not read: the profile says offline = true.
+    assert "Couldn't find index page" not in result.output, result.output
+    assert "Scanning index of all packages" not in result.output, result.output

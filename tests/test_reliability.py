@@ -1,15 +1,17 @@
 """Crash safety, convergence, faults, injection and secrets, on real buildout runs."""
 
 import errno
+import itertools
 import json
 import os
 import random
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
-import time
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -61,48 +63,123 @@ def hello_web(buildout, port: int, greeting: str, extension: bool = False) -> No
     )
 
 
-def output_window(buildout) -> int:
-    """How many lines a run prints (one as each part's update begins, one
-    for each file written)."""
-    return buildout.run().check().output.count("\n")
+# Every call that changes the disk, as the forked buildout makes it: a kill
+# point is "just before the Nth of them", the same point whatever the speed
+# of the machine.
+_MUTATING = (
+    "write", "fsync", "fdatasync", "rename", "replace", "unlink", "remove", "rmdir",
+    "mkdir", "chmod", "fchmod", "chown", "symlink", "link", "truncate", "ftruncate", "utime",
+)  # fmt: skip
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def _mutations(record_fd: int, kill_at: int = 0):
+    """In the forked buildout only: write one line naming each call that
+    changes the disk to ``record_fd`` and, when ``kill_at`` is given, SIGKILL
+    the process just before the ``kill_at``-th of them."""
+
+    def setup():
+        import builtins
+        import io
+        import signal
+
+        count = 0
+        write, kill, real_open, real_os_open = os.write, os.kill, io.open, os.open
+
+        def event(kind, where):
+            nonlocal count
+            count += 1
+            write(record_fd, f"{kind} {where!r}\n".encode())
+            if count == kill_at:
+                kill(os.getpid(), signal.SIGKILL)
+
+        def wrap(name, original):
+            def call(*args, **kwargs):
+                event(f"os.{name}", args[0] if args else "")
+                return original(*args, **kwargs)
+
+            return call
+
+        for name in _MUTATING:
+            if hasattr(os, name):
+                setattr(os, name, wrap(name, getattr(os, name)))
+
+        def os_open(path, flags, *args, **kwargs):
+            if flags & _WRITE_FLAGS:
+                event("os.open", path)
+            return real_os_open(path, flags, *args, **kwargs)
+
+        def open_(file, mode="r", *args, **kwargs):
+            if not any(letter in mode for letter in "wax+"):
+                return real_open(file, mode, *args, **kwargs)
+            event(f"open-{mode}", file)
+            stream = real_open(file, mode, *args, **kwargs)
+            event(f"opened-{mode}", file)  # nothing written yet ("w": truncated)
+            return stream
+
+        os.open = os_open
+        io.open = builtins.open = open_
+
+    return setup
+
+
+def _recorded_run(buildout, kill_at: int = 0):
+    """(return code, [the kind of each call that changed the disk, in order])."""
+    with tempfile.TemporaryFile() as record:
+        result = buildout.start(setup=_mutations(record.fileno(), kill_at)).wait()
+        record.seek(0)
+        kinds = [line.split(" ", 1)[0] for line in record.read().decode().splitlines()]
+    return result, kinds
 
 
 @pytest.mark.parametrize("extension", [False, True], ids=["plain", "extension"])
-def test_sigkill_at_random_points_never_leaves_a_partial_file(buildout, extension):
+def test_sigkill_at_every_kind_of_point_never_leaves_a_partial_file(buildout, extension):
     """Without slapkit's extension zc.buildout's own .installed.cfg may be
     cut (counted, set aside, converged); with it, never."""
     inputs = [(18001, "Hello A"), (18002, "Hello B \u00e9\n$(id)")]
     states = []
-    kill_points = KILL_POINTS if not extension else max(1, KILL_POINTS // 2)
     for port, greeting in inputs:
         hello_web(buildout, port, greeting, extension)
         buildout.run().check()
         states.append(contents(buildout.directory))
     password = buildout.path("srv", "admin-password").read_text()
-    # Kills are aimed at the window where buildout updates parts, from its
-    # first line to its end (about 10 ms of 0.25 s): before it, it only
-    # reads the profile and constructs the recipes, which write nothing here.
-    # So a kill comes right after a random line of the run's output.
-    windows = []
+    # The calls that change the disk in a run going to each input, counted
+    # in two runs each: the same sequence every time (nothing here depends
+    # on time), so the Nth call is one known point of the run.
+    sequences = {}
     for target in (0, 1, 0, 1):
         hello_web(buildout, *inputs[target], extension)
-        windows.append(output_window(buildout))
-    lines = min(w for w in windows)
-
-    rng = random.Random(20261124)
-    kills = attempts = bookkeeping_cut = temporaries_left = 0
-    target = 0
-    while kills < kill_points and attempts < kill_points * 4:
-        attempts += 1
-        target = 1 - target
+        result, kinds = _recorded_run(buildout)
+        result.check()
+        assert sequences.setdefault(target, kinds) == kinds, "the run is not deterministic"
+    # Kill points, the runs alternating between the two inputs (each one
+    # changes files): just before the Nth call, N spread evenly over each
+    # run, and before the first call of every kind, so every step of a write
+    # (open, fsync, chmod, rename, unlink of the old wrapper, buildout's
+    # .installed.cfg) is hit.
+    wanted = KILL_POINTS if not extension else max(1, KILL_POINTS // 2)
+    plan = []
+    for target in (0, 1):
+        length = len(sequences[target])
+        count = min(length, max(1, wanted // 2))
+        points = {1 + n * length // count for n in range(count)}
+        for kind in set(sequences[target]):  # and before the first call of every kind
+            points.add(1 + sequences[target].index(kind))
+        plan.append([(target, point) for point in sorted(points)])
+    plan = [point for pair in itertools.zip_longest(*plan) for point in pair if point]
+    killed_before = set()
+    bookkeeping_cut = temporaries_left = 0
+    current = 1  # the input of the last run
+    for kills, (target, kill_at) in enumerate(plan, 1):
+        if target == current:  # a run from the other input, to change files
+            hello_web(buildout, *inputs[1 - target], extension)
+            buildout.run().check()
+        current = target
         hello_web(buildout, *inputs[target], extension)
-        running = buildout.start()
-        # after a random line: inside the update of a random part
-        running.wait_for_output(lines=rng.randint(1, lines))
-        time.sleep(rng.uniform(0, 0.002))
-        if not running.kill():
-            continue  # it had not begun its work, or had finished: not a kill point
-        kills += 1
+        result, kinds = _recorded_run(buildout, kill_at)
+        assert result.returncode == -signal.SIGKILL, f"kill {kills} did not land:\n{result.output}"
+        assert kinds == sequences[target][:kill_at], f"kill {kills}: another sequence of calls"
+        killed_before.add(kinds[-1])
         now = contents(buildout.directory)
         for path, data in now.items():
             if TEMPORARY.match(os.path.basename(path)):
@@ -118,13 +195,16 @@ def test_sigkill_at_random_points_never_leaves_a_partial_file(buildout, extensio
             bookkeeping_cut += 1
         buildout.run().check()  # the next run converges, leaving no temporary
         assert contents(buildout.directory) == states[target], f"kill {kills}: did not converge"
-    assert kills >= kill_points, f"only {kills} kills landed in {attempts} runs"
+    assert len(set(plan)) == len(plan) >= min(wanted, 20)  # distinct points, all landed
+    assert {"os.open", "os.fsync", "os.fchmod", "os.rename", "os.unlink"} <= killed_before
     assert buildout.path("srv", "admin-password").read_text() == password
     if extension:
         assert bookkeeping_cut == 0, f".installed.cfg cut {bookkeeping_cut} times"
+    else:  # killed just after buildout truncated it to rewrite it
+        assert "opened-w" in killed_before and bookkeeping_cut > 0
     print(
-        f"\n{kills} kill points in {attempts} runs; buildout's .installed.cfg cut "
-        f"{bookkeeping_cut} times; {temporaries_left} temporaries left by a kill, all removed"
+        f"\n{len(plan)} kill points (before {sorted(killed_before)}); buildout's .installed.cfg "
+        f"cut {bookkeeping_cut} times; {temporaries_left} temporaries left by a kill, all removed"
     )
 
 

@@ -1,3 +1,4 @@
+import errno
 import os
 import stat
 
@@ -333,3 +334,76 @@ def test_bad_input_is_a_user_error(buildout, options, message):
     assert result.returncode != 0
     assert f"Error: {message}" in result.output
     assert "Traceback" not in result.output
+
+
+# --- a file another part of the new configuration writes is never removed ----------------
+
+
+def one_config(part: str, output, options: str) -> str:
+    return f"[buildout]\nparts = {part}\n[{part}]\nrecipe = slapkit:jinja2\noutput = {output}\n{options}\n"
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        ("renamed", "inline = port 8080"),  # the part renamed
+        ("config", "inline = port {{ port }}\ncontext = raw port 8080"),  # its options changed
+    ],
+    ids=["renamed", "options-changed"],
+)
+def test_an_output_the_new_part_writes_is_neither_removed_nor_rewritten(buildout, second):
+    output = buildout.path("service.conf")
+    buildout.run(one_config("config", output, "inline = port 8080")).check()
+    before = os.stat(output)
+    part, options = second
+    result = buildout.run(one_config(part, output, options)).check()
+    assert "Uninstalling config." in result.output and f"Installing {part}." in result.output
+    assert output.read_text() == "port 8080"
+    after = os.stat(output)  # the same file, not deleted then written again
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert "removed" not in result.output and "created" not in result.output
+
+
+def _disk_full():
+    """In the forked buildout only: every fsync fails as on a full disk."""
+
+    def fsync(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    os.fsync = fsync
+
+
+def test_an_output_is_kept_when_the_part_that_writes_it_now_fails(buildout):
+    """zc.buildout uninstalls the old part before it installs the renamed
+    one: when that install fails (a full disk), the old file is still there."""
+    output = buildout.path("service.conf")
+    buildout.run(one_config("config", output, "inline = port 8080")).check()
+    buildout.write(one_config("renamed", output, "inline = port 8081"))
+    result = buildout.run_with(_disk_full)
+    assert not result.ok and "Uninstalling config." in result.output
+    assert "No space left on device" in result.output
+    assert output.read_text() == "port 8080"
+
+
+# --- the octal mode: the whole of 0o7777 ---------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["2750", "1777", "0o4755", "7777"])
+def test_setgid_setuid_and_sticky_modes_are_applied(buildout, mode):
+    output = buildout.path("out")
+    text = profile(f"inline = x\noutput = {output}\nmode = {mode}")
+    buildout.run(text).check()
+    assert stat.S_IMODE(output.stat().st_mode) == int(mode.removeprefix("0o"), 8)
+    before = snapshot(buildout.directory)
+    buildout.run().check()
+    assert snapshot(buildout.directory) == before  # found right: not written again
+
+
+@pytest.mark.parametrize("mode", ["10000", "0o17777", "-1"])
+def test_a_mode_past_0o7777_is_refused_naming_part_and_option(buildout, mode):
+    output = buildout.path("out")
+    result = buildout.run(profile(f"inline = x\noutput = {output}\nmode = {mode}"))
+    assert result.returncode == 1
+    assert f"Error: [config] mode: '{mode}' is not an octal file mode" in result.output
+    assert "Traceback" not in result.output
+    assert not output.exists()

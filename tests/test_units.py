@@ -239,7 +239,9 @@ def test_deploy_on_a_terminal_rewrites_one_progress_line(tmp_path):
     import pty
 
     profile = tmp_path / "instance.cfg"
-    profile.write_text("[buildout]\nparts = d\n[d]\nrecipe = slapkit:mkdirectory\netc = etc\n")
+    profile.write_text(
+        "[buildout]\nparts = d\n[d]\nrecipe = slapkit:mkdirectory\netc = ${buildout:directory}/etc\n"
+    )
     partition = tmp_path / "partition"
     main, secondary = pty.openpty()
     try:
@@ -332,3 +334,38 @@ def test_same_parts_is_true_exactly_for_the_recorded_parts_in_any_order(recorded
     for parts in sequence:
         expected = sorted(parts.split()) == sorted(recorded.split())
         assert _same_parts(parts, record) is expected, parts
+
+
+# --- options ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "brk", ["\r", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+)
+def test_option_lines_are_split_at_buildouts_line_break_only(brk):
+    from slapkit.core.options import PartOptions
+
+    opts = PartOptions("p", {"environment": f"A=x{brk}LD_PRELOAD=/evil\n  B=y"})
+    assert opts.lines("environment") == [f"A=x{brk}LD_PRELOAD=/evil", "B=y"]
+    assert opts.assignments("environment") == [("A", f"x{brk}LD_PRELOAD=/evil"), ("B", "y")]
+
+
+@pytest.mark.parametrize(
+    "text, mode",
+    [("0", 0), ("2750", 0o2750), ("1777", 0o1777), ("0o4755", 0o4755), ("7777", 0o7777)],
+)
+def test_an_octal_mode_takes_the_whole_of_0o7777(text, mode):
+    from slapkit.core.options import PartOptions
+
+    assert PartOptions("p", {"mode": text}).mode() == mode
+
+
+@pytest.mark.parametrize("text", ["10000", "0o17777", "-1", "8", "0x9", "rw"])
+def test_an_octal_mode_past_0o7777_is_refused(text):
+    import zc.buildout
+
+    from slapkit.core.options import PartOptions
+
+    with pytest.raises(zc.buildout.UserError) as error:
+        PartOptions("p", {"mode": text}).mode()
+    assert str(error.value) == f"[p] mode: {text!r} is not an octal file mode"

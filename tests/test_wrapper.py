@@ -1,5 +1,7 @@
+import errno
 import json
 import os
+import select
 import stat
 import subprocess
 import sys
@@ -159,12 +161,17 @@ def test_wait_for_files_waits_then_runs(buildout, tmp_path):
         text=True,
     )
     try:
-        time.sleep(0.8)
+        # It says it waits (the event that comes after it looked for the
+        # files): from then on it has not run the program, and must not.
+        said, _, _ = select.select([process.stderr], [], [], 30)
+        assert said, "the wrapper never said that it waits"
+        first = process.stderr.readline()
+        assert "waiting for" in first and str(ready) in first
         assert process.poll() is None and not record.exists()
         ready.write_text("")
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=30) == 0
         assert read_record(record)["pid"] == process.pid
-        stderr = process.stderr.read()
+        stderr = first + process.stderr.read()
         assert stderr.count("waiting for") == 1
         assert str(ready) in stderr
     finally:
@@ -341,3 +348,124 @@ def test_bad_input_is_a_user_error_and_writes_no_wrapper(buildout, options, mess
     assert "Traceback" not in result.output
     service = buildout.path("etc", "service")
     assert not service.exists() or list(service.iterdir()) == []
+
+
+# --- a wrapper that holds a generated secret is its user's only -------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        "command-line = {python} {record}\nenvironment = TOKEN=${{password:passwd}}",
+        "command-line = {python} {record} --token=${{password:passwd}}",
+        "command-line = {python} {record} --token=${{password:passwd}}\nhash-files = {config}",
+    ],
+    ids=["environment", "argument", "hashed"],
+)
+def test_a_wrapper_holding_a_generated_secret_is_mode_0700(buildout, tmp_path, options):
+    config = tmp_path / "service.conf"
+    config.write_text("x")
+    text = wrapper_profile(
+        buildout, options.format(python=PYTHON, record=RECORD, config=config)
+    ).replace("[directory]", "[password]\nrecipe = slapkit:generate.password\n\n[directory]")
+    buildout.run(text).check()
+    (wrapper,) = buildout.path("etc", "service").iterdir()
+    password = buildout.path("parts", "password").read_text()
+    assert password in wrapper.read_text()
+    assert stat.S_IMODE(wrapper.stat().st_mode) == 0o700
+    # and it stays so when a run finds it otherwise
+    wrapper.chmod(0o750)
+    buildout.run().check()
+    (wrapper,) = buildout.path("etc", "service").iterdir()
+    assert stat.S_IMODE(wrapper.stat().st_mode) == 0o700
+
+
+# --- a wrapper another part of the new configuration writes is never removed -------------
+
+
+def _disk_full():
+    """In the forked buildout only: every fsync fails as on a full disk."""
+
+    def fsync(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    os.fsync = fsync
+
+
+def service_options(tmp_path, hashed: bool) -> str:
+    config = tmp_path / "service.conf"
+    config.write_text("x")
+    return f"command-line = {PYTHON} {RECORD}\n" + (f"hash-files = {config}\n" if hashed else "")
+
+
+@pytest.mark.parametrize("hashed", [False, True], ids=["plain", "hashed"])
+def test_a_wrapper_the_changed_part_writes_is_neither_removed_nor_rewritten(
+    buildout, tmp_path, hashed
+):
+    options = service_options(tmp_path, hashed)
+    buildout.run(wrapper_profile(buildout, options)).check()
+    (wrapper,) = buildout.path("etc", "service").iterdir()
+    before = os.stat(wrapper)
+    # An option changed that does not change the script: zc.buildout
+    # uninstalls the part, then installs it again.
+    result = buildout.run(wrapper_profile(buildout, options + "wait-for-files =\n")).check()
+    assert "Uninstalling service." in result.output and "Installing service." in result.output
+    assert [p.name for p in buildout.path("etc", "service").iterdir()] == [wrapper.name]
+    after = os.stat(wrapper)  # the same file, not deleted then written again
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert "removed" not in result.output and "created" not in result.output
+
+
+@pytest.mark.parametrize("hashed", [False, True], ids=["plain", "hashed"])
+def test_a_wrapper_a_renamed_part_writes_is_kept_until_it_is_replaced(buildout, tmp_path, hashed):
+    """The renamed part's script differs (it names its part): zc.buildout
+    uninstalls the old part first, and when the new one then fails (a full
+    disk) the old wrapper is still there; when it succeeds, it replaces it."""
+    options = service_options(tmp_path, hashed)
+    buildout.run(wrapper_profile(buildout, options)).check()
+    (wrapper,) = buildout.path("etc", "service").iterdir()
+    old = wrapper.read_text()
+    buildout.write(
+        wrapper_profile(buildout, options, part="web").replace(
+            f"wrapper-path = {buildout.path('etc', 'service', 'web')}\n",
+            f"wrapper-path = {buildout.path('etc', 'service', 'service')}\n",
+        )
+    )
+    failed = buildout.run_with(_disk_full)
+    assert not failed.ok and "Uninstalling service." in failed.output
+    assert "No space left on device" in failed.output
+    assert [p.name for p in buildout.path("etc", "service").iterdir()] == [wrapper.name]
+    assert wrapper.read_text() == old
+    buildout.run().check()
+    (new,) = buildout.path("etc", "service").iterdir()
+    assert "for part [web]" in new.read_text()
+
+
+# --- a user's value is one environment value, whatever line breaks it holds --------------
+
+
+@pytest.mark.parametrize(
+    "separator",
+    ["\u2028", "\u2029", "\x85", "\x1c", "\x1d", "\x1e", "\v", "\f"],
+    ids=lambda s: f"U+{ord(s):04X}",
+)
+def test_a_unicode_line_break_in_a_user_value_adds_no_environment_variable(
+    buildout, tmp_path, separator
+):
+    record = tmp_path / "record.json"
+    value = f"x{separator}LD_PRELOAD=/evil"
+    parameters = tmp_path / "parameters.json"
+    parameters.write_text(json.dumps({"a": value}))
+    text = wrapper_profile(
+        buildout,
+        f"command-line = {PYTHON} {RECORD}\nenvironment =\n  RECORD_TO={record}\n  A=${{p:a}}",
+    ).replace(
+        "[directory]",
+        f"[p]\nrecipe = slapkit:parameters\nparameters-file = {parameters}\na =\n\n[directory]",
+    )
+    buildout.run(text).check()
+    result = run_wrapper(buildout.path("etc", "service", "service"))
+    assert result.returncode == 0, result.stderr
+    env = read_record(record)["env"]
+    assert env["A"] == value
+    assert "LD_PRELOAD" not in env

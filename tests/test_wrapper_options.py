@@ -169,11 +169,23 @@ sys.exit(3)
 """
 
 
-def wait_for(path, timeout=10):
+def wait_until(condition, timeout=30):
+    """Poll ``condition`` until it is true or ``timeout`` seconds passed;
+    return its last value (the caller asserts on it)."""
     deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.05)
+    while True:
+        value = condition()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(0.02)
+
+
+def wait_for(path, timeout=30):
+    assert wait_until(path.exists, timeout), f"{path} never appeared"
+
+
+def text_of(path):
+    return path.read_text() if path.exists() else ""
 
 
 def test_redirected_output_is_reopened_on_rotation_and_the_signal_passed_on(buildout):
@@ -187,7 +199,9 @@ def test_redirected_output_is_reopened_on_rotation_and_the_signal_passed_on(buil
     process = subprocess.Popen([str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_for(buildout.path("m.ready"))
-        time.sleep(0.2)
+        # The wrapper copies the command's output to the files through pipes:
+        # it gets there a little after the command wrote it.
+        wait_until(lambda: (text_of(log), text_of(errors)) == ("to stdout\n", "to stderr\n"))
         assert log.read_text() == "to stdout\n"
         assert errors.read_text() == "to stderr\n"
         os.rename(log, buildout.path("out.log.1"))  # what logrotate does
