@@ -1,5 +1,7 @@
 import stat
 
+import pytest
+
 from buildout_harness import snapshot
 
 PROFILE = """
@@ -115,3 +117,40 @@ def test_option_change_keeps_existing_directories(buildout):
     buildout.run(profile(f"data = {data}\nlog = {buildout.path('log')}")).check()
     assert (data / "file").read_text() == "kept"
     assert buildout.path("log").is_dir()
+
+
+@pytest.mark.parametrize("mode", ["2750", "1777", "0o3770", "7777"])
+def test_setgid_setuid_and_sticky_modes_are_applied(buildout, mode):
+    shared = buildout.path("a", "shared")
+    buildout.run(profile(f"mode = {mode}\nshared = {shared}")).check()
+    expected = int(mode.removeprefix("0o"), 8)
+    assert mode_of(shared) == expected
+    assert mode_of(buildout.path("a")) == expected
+
+
+@pytest.mark.parametrize("mode", ["10000", "0o17777", "-1"])
+def test_a_mode_past_0o7777_is_refused_naming_part_and_option(buildout, mode):
+    result = buildout.run(profile(f"mode = {mode}\nshared = {buildout.path('shared')}"))
+    assert result.returncode == 1
+    assert f"Error: [directory] mode: '{mode}' is not an octal file mode" in result.output
+    assert "Traceback" not in result.output
+    assert not buildout.path("shared").exists()
+
+
+def test_a_relative_value_is_an_error_naming_the_option_and_the_near_miss(buildout):
+    """``mdoe = 0700`` (a misspelled ``mode``) made a directory ``0700``."""
+    text = (
+        "[buildout]\nparts = d\n[d]\nrecipe = slapkit:mkdirectory\n"
+        f"etc = {buildout.path('etc')}\nmdoe = 0700\n"
+    )
+    result = buildout.run(text)
+    assert not result.ok and "Traceback" not in result.output
+    assert (
+        "Error: [d] mdoe: '0700' is not an absolute path (every option but mode names a "
+        "directory); did you mean 'mode'?" in result.output
+    )
+    assert not buildout.path("0700").exists() and not buildout.path("etc").exists()
+    result = buildout.run(text.replace("mdoe = 0700", "logs = var/log"))
+    assert "Error: [d] logs: 'var/log' is not an absolute path" in result.output
+    assert "did you mean" not in result.output
+    assert not buildout.path("var").exists()
