@@ -214,13 +214,6 @@ def test_eggs_put_their_paths_first_and_a_missing_one_is_an_error(buildout, empt
     assert "Reading http" not in result.output  # no index on the network was read
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: slapkit:promise.plugin looks its eggs up with "
-    "zc.buildout.easy_install.working_set(), which reads zc.buildout's default package "
-    "index (https://pypi.org/simple/, then the whole index) for an egg it does not find, "
-    "whatever [buildout] offline, index, find-links and allow-hosts say",
-)
 def test_a_missing_egg_is_looked_for_in_what_is_installed_only(buildout, empty_index):
     result = buildout.run(eggs_profile(buildout, empty_index, "no-such-distribution-here"))
     assert not result.ok and "[p] eggs: cannot find them" in result.output
