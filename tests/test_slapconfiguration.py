@@ -606,3 +606,30 @@ def test_jsonschema_parameter_that_utf8_cannot_encode(buildout):
     buildout.run(text).check()
     assert snapshot(buildout.path(".slapkit")) == before
     assert json.loads(buildout.path("out.txt").read_text())["name"] == "odd-\udc80"
+
+
+def test_resource_file_only_from_the_partition_and_a_bad_one_is_a_clear_error(buildout):
+    """slapgrid writes ``.slapos-resource`` into the partition: one in a shared
+    parent (such as /tmp) injects nothing; a deep or malformed one in the
+    partition is an error naming it, never a traceback."""
+    shared = buildout.path("..", ".slapos-resource")
+    shared.write_text(json.dumps({"tap": {"ipv4_addr": "6.6.6.6"}}))
+    out = template(buildout, "{{ s.get('tap-ipv4-addr', 'none') }}", "section s slap-configuration")
+    buildout.run(profile(buildout, more=out)).check()
+    assert buildout.path("out.txt").read_text() == "none"
+    assert "6.6.6.6" not in installed(buildout)
+    for content in ("[" * 100_000 + "]" * 100_000, '{"tap": ', b'{"a": "\xff"}'):
+        resource = buildout.path(".slapos-resource")
+        if isinstance(content, bytes):
+            resource.write_bytes(content)
+        else:
+            resource.write_text(content)
+        result = buildout.run(profile(buildout, more=out))
+        assert not result.ok, content[:20]
+        assert "Traceback" not in result.output and "RecursionError" not in result.output
+        assert "[slap-configuration]" in result.output
+        assert ".slapos-resource" in result.output, result.output
+    resource.unlink()
+    os.mkfifo(resource)  # never opened: a run does not hang on it
+    result = buildout.run(profile(buildout, more=out))
+    assert not result.ok and "not a regular file" in result.output, result.output

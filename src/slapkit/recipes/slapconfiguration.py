@@ -11,10 +11,12 @@ from typing import Any
 
 from slapkit.core import BaseRecipe
 from slapkit.core.concealment import conceal
+from slapkit.core.files import read_regular_file
 from slapkit.core.secrets import holds_secret, register_secret
 from slapkit.core.served_objects import as_text, remember
 from slapkit.core.user_values import register_user_values
 from slapkit.instance.answer import InstanceAnswer
+from slapkit.instance.sources import SourceError, check_depth
 from slapkit.recipes.parameters import PREFIX, buildout_text, is_plain_option_name, secret_texts
 
 # What the cookbook's slapconfiguration reads (both spellings), and what
@@ -55,7 +57,7 @@ TITLES = (
     ("root_instance_short_title", "root-instance-short-title", "UNKNOWN"),
 )
 # slapos format's per-partition resource file (tap and tun addresses…),
-# looked for in the buildout directory and above it.
+# which slapgrid writes into the partition (the buildout directory).
 RESOURCE_FILE = ".slapos-resource"
 SERIALISED_KEY = "_"
 
@@ -233,19 +235,27 @@ class SlapConfiguration(BaseRecipe):
         return storage
 
     def _resources(self) -> dict[str, Any]:
-        directory = os.path.abspath(self.directory)
-        while True:
-            path = os.path.join(directory, RESOURCE_FILE)
-            if os.path.isfile(path):
-                break
-            if directory == os.path.dirname(directory):
-                return {}
-            directory = os.path.dirname(directory)
+        """What slapgrid's ``.slapos-resource`` of this partition holds: read
+        in the buildout directory only (never in a parent, which other users
+        may share), as a regular file (no symlink followed, no FIFO opened)."""
+        path = os.path.join(os.path.abspath(self.directory), RESOURCE_FILE)
         try:
-            with open(path, encoding="utf-8") as stream:
-                resources = json.load(stream)
-        except (OSError, ValueError) as exc:
-            raise self.error("storage-home", f"cannot read {path!r}: {exc}") from None
+            data = read_regular_file(path)
+        except OSError as exc:
+            raise self.error("recipe", f"cannot read {path!r}: {exc.strerror}") from None
+        if data is None:
+            if os.path.lexists(path):
+                raise self.error(
+                    "recipe", f"{path!r} is not a regular file (a symlink, a FIFO?): remove it"
+                )
+            return {}
+        try:
+            resources = json.loads(data.decode("utf-8"))
+            check_depth(resources)
+        except SourceError as exc:  # nested deeper than a parameter may be
+            raise self.error("recipe", f"cannot use {path!r}: {exc}") from None
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, absurdly deep
+            raise self.error("recipe", f"cannot use {path!r}: it is not JSON text") from None
         if not isinstance(resources, dict):
             return {}
         return {
