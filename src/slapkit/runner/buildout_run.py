@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from slapkit.core.partition_state import STATE_DIR
+from slapkit.core.partition_state import state_directory
+from slapkit.runner.display import shown
 
 _PART_LINE = re.compile(r"^(Installing|Updating|Uninstalling) (.+)\.$")
 _CHANGE_LINE = re.compile(r"^\S+: (created|updated|removed|published|converted) ")
@@ -41,11 +44,10 @@ def run_buildout(
         "-c",
         "buildout.cfg",
     ]
-    log_path = partition / STATE_DIR / "buildout.log"
     changes: list[str] = []
     warnings: list[str] = []
     lines: list[str] = []
-    with open(log_path, "w", encoding="utf-8") as log:
+    with open(new_log(partition, "buildout.log"), "w", encoding="utf-8") as log:
         process = subprocess.Popen(
             command,
             cwd=partition,
@@ -53,18 +55,20 @@ def run_buildout(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            encoding="utf-8",
+            errors="replace",
             umask=0o027,
         )
         assert process.stdout is not None
         count = 0
         for line in process.stdout:
-            log.write(line)
             line = line.rstrip("\n")
+            log.write(shown(line) + "\n")
             lines.append(line)
             match = _PART_LINE.match(line)
             if match:
                 count += 1
-                progress(f"[{count}] {match.group(1)} {match.group(2)}")
+                progress(f"[{count}] {match.group(1)} {shown(match.group(2))}")
             elif _CHANGE_LINE.match(line):
                 changes.append(line)
             unused = _UNUSED_OPTIONS.match(line)
@@ -73,6 +77,23 @@ def run_buildout(
         returncode = process.wait()
     error = "" if returncode == 0 else buildout_error(lines, verbose)
     return BuildoutRun(returncode == 0, changes, error, warnings)
+
+
+def new_log(partition: Path, name: str) -> int:
+    """A descriptor of a new, empty ``.slapkit/NAME`` (0600), open to write.
+
+    The file is made afresh (exclusively, under a temporary name) and renamed
+    over whatever stood there: a symlink planted there is replaced, never
+    written through, and a FIFO never opened."""
+    state = state_directory(str(partition))
+    fd, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=state)
+    try:
+        os.rename(temporary, os.path.join(state, name))
+    except BaseException:
+        os.close(fd)
+        os.unlink(temporary)
+        raise
+    return fd
 
 
 _SECTION_LINE = re.compile(r"\s+Getting section (.+)\.$")

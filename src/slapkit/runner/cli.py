@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from slapkit.runner.deploy import Deployment, deploy, failed_services
+from slapkit.runner.display import shown, shown_lines
 from slapkit.runner.local_master import LocalMaster, MasterInputError, checked_address, read_shared
 from slapkit.runner.partition import DeployError, collect_parameters
 from slapkit.runner.promises import run_plugins, run_promises
@@ -106,13 +107,17 @@ def main(argv: list[str] | None = None) -> int:
             return _status(args.partition)
         return _stop(args.partition)
     except DeployError as exc:
-        print(f"slapkit: {exc}", file=sys.stderr)
+        print(f"slapkit: {shown(exc)}", file=sys.stderr)
         return 2
     except xmlrpc.client.Fault as exc:
-        print(f"slapkit: supervisord refused: {exc.faultString}", file=sys.stderr)
+        print(f"slapkit: supervisord refused: {shown(exc.faultString)}", file=sys.stderr)
         return 1
-    except (RuntimeError, OSError) as exc:
-        print(f"slapkit: {exc}", file=sys.stderr)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"slapkit: {shown(where + (exc.strerror or str(exc)))}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        print(f"slapkit: {shown(exc)}", file=sys.stderr)
         return 1
 
 
@@ -122,12 +127,13 @@ def _deploy(args: argparse.Namespace) -> int:
     interactive = sys.stdout.isatty()
 
     def progress(line: str) -> None:
+        line = shown(line)
         if interactive:
             print(f"\r\033[K{line}", end="", flush=True)
         else:
             print(line, flush=True)
 
-    print(f"slapkit deploy {args.profile} -> {args.partition}", flush=True)
+    print(f"slapkit deploy {shown(args.profile)} -> {shown(args.partition)}", flush=True)
     result = deploy(
         args.profile,
         args.partition,
@@ -144,9 +150,15 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _local_master(args: argparse.Namespace) -> LocalMaster:
+    software_type = args.software_type.strip()
+    if shown(software_type) != software_type:
+        # A name: it would make lines of its own in buildout's output and log.
+        raise DeployError(
+            f"--software-type {shown(repr(software_type))}: holds a control character"
+        )
     try:
         return LocalMaster(
-            software_type=args.software_type.strip() or "default",
+            software_type=software_type or "default",
             ipv4=checked_address("--ipv4", args.ipv4, 4),
             ipv6=None if args.ipv6 is None else checked_address("--ipv6", args.ipv6, 6),
             title=args.title,
@@ -165,10 +177,10 @@ def _migrate(args: argparse.Namespace) -> int:
 def _status(partition: Path) -> int:
     supervisor = Supervisor(partition, PARTITION_ID)
     if not supervisor.is_running():
-        print(f"{supervisor.partition}: not running")
+        print(f"{shown(supervisor.partition)}: not running")
         return 3
     now = time.time()
-    print(f"partition    {supervisor.partition}")
+    print(f"partition    {shown(supervisor.partition)}")
     print("programs")
     for info in sorted(supervisor.process_info(), key=lambda i: i["name"]):
         uptime = (
@@ -178,56 +190,64 @@ def _status(partition: Path) -> int:
         )
         if info["statename"] == "EXITED":
             uptime = f"exit {info['exitstatus']}"
-        print(f"  {info['statename']:9} {info['name']:40} {uptime}")
+        print(f"  {shown(info['statename']):9} {shown(info['name']):40} {uptime}")
     failures = failed_services(supervisor)
     skipped = supervisor.skipped()
     for line in skipped:
-        print(f"  SKIPPED   {line}")
+        print(f"  SKIPPED   {shown(line)}")
     for name, log in failures:
-        print(f"  FAILED    {name}")
-        for line in log.splitlines():
+        print(f"  FAILED    {shown(name)}")
+        for line in shown_lines(log):
             print(f"    | {line}")
     promises = run_promises(supervisor.partition)
     plugins, not_run = run_plugins(supervisor.partition)
     promises += plugins
     print("promises")
     if not_run:
-        print(f"  note      {not_run}")
+        print(f"  note      {shown(not_run)}")
     for promise in promises:
         state = "kept" if promise.kept else "FAILING"
-        print(f"  {state:9} {promise.name}" + ("" if promise.kept else f": {promise.message}"))
+        print(
+            f"  {state:9} {shown(promise.name)}"
+            + ("" if promise.kept else f": {shown(promise.message)}")
+        )
     return 0 if not failures and not skipped and all(p.kept for p in promises) else 1
 
 
 def _stop(partition: Path) -> int:
     supervisor = Supervisor(partition, PARTITION_ID)
     if not supervisor.is_running():
-        print(f"{supervisor.partition}: not running")
+        print(f"{shown(supervisor.partition)}: not running")
         return 0
     count = len(supervisor.process_info())
-    supervisor.shutdown()
-    print(f"{supervisor.partition}: stopped supervisord and its {count} programs")
+    note = supervisor.shutdown()
+    print(f"{shown(supervisor.partition)}: stopped supervisord and its {count} programs")
+    if note:
+        print(f"note: {shown(note)}")
     return 0
 
 
 def print_summary(result: Deployment, out: TextIO) -> None:
+    """The deploy's summary; every piece of user data in it (values, names,
+    output) is shown with its control characters escaped (``shown``)."""
+
     def write(text: str = "") -> None:
         print(text, file=out)
 
     write()
-    write(f"partition    {result.partition}")
+    write(f"partition    {shown(result.partition)}")
     for note in result.notes:
-        write(f"note         {note}")
+        write(f"note         {shown(note)}")
     for warning in result.warnings:
-        write(f"warning      {warning}")
+        write(f"warning      {shown(warning)}")
     if not result.buildout_ok:
         write("buildout     FAILED")
-        for line in result.buildout_error.splitlines():
+        for line in shown_lines(result.buildout_error):
             write(f"  {line}")
         return
     write(f"files        {len(result.files_changed)} changed")
     for line in result.files_changed:
-        write(f"  {line}")
+        write(f"  {shown(line)}")
     restarts = len(result.restarted)
     write(
         f"services     {len(result.started)} started, {restarts} restarted, "
@@ -239,27 +259,27 @@ def print_summary(result: Deployment, out: TextIO) -> None:
         ("stopped", result.stopped),
     ):
         for name in names:
-            write(f"  {label:9} {name}")
+            write(f"  {label:9} {shown(name)}")
     for name, log in result.failed_services:
-        write(f"  FAILED    {name}")
-        for line in log.splitlines():
+        write(f"  FAILED    {shown(name)}")
+        for line in shown_lines(log):
             write(f"    | {line}")
     for line in result.skipped:
-        write(f"  SKIPPED   {line}")
+        write(f"  SKIPPED   {shown(line)}")
     kept = sum(p.kept for p in result.promises)
     write(f"promises     {kept} kept, {len(result.promises) - kept} failing")
     for promise in result.promises:
         if promise.kept:
-            write(f"  kept      {promise.name}")
+            write(f"  kept      {shown(promise.name)}")
         else:
-            write(f"  FAILING   {promise.name}: {promise.message}")
+            write(f"  FAILING   {shown(promise.name)}: {shown(promise.message)}")
     write("connection   " + ("" if result.connection else "(nothing published)"))
     for key, value in sorted(result.connection.items()):
-        write(f"  {key} = {value}")
+        write(f"  {shown(key)} = {shown(value)}")
     for reference, values in sorted(result.shared_connection.items()):
-        write(f"shared       {reference}")
+        write(f"shared       {shown(reference)}")
         for key, value in sorted(values.items()):
-            write(f"  {key} = {value}")
+            write(f"  {shown(key)} = {shown(value)}")
     write(f"{'ok' if result.ok else 'NOT OK'} in {result.seconds:.1f}s")
 
 

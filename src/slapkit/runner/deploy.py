@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slapkit.core.partition_state import STATE_DIR, without_digest
+from slapkit.core.files import read_regular_file
+from slapkit.core.partition_state import STATE_DIR, owned_directory, without_digest
 from slapkit.recipes.publish import CONNECTION_FILE, SHARED_CONNECTION_FILE
 from slapkit.runner.buildout_run import run_buildout
 from slapkit.runner.local_master import LocalMaster
@@ -55,9 +56,12 @@ class Deployment:
 
 def log_tail(partition: Path, program_id: str, lines: int = 5) -> str:
     try:
-        text = (partition / f".{program_id}.log").read_text(errors="replace")
+        data = read_regular_file(str(partition / f".{program_id}.log"))
     except OSError:
+        data = None
+    if data is None:  # missing, or not a file (never a FIFO opened)
         return "(no log)"
+    text = data.decode("utf-8", errors="replace")
     return "\n".join(text.strip().splitlines()[-lines:]) or "(empty log)"
 
 
@@ -95,7 +99,8 @@ def _deploy_locked(
     broken = set_aside_broken_installed_cfg(partition)
     if broken:
         result.notes.append(
-            f"buildout's .installed.cfg was cut short (a killed run): moved to {broken}"
+            f"buildout's .installed.cfg was cut short (a killed run) or is not a file: "
+            f"moved to {broken}"
         )
     started = time.monotonic()
     run = run_buildout(partition, progress, verbose)
@@ -186,9 +191,14 @@ def failed_services(supervisor: Supervisor) -> list[tuple[str, str]]:
 
 
 def read_connection(partition: Path, name: str = CONNECTION_FILE) -> dict[str, Any]:
+    """What ``slapkit:publish`` wrote to ``.slapkit/NAME`` (a regular file of
+    this user's ``.slapkit``), or nothing."""
+    state = partition / STATE_DIR
+    if not owned_directory(str(state)):
+        return {}
     try:
-        with open(partition / STATE_DIR / name, encoding="utf-8") as stream:
-            data = json.load(stream)
-    except (OSError, ValueError):
+        raw = read_regular_file(str(state / name))
+        data = json.loads(raw.decode("utf-8")) if raw is not None else {}
+    except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -7,19 +7,23 @@ short.
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import io
 import json
 import os
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from slapkit.core.files import write_if_changed
-from slapkit.core.partition_state import STATE_DIR
+from slapkit.core.files import read_regular_file, write_if_changed
+from slapkit.core.partition_state import state_directory
 from slapkit.instance.sources import SourceError, read_parameters_file
+from slapkit.runner.display import shown
 from slapkit.runner.local_master import LocalMaster
-from slapkit.runner.supervisor import PARTITION_ID
+from slapkit.runner.supervisor import PARTITION_ID, config_path_problem
 
 COMPUTER_ID = "slapkit-local"
 
@@ -102,7 +106,7 @@ def prepare_partition(
         raise DeployError(
             f"the profile {profile} is not UTF-8 text ({exc.reason} at byte {exc.start})"
         ) from None
-    state = partition / STATE_DIR
+    state = Path(checked_state_directory(partition))
     parameters_file = state / "parameters.json"
     write_if_changed(
         str(parameters_file), json.dumps(parameters, indent=2, sort_keys=True) + "\n", 0o600
@@ -122,24 +126,46 @@ def prepare_partition(
 
 
 def make_partition(partition: Path) -> None:
-    """The partition directory and its ``.slapkit`` (0700)."""
-    if any(not char.isprintable() for char in str(partition)):
+    """The partition directory and its ``.slapkit`` (0700, this user's own)."""
+    problem = config_path_problem(str(partition))
+    if problem is not None:
         # It is written into supervisord's configuration, line by line.
-        raise DeployError(f"--partition {str(partition)!r}: holds a control character")
+        raise DeployError(f"--partition {shown(repr(str(partition)))}: {problem}")
     try:
         partition.mkdir(mode=0o750, parents=True, exist_ok=True)
-        (partition / STATE_DIR).mkdir(mode=0o700, exist_ok=True)
     except FileExistsError:
         raise DeployError(f"--partition {partition}: exists and is not a directory") from None
     except OSError as exc:
         raise DeployError(f"--partition {partition}: {exc.strerror}") from None
+    checked_state_directory(partition)
+
+
+def checked_state_directory(partition: Path) -> str:
+    """``.slapkit`` of the partition, made when missing; DeployError when it
+    is a symlink or anything but a directory of this user's own (the
+    runner's state, secrets and socket would go wherever it points)."""
+    try:
+        return state_directory(str(partition))
+    except OSError as exc:
+        where = exc.filename or partition
+        raise DeployError(f"{where}: {exc.strerror}") from None
 
 
 @contextmanager
 def deploy_lock(partition: Path, say: Callable[[str], None]) -> Iterator[None]:
     """One ``slapkit deploy`` at a time on a partition: the next one waits."""
-    path = partition / STATE_DIR / "deploy.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    path = os.path.join(checked_state_directory(partition), "deploy.lock")
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENXIO, errno.EISDIR):
+            raise
+        fd = None
+    if fd is None or not stat.S_ISREG(os.fstat(fd).st_mode):
+        if fd is not None:
+            os.close(fd)
+        raise DeployError(f"{path}: not a regular file (a symlink, a FIFO?): remove it")
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -164,13 +190,17 @@ def set_aside_broken_installed_cfg(partition: Path) -> str | None:
     Returns the path it was moved to, or None when it was fine.
     """
     installed = partition / ".installed.cfg"
-    if not installed.exists():
+    if not os.path.lexists(installed):
         return None
     import zc.buildout.configparser
 
     try:
-        with open(installed, encoding="utf-8") as stream:
-            sections = zc.buildout.configparser.parse(stream, str(installed))
+        # Never through a symlink, never a FIFO opened: those are set aside.
+        data = read_regular_file(str(installed))
+        if data is None:
+            raise ValueError("not a regular file")
+        stream = io.StringIO(data.decode("utf-8"))
+        sections = zc.buildout.configparser.parse(stream, str(installed))
         readable = "parts" in sections.get("buildout", {}) and all(
             part in sections for part in sections["buildout"]["parts"].split()
         )

@@ -33,6 +33,8 @@ def run_promise(path: Path, partition: Path) -> PromiseResult:
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
+            encoding="utf-8",
+            errors="replace",  # a promise's output is any bytes
             timeout=ONE_RUN_TIMEOUT,
         )
     except subprocess.TimeoutExpired:
@@ -74,7 +76,7 @@ def run_promises(partition: Path, wait: float = 0.0) -> list[PromiseResult]:
 # in a process of its own (it changes directory, sys.path and sys.modules);
 # it prints each plugin's result as JSON.
 _LAUNCH = """
-import json, logging, os, sys
+import json, logging, os, stat, sys
 from slapos.grid.promise import PromiseError, PromiseLauncher
 partition = sys.argv[1]
 folder = os.path.join(partition, "etc", "plugin")
@@ -97,10 +99,14 @@ done = os.path.join(partition, ".slapgrid", "promise", "result")
 for name in names:
     path = os.path.join(done, name[:-3] + ".status.json")
     try:
-        with open(path) as stream:
-            result = json.load(stream)["result"]
-        results[name] = [not result["failed"], result["message"] or ""]
-    except (OSError, ValueError, KeyError):
+        # never through a symlink, never a FIFO
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as stream:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ValueError(path)
+            result = json.loads(stream.read().decode("utf-8", "replace"))["result"]
+        results[name] = [not result["failed"], str(result["message"] or "")]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         results[name] = [False, "the launcher left no result"]
 print(json.dumps(results))
 """
@@ -125,6 +131,8 @@ def _launch_plugins(partition: Path) -> list[PromiseResult]:
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
+            encoding="utf-8",
+            errors="replace",
             timeout=ONE_RUN_TIMEOUT * 3,
         )
         results = json.loads(proc.stdout.strip().splitlines()[-1])

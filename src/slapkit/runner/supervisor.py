@@ -17,14 +17,25 @@ name supervisord cannot take as it is, a dot file (a temporary) and a file
 that is not executable are never programs: they are reported. Every
 program's environment carries ``SLAPKIT_PARTITION``, so the runner finds
 the programs a killed supervisord left behind.
+
+The socket is ``.slapkit/supervisord.sock``, or, when that path is too long
+for a unix socket, ``<tmp>/slapkit-<uid>/slapkit-<digest of the partition>.sock``,
+in a directory only this user can write (checked, never trusted by name).
+Whatever answers there is used only once proven to be this partition's
+supervisord: a process of this user running supervisord on this partition's
+configuration file. ``stop`` kills nothing else.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import http.client
 import os
+import re
 import shlex
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -34,8 +45,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slapkit.core.files import write_if_changed
-from slapkit.core.partition_state import STATE_DIR, is_program_name
+from slapkit.core.files import read_regular_file, write_if_changed
+from slapkit.core.partition_state import (
+    STATE_DIR,
+    is_program_name,
+    owned_directory,
+    state_directory,
+)
 
 WATCHDOG_MARK = "-on-watch"
 # slapgrid names a partition's programs after its id; the runner has one partition.
@@ -61,7 +77,7 @@ redirect_stderr=true
 stdout_logfile={partition}/.{program_id}.log
 stdout_logfile_maxbytes=100KB
 stdout_logfile_backups=1
-environment=USER="{user}",LOGNAME="{user}",HOME="{home}",{marker}="{partition}"
+environment=USER="{user}",LOGNAME="{user}",HOME="{home}",{marker}="{marker_value}"
 """
 
 MAIN_TEMPLATE = """\
@@ -84,7 +100,8 @@ serverurl=unix://{socket}
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 
 [include]
-files = {state}/programs.conf
+; relative to this file: supervisord splits this value on blanks and globs it
+files = programs.conf
 """
 
 
@@ -132,10 +149,38 @@ def discover_programs(partition: Path, partition_id: str) -> tuple[list[Program]
     return programs, skipped
 
 
+# What supervisord's configuration cannot hold as it is: a blank before ";"
+# or "#" starts a comment there, and a trailing blank is stripped.
+_COMMENT = re.compile(r"\s[;#]")
+
+
+def _value_problem(text: str) -> str | None:
+    if _COMMENT.search(text):
+        return "holds a blank before ';' or '#': supervisord's configuration reads a comment"
+    if any(not char.isprintable() for char in text):
+        return "holds a control character: supervisord's configuration cannot hold it"
+    if text != text.rstrip():
+        return "ends with a blank: supervisord's configuration drops it"
+    return None
+
+
+def config_path_problem(path: str) -> str | None:
+    """Why ``path`` (a partition's) cannot stand in supervisord's
+    configuration, or None. Its ``[include]`` (``.slapkit/programs.conf`` of
+    the partition) is a glob pattern, too, and supervisord expands ``%`` in
+    a program's log path twice."""
+    if any(char in path for char in "*?["):
+        return "holds '*', '?' or '[': supervisord reads its include as a pattern"
+    if "%" in path:  # expanded once in some settings, twice in others
+        return "holds '%': supervisord's configuration expands it"
+    return _value_problem(path)
+
+
 def _config_value(text: str) -> str:
     """A value for supervisord's configuration: ``%`` is its interpolation."""
-    if any(char in text for char in "\n\r\x00"):
-        raise ValueError(f"{text!r} cannot stand in supervisord's configuration")
+    problem = _value_problem(text)
+    if problem is not None:
+        raise ValueError(f"{text!r} {problem}")
     return text.replace("%", "%%")
 
 
@@ -156,6 +201,7 @@ def programs_config(partition: Path, programs: list[Program]) -> str:
             user=user,
             home=home,
             marker=PARTITION_VARIABLE,
+            marker_value=_quoted_environment(str(partition)),
         )
         for p in programs
     )
@@ -178,7 +224,42 @@ class Supervisor:
         if len(str(preferred)) < 100:  # AF_UNIX paths are limited to 108 bytes
             return preferred
         tag = hashlib.sha256(str(self.partition).encode()).hexdigest()[:16]
-        return Path(tempfile.gettempdir()) / f"slapkit-{tag}.sock"
+        return private_runtime_directory() / f"slapkit-{tag}.sock"
+
+    def check_state(self) -> None:
+        """Raise OSError when ``.slapkit`` is there and is not a directory of
+        this user's own (a symlink: the runner's state would go elsewhere)."""
+        if os.path.lexists(self.state) and not owned_directory(str(self.state)):
+            raise OSError(
+                errno.EPERM, "not a directory of this user's own: remove it", str(self.state)
+            )
+
+    def socket_directory_problem(self, create: bool = False) -> str | None:
+        """Why the socket's directory is not one only this user can write
+        (another user could make the socket first and answer the runner's
+        calls), or None. ``create``: make the private directory when missing."""
+        directory = self.socket.parent
+        private = directory != self.state
+        if create and private:
+            try:
+                os.mkdir(directory, 0o700)
+            except FileExistsError:
+                pass
+        try:
+            info = os.lstat(directory)
+        except FileNotFoundError:
+            return None if not create else f"{directory} is missing"
+        # .slapkit is this user's (check_state); private directories are 0700.
+        loose = stat.S_IMODE(info.st_mode) & (0o077 if private else 0o022)
+        mode = stat.S_IMODE(info.st_mode)
+        if not private and loose:  # .slapkit holds the partition's secrets: kept
+            return f"{directory} is writable by other users (mode {mode:04o}): chmod go-w it"
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or loose:
+            return (
+                f"{directory} is not a private directory of this user's "
+                f"(owner uid {info.st_uid}, mode {mode:04o}): remove it"
+            )
+        return None
 
     def programs(self) -> list[Program]:
         return discover_programs(self.partition, self.partition_id)[0]
@@ -188,22 +269,22 @@ class Supervisor:
 
     def write_config(self) -> bool:
         """Write supervisord's configuration; True when the programs changed."""
-        self.state.mkdir(mode=0o700, exist_ok=True)
-        write_if_changed(
-            str(self.config_path),
-            MAIN_TEMPLATE.format(
+        state_directory(str(self.partition))
+        try:
+            problem = config_path_problem(str(self.partition))
+            if problem is not None:
+                raise ValueError(f"{str(self.partition)!r} {problem}")
+            main = MAIN_TEMPLATE.format(
                 partition=_config_value(str(self.partition)),
                 partition_id=self.partition_id,
                 state=_config_value(str(self.state)),
                 socket=_config_value(str(self.socket)),
-            ),
-            0o600,
-        )
-        return write_if_changed(
-            str(self.programs_path),
-            programs_config(self.partition, self.programs()),
-            0o600,
-        )
+            )
+            programs = programs_config(self.partition, self.programs())
+        except ValueError as exc:
+            raise RuntimeError(f"supervisord's configuration cannot be written: {exc}") from None
+        write_if_changed(str(self.config_path), main, 0o600)
+        return write_if_changed(str(self.programs_path), programs, 0o600)
 
     def rpc(self) -> Any:
         """supervisord's XML-RPC interface (its answers are plain data, untyped)."""
@@ -214,22 +295,69 @@ class Supervisor:
         return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
 
     def is_running(self) -> bool:
-        if not self.socket.exists():
+        """Whether this partition's supervisord answers on the socket.
+
+        Raises RuntimeError when something else answers there: it is never
+        driven (nor reported as this partition's supervisord)."""
+        self.check_state()
+        if self.socket_directory_problem() is not None:
             return False
         try:
-            return bool(self.rpc().supervisor.getState()["statename"] == "RUNNING")
-        except (OSError, xmlrpc.client.Fault):
+            if not stat.S_ISSOCK(os.lstat(self.socket).st_mode):
+                return False
+        except OSError:
             return False
+        try:
+            server = self.rpc().supervisor
+            if server.getState()["statename"] != "RUNNING":
+                return False
+            pid = server.getPID()
+        except (OSError, xmlrpc.client.Error, http.client.HTTPException, KeyError, TypeError):
+            return False
+        if not self.is_own_supervisord(pid):
+            raise RuntimeError(
+                f"what answers on {self.socket} is not this partition's supervisord "
+                f"(it says pid {pid!r}): not used; stop it and remove the socket"
+            )
+        return True
+
+    def is_own_supervisord(self, pid: Any) -> bool:
+        """Whether ``pid`` is a live process of this user's running supervisord
+        on this partition's configuration file."""
+        if type(pid) is not int or pid <= 0:
+            return False
+        try:
+            if os.stat(f"/proc/{pid}").st_uid != os.geteuid():
+                return False
+            with open(f"/proc/{pid}/cmdline", "rb") as stream:
+                arguments = stream.read().split(b"\0")
+        except OSError:
+            return False
+        config = os.fsencode(str(self.config_path))
+        runs_supervisord = any(
+            os.path.basename(argument).endswith(b"supervisord") for argument in arguments[:3]
+        )
+        on_config = (b"-c", config) in zip(arguments, arguments[1:], strict=False)
+        return runs_supervisord and on_config and _alive(pid)
 
     def start(self, timeout: float = 20.0) -> None:
         """Start supervisord (it daemonizes) and wait until it answers."""
         self.write_config()
-        if self.socket.exists() and not self.socket.is_socket():
+        problem = self.socket_directory_problem(create=True)
+        if problem is not None:
+            raise RuntimeError(f"supervisord cannot start: {problem}")
+        try:
+            in_the_way = not stat.S_ISSOCK(os.lstat(self.socket).st_mode)
+        except FileNotFoundError:
+            in_the_way = False
+        if in_the_way:
             # supervisord would try to unlink it, forever
             raise RuntimeError(
                 f"supervisord cannot start: {self.socket} is in the way of "
                 "its socket and is not a socket; remove it"
             )
+        # supervisord opens these following symlinks (and blocks on a FIFO).
+        _clear_planted(self.state / "supervisord.log", self.pid_path)
         # A file, not a pipe: the daemon keeps its descriptors, and reading a
         # pipe to its end would wait for supervisord to exit.
         with tempfile.TemporaryFile() as said:
@@ -290,6 +418,8 @@ class Supervisor:
     def start_programs(self, names: list[str]) -> None:
         server = self.rpc().supervisor
         for name in names:
+            # supervisord appends to the log following a symlink planted there.
+            _clear_planted(self.partition / f".{name}.log")
             server.startProcessGroup(name, False)
 
     def process_info(self) -> list[dict[str, Any]]:
@@ -321,6 +451,8 @@ class Supervisor:
         found = []
         for pid in _pids():
             try:
+                if os.stat(f"/proc/{pid}").st_uid != os.geteuid():
+                    continue  # another user's: never this partition's program
                 with open(f"/proc/{pid}/environ", "rb") as stream:
                     if marker not in stream.read() + b"\0":
                         continue
@@ -339,28 +471,84 @@ class Supervisor:
                 _signal_group(pid, signal.SIGKILL)
         return [f"pid {pid}: {command[:120]}" for pid, command in found]
 
-    def shutdown(self, timeout: float = 70.0) -> None:
-        """Stop every program, then supervisord; return once it has exited."""
-        pid = self.supervisord_pid()
+    def shutdown(self, timeout: float = 70.0) -> str | None:
+        """Stop every program, then supervisord; return once it has exited.
+
+        Only a process proven to be this partition's supervisord is waited
+        for, and killed when it outlives ``timeout``: a pidfile naming any
+        other process is reported (the returned note), never acted upon."""
+        pid = None
+        note = None
         if self.is_running():
+            pid = self.rpc().supervisor.getPID()
             try:
                 self.rpc().supervisor.shutdown()
-            except (OSError, xmlrpc.client.Fault):
+            except (OSError, xmlrpc.client.Error, http.client.HTTPException):
                 pass
+        else:
+            recorded = self.supervisord_pid()
+            if recorded is not None and _alive(recorded):
+                if self.is_own_supervisord(recorded):
+                    pid = recorded  # this partition's, not answering: asked by signal
+                    _signal(pid, signal.SIGTERM)
+                else:
+                    note = (
+                        f"{self.pid_path} names pid {recorded}, which is not this "
+                        "partition's supervisord: left alone"
+                    )
         if pid is None:
-            return
+            return note
         deadline = time.monotonic() + timeout
         while _alive(pid):
             if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
+                if self.is_own_supervisord(pid):  # not a new process of that pid
+                    _signal(pid, signal.SIGKILL)
                 break
             time.sleep(0.05)
+        return note
 
     def supervisord_pid(self) -> int | None:
+        """The pid ``supervisord.pid`` names (a regular file of this user's
+        ``.slapkit``: never a symlink followed, never a FIFO opened)."""
+        if not owned_directory(str(self.state)):
+            return None
         try:
-            return int(self.pid_path.read_text().strip())
+            data = read_regular_file(str(self.pid_path))
+            return int(data.strip()) if data is not None else None
         except (OSError, ValueError):
             return None
+
+
+def private_runtime_directory() -> Path:
+    """``<tmp>/slapkit-<uid>``: where sockets too long for the partition go
+    (made 0700 and checked before any use: see ``socket_directory_problem``)."""
+    return Path(tempfile.gettempdir()) / f"slapkit-{os.geteuid()}"
+
+
+def _clear_planted(*paths: Path) -> None:
+    """Remove what stands where a program will open a file to write it and
+    is not a plain file of its own: a symlink, a FIFO, a device, a socket,
+    a hard link to another file. A directory is left (the program then
+    fails, and says so)."""
+    for path in paths:
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            continue
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+
+def _signal(pid: int, number: int) -> None:
+    try:
+        os.kill(pid, number)
+    except OSError:
+        pass
 
 
 def _pids() -> list[int]:
