@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 
 from slapkit.runner.buildout_run import run_buildout
-from slapkit.runner.partition import make_partition, prepare_partition
+from slapkit.runner.partition import TAIL_MARKER, make_partition, prepare_partition
 from slapkit.runner.supervisor import Supervisor
 from slapos_master import COMPUTER_ID, start_master, stop_master
 
@@ -162,7 +162,7 @@ def run_anchor(case: Case, profile: Path, partition: Path, master: Any) -> dict[
         # slapgrid's tail, naming the master and the partition it gave.
         instance = master.request("corpus", case.parameters)
         config = partition / "buildout.cfg"
-        marker = "# This is beginning of zc.buildout profile's tail"
+        marker = TAIL_MARKER
         profile_text, tail = config.read_text().split(marker)
         for option, value in (
             ("computer-id", COMPUTER_ID),

@@ -27,38 +27,38 @@ from slapkit.runner.supervisor import PARTITION_ID, config_path_problem
 
 COMPUTER_ID = "slapkit-local"
 
+# What slapkit deploy appends to the profile: the sections and options
+# slapgrid's own tail gives every partition (their names are what profiles
+# read), with the runner's two additions. TAIL_MARKER starts it.
+TAIL_MARKER = "# -- appended by slapkit deploy (the options slapgrid gives a partition)"
 TAIL = """
 
-# This is beginning of zc.buildout profile's tail added by slapkit deploy,
-# the same as slapgrid's
+{marker}
 [buildout]
-# put buildout generated binaries in specific directory
-bin-directory = ${{buildout:directory}}/sbin
-
-# protect software and run parts offline
 offline = true
+bin-directory = ${{buildout:directory}}/sbin
 
 [slap-connection]
 computer-id = {computer_id}
 partition-id = {partition_id}
-server-url =
 software-release-url = {software_url}
+server-url =
 key-file =
 cert-file =
+requested-state = started
 shared-part-list =
 build-time-part-list =
-requested-state = started
-# slapkit deploy: the parameters given with -p / --parameters
+# the runner's: the parameters of -p and --parameters, as a JSON file
 parameters-file = {parameters_file}
-# slapkit deploy: what the master would answer (slapkit:slapconfiguration)
+# the runner's: the master's answer it plays (read by slapkit:slapconfiguration)
 instance-file = {instance_file}
 
+# the older spelling, which some profiles still read
 [slap_connection]
-# Kept for backward compatiblity
 computer_id = {computer_id}
 partition_id = {partition_id}
-server_url =
 software_release_url = {software_url}
+server_url =
 key_file =
 cert_file =
 
@@ -67,7 +67,7 @@ storage-home =
 
 [network-information]
 global-ipv4-network =
-# This is end of zc.buildout profile's tail added by slapkit deploy
+# -- end of what slapkit deploy appended
 """
 
 
@@ -116,6 +116,7 @@ def prepare_partition(
     instance_file = state / "instance.json"
     write_if_changed(str(instance_file), json.dumps(answer, indent=2, sort_keys=True) + "\n", 0o600)
     tail = TAIL.format(
+        marker=TAIL_MARKER,
         computer_id=COMPUTER_ID,
         partition_id=PARTITION_ID,
         software_url=software_url,
