@@ -633,3 +633,16 @@ def test_resource_file_only_from_the_partition_and_a_bad_one_is_a_clear_error(bu
     os.mkfifo(resource)  # never opened: a run does not hang on it
     result = buildout.run(profile(buildout, more=out))
     assert not result.ok and "not a regular file" in result.output, result.output
+
+
+def test_a_long_parameter_is_served_not_saved(buildout):
+    """zc.buildout's parser costs the square of a value's line count each
+    run it reads .installed.cfg: a value of 1000+ lines is not saved there."""
+    value = "\n".join(f"row {i}" for i in range(5000))
+    answer = json.loads(json.dumps(ANSWER))
+    answer["parameter-dict"]["_"] = json.dumps({"big": value, "small": "a"})
+    out = template(buildout, "{{ big | length }}", "key big slap-configuration:configuration.big")
+    buildout.run(profile(buildout, answer, recipe="slapconfiguration.serialised", more=out)).check()
+    assert buildout.path("out.txt").read_text() == str(len(value))
+    text = installed(buildout)
+    assert "row 1\n" not in text and "configuration.small = a\n" in text

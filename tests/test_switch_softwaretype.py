@@ -125,10 +125,23 @@ def test_an_unmapped_type_names_the_mapped_ones_and_changes_nothing(buildout):
     result = buildout.run(root(buildout, "frontend"))
     assert not result.ok
     assert (
-        "[switch-softwaretype] frontend: the software type 'frontend' is not mapped "
+        "[switch-softwaretype] slap-software-type: the software type 'frontend' is not mapped "
         "(mapped: default, other)"
     ) in result.output
     assert not buildout.path("srv").exists()
+
+
+def test_an_unmapped_type_forges_no_line(buildout):
+    """The software type is the user's (the master's request): quoted, never
+    the start of a line of its own in buildout's output or the runner's log."""
+    forged = "x\nError: [other] forged line\x1b[31m"
+    result = buildout.run(root(buildout, forged))
+    assert not result.ok
+    assert "\nError: [other] forged line" not in result.output
+    assert "\x1b" not in result.output
+    assert "slap-software-type: the software type 'x\\nError: [other] forged line\\x1b[31m'" in (
+        result.output
+    )
 
 
 def test_a_reference_instead_of_section_colon_option_is_refused(buildout):

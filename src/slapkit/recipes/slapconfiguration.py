@@ -10,9 +10,9 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
-from slapkit.core.concealment import conceal
+from slapkit.core.concealment import conceal, kept_out_of_installed_cfg
 from slapkit.core.files import read_regular_file
-from slapkit.core.secrets import holds_secret, register_secret
+from slapkit.core.secrets import register_secret
 from slapkit.core.served_objects import as_text, remember
 from slapkit.core.user_values import register_user_values
 from slapkit.instance.answer import InstanceAnswer
@@ -274,7 +274,7 @@ class SlapConfiguration(BaseRecipe):
             text = buildout_text(as_text(value))
             texts[option] = text
             remember(self.name, option, text, value)
-            if holds_secret(text):
+            if kept_out_of_installed_cfg(text):  # a secret, or long
                 self.secret_options.add(option)
         for option, text in texts.items():
             if option not in self.secret_options:

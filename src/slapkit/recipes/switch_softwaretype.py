@@ -65,8 +65,8 @@ class SwitchSoftwareType(BaseRecipe):
         if chosen not in mapped and chosen == OLD_DEFAULT_SOFTWARE_TYPE:
             chosen = DEFAULT_SOFTWARE_TYPE
         if chosen not in mapped:
-            raise self.error(
-                chosen,
+            raise self.error(  # named by what gave it: the user's value is only quoted
+                "slap-software-type",
                 f"the software type {software_type!r} is not mapped "
                 f"(mapped: {', '.join(mapped) or 'none'})",
             )
