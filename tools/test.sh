@@ -80,7 +80,8 @@ if [ "${SLAPKIT_SKIP_OLDEST:-}" != 1 ]; then
                tests/test_publish.py tests/test_publish_early.py
                tests/test_slapconfiguration.py tests/test_small_recipes.py
                tests/test_switch_softwaretype.py tests/test_template.py
-               tests/test_template_cache.py tests/test_wrapper.py)
+               tests/test_template_cache.py tests/test_wrapper.py
+               tests/test_symbolic_link.py tests/test_cron_d.py)
         forked=()
         for file in tests/test_*.py; do
             [[ " ${fresh[*]} " == *" $file "* ]] || forked+=("$file")
