@@ -352,7 +352,15 @@ def test_option_lines_are_split_at_buildouts_line_break_only(brk):
 
 @pytest.mark.parametrize(
     "text, mode",
-    [("0", 0), ("2750", 0o2750), ("1777", 0o1777), ("0o4755", 0o4755), ("7777", 0o7777)],
+    [
+        ("0", 0),
+        ("2750", 0o2750),
+        ("1777", 0o1777),
+        ("0o4755", 0o4755),
+        ("0O750", 0o750),
+        ("7777", 0o7777),
+        ("000750", 0o750),
+    ],
 )
 def test_an_octal_mode_takes_the_whole_of_0o7777(text, mode):
     from slapkit.core.options import PartOptions
@@ -360,7 +368,22 @@ def test_an_octal_mode_takes_the_whole_of_0o7777(text, mode):
     assert PartOptions("p", {"mode": text}).mode() == mode
 
 
-@pytest.mark.parametrize("text", ["10000", "0o17777", "-1", "8", "0x9", "rw"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "10000",
+        "0o17777",
+        "-1",
+        "8",
+        "0x9",
+        "rw",
+        "+750",
+        "7_50",
+        "0o",
+        "0o-7",
+        "\u0667\u0665\u0660",
+    ],
+)
 def test_an_octal_mode_past_0o7777_is_refused(text):
     import zc.buildout
 

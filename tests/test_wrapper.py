@@ -328,6 +328,18 @@ def test_unchanged_wrapper_is_not_rewritten_but_a_deleted_one_comes_back(buildou
             "[service] environment: 'not an assignment' is not of the form NAME=value",
         ),
         (
+            "command-line = true\nenvironment = A-B=x",
+            "[service] environment: 'A-B=x' is not of the form NAME=value",
+        ),
+        (
+            "command-line = true\nenvironment = 1A=x",
+            "[service] environment: '1A=x' is not of the form NAME=value",
+        ),
+        (
+            "command-line = true\nenvironment = \u00c9T\u00c9=x",
+            "[service] environment: '\u00c9T\u00c9=x' is not of the form NAME=value",
+        ),
+        (
             "command-line = true\nhash-files = /nonexistent/config",
             "[service] hash-files: '/nonexistent/config' does not exist",
         ),

@@ -89,12 +89,10 @@ class PartOptions:
         value = self.text(option)
         if value is None:
             return default
-        digits = value[2:] if value[:2].lower() == "0o" else value
-        try:
-            mode = int(digits, 8)
-        except ValueError:
-            raise self.error(option, f"{value!r} is not an octal file mode") from None
-        if not 0 <= mode <= 0o7777:
+        if not _OCTAL_MODE.match(value):  # int(, 8) takes "+7_50" too
+            raise self.error(option, f"{value!r} is not an octal file mode")
+        mode = int(value, 8)  # 0o750 and 0O750 too
+        if mode > 0o7777:
             raise self.error(option, f"{value!r} is not an octal file mode")
         return mode
 
@@ -162,6 +160,9 @@ class PartOptions:
                 raise self.error(option, f"the value of {name} holds a NUL byte")
             pairs.append((name, value.strip()))
         return pairs
+
+
+_OCTAL_MODE = re.compile(r"(?:0[oO])?[0-7]{1,6}\Z")
 
 
 def _is_identifier(name: str) -> bool:
