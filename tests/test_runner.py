@@ -182,3 +182,80 @@ def test_bad_parameter_syntax(tmp_path):
     )
     assert result.returncode == 2
     assert "-p 'novalue': expected NAME=VALUE" in result.stderr
+
+
+ONESHOT = """
+[buildout]
+parts = dirs job {more_parts}
+
+[dirs]
+recipe = slapkit:mkdirectory
+run = ${{buildout:directory}}/etc/run
+service = ${{buildout:directory}}/etc/service
+
+[job]
+recipe = slapkit:wrapper
+command-line = /bin/sh -c {command}
+wrapper-path = ${{dirs:run}}/make-key
+{more}
+"""
+
+
+def oneshot_profile(tmp_path, command, more_parts="", more=""):
+    profile = tmp_path / "instance.cfg"
+    profile.write_text(ONESHOT.format(command=command, more_parts=more_parts, more=more))
+    return profile
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "'echo generating ssl key >&2; exit 4'",
+        "'echo generating ssl key >&2; sleep 1; exit 4'",
+    ],
+)
+def test_a_one_shot_that_fails_fails_the_deploy(tmp_path, partition, command):
+    profile = oneshot_profile(tmp_path, command)
+    result = slapkit("deploy", profile, "--partition", partition, check=False)
+    assert result.returncode == 1, result.stdout
+    assert "  FAILED    make-key EXITED (exit 4)" in result.stdout
+    assert "    | generating ssl key" in result.stdout
+    assert result.stdout.rstrip().splitlines()[-1].startswith("NOT OK")
+    # Counted once: started, then started again by the runner as slapgrid would.
+    assert "services     1 started, 0 restarted, 0 stopped" in result.stdout
+
+
+def test_a_one_shot_still_running_at_the_bound_is_said_to_be_running(tmp_path, partition):
+    profile = oneshot_profile(tmp_path, "'sleep 30'")
+    result = slapkit("deploy", profile, "--partition", partition, "--oneshot-timeout", "1")
+    assert (
+        "note         make-key (a one-shot) still running after 1 s: its result is not known "
+        "yet (slapkit status tells it later)" in result.stdout
+    )
+    assert "FAILED" not in result.stdout
+    assert result.stdout.rstrip().splitlines()[-1].startswith("ok")
+
+
+def test_a_one_shot_that_succeeds_after_a_while_is_ok(tmp_path, partition):
+    profile = oneshot_profile(tmp_path, "'sleep 1; touch ${buildout:directory}/done'")
+    result = slapkit("deploy", profile, "--partition", partition)
+    assert (partition / "done").exists()  # waited for: it had ended when deploy said ok
+    assert "still running" not in result.stdout
+
+
+def test_a_failing_service_is_counted_once(tmp_path, partition):
+    more = (
+        "\n[web]\nrecipe = slapkit:wrapper\ncommand-line = /bin/sh -c 'exit 3'\n"
+        "wrapper-path = ${dirs:service}/web\n"
+    )
+    profile = oneshot_profile(tmp_path, "'exit 0'", more_parts="web", more=more)
+    result = slapkit("deploy", profile, "--partition", partition, check=False)
+    assert result.returncode == 1
+    assert "services     2 started, 0 restarted, 0 stopped" in result.stdout
+    assert result.stdout.count("  started   slappart0_web") == 1
+    assert result.stdout.count("  FAILED    web-on-watch") == 1
+    # Changed, failing again: one restart, one line.
+    profile.write_text(profile.read_text().replace("exit 3", "exit 5"))
+    result = slapkit("deploy", profile, "--partition", partition, check=False)
+    assert "services     0 started, 1 restarted, 0 stopped" in result.stdout
+    assert result.stdout.count("  restarted slappart0_web") == 1

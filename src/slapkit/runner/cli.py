@@ -71,6 +71,14 @@ def _parser() -> argparse.ArgumentParser:
         help="how long failing promises are retried (default: 20)",
     )
     run.add_argument(
+        "--oneshot-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long one-shots (etc/run) are waited for to end, so that one that fails "
+        "fails the deploy (default: 60; one still running then is said to be running)",
+    )
+    run.add_argument(
         "-v", "--verbose", action="store_true", help="show buildout's traceback when it fails"
     )
     migrate = commands.add_parser(
@@ -142,6 +150,7 @@ def _deploy(args: argparse.Namespace) -> int:
         args.promise_timeout,
         args.verbose,
         master,
+        args.oneshot_timeout,
     )
     if interactive:
         print("\r\033[K", end="")

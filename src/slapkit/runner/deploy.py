@@ -73,13 +73,14 @@ def deploy(
     promise_wait: float = 20.0,
     verbose: bool = False,
     master: LocalMaster | None = None,
+    oneshot_wait: float = 60.0,
 ) -> Deployment:
     started_at = time.monotonic()
     partition = partition.resolve()
     make_partition(partition)
     with deploy_lock(partition, progress):
         result = _deploy_locked(
-            profile, partition, parameters, progress, promise_wait, verbose, master
+            profile, partition, parameters, progress, promise_wait, verbose, master, oneshot_wait
         )
     result.seconds = time.monotonic() - started_at
     return result
@@ -93,6 +94,7 @@ def _deploy_locked(
     promise_wait: float,
     verbose: bool,
     master: LocalMaster | None,
+    oneshot_wait: float,
 ) -> Deployment:
     prepare_partition(profile, partition, parameters, master)
     result = Deployment(partition)
@@ -118,14 +120,24 @@ def _deploy_locked(
         result.skipped = supervisor.skipped()
         added, changed, removed = supervisor.sync()
         result.started, result.restarted, result.stopped = pair_restarts(added, changed, removed)
-        restarted_failed = _restart_failed(supervisor)
-        result.restarted += restarted_failed
+        # A program started or restarted above and failing is started again
+        # (as slapgrid does), and counted once.
+        counted = set(result.started) | set(result.restarted)
+        result.restarted += [n for n in _restart_failed(supervisor) if n not in counted]
         progress("promises: checking")
         result.promises = run_promises(partition, wait=promise_wait)
         plugins, not_run = run_plugins(partition, wait=promise_wait)
         result.promises += plugins
         if not_run:
             result.notes.append(not_run)
+        running = wait_for_oneshots(
+            supervisor, set(result.started) | set(result.restarted), oneshot_wait, progress
+        )
+        result.notes += [
+            f"{name} (a one-shot) still running after {oneshot_wait:g} s: its result is not "
+            "known yet (slapkit status tells it later)"
+            for name in running
+        ]
         result.failed_services = failed_services(supervisor)
     result.connection = read_connection(partition)
     shared = read_connection(partition, SHARED_CONNECTION_FILE)
@@ -158,12 +170,35 @@ def _restart_failed(supervisor: Supervisor) -> list[str]:
     return again
 
 
+def wait_for_oneshots(
+    supervisor: Supervisor, started: set[str], timeout: float, progress: Callable[[str], None]
+) -> list[str]:
+    """Wait, at most ``timeout`` seconds, for the one-shots (``etc/run``)
+    this deploy started to end, so that one that fails is reported, never
+    taken for one that runs; the names of those still running then."""
+    deadline = time.monotonic() + timeout
+    while True:
+        running = [
+            info["name"]
+            for info in supervisor.process_info()
+            if info["group"] in started
+            and not info["name"].endswith(WATCHDOG_MARK)
+            and info["statename"] in ("STARTING", "RUNNING", "BACKOFF")
+        ]
+        left = deadline - time.monotonic()
+        if not running or left <= 0:
+            return running
+        progress(f"one-shots: waiting for {', '.join(running)} to end ({left:.0f} s left)")
+        time.sleep(min(0.2, left))
+
+
 def program_failure(info: dict[str, Any]) -> str | None:
     """Why a program is not as it should be, or None.
 
     A service (``etc/service``) must be RUNNING, which supervisord says once
     it stayed up ``startsecs``. A one-shot (``etc/run``) must have run: it
-    is running, or it exited 0; one that never started is a failure too.
+    exited 0, or it is still running (``wait_for_oneshots`` waited for it
+    first, and says so); one that never started is a failure too.
     """
     watched = info["name"].endswith(WATCHDOG_MARK)
     state = info["statename"]
