@@ -192,6 +192,7 @@ parts = dirs job {more_parts}
 recipe = slapkit:mkdirectory
 run = ${{buildout:directory}}/etc/run
 service = ${{buildout:directory}}/etc/service
+promise = ${{buildout:directory}}/etc/promise
 
 [job]
 recipe = slapkit:wrapper
@@ -259,3 +260,37 @@ def test_a_failing_service_is_counted_once(tmp_path, partition):
     result = slapkit("deploy", profile, "--partition", partition, check=False)
     assert "services     0 started, 1 restarted, 0 stopped" in result.stdout
     assert result.stdout.count("  restarted slappart0_web") == 1
+
+
+def promise_profile(tmp_path, service_command, port):
+    more = (
+        "\n[web]\nrecipe = slapkit:wrapper\n"
+        f"command-line = {service_command}\nwrapper-path = ${{dirs:service}}/web\n"
+        "\n[listening]\nrecipe = slapkit:promise\n"
+        f"promise-path = ${{dirs:promise}}/listening\nport = {port}\n"
+    )
+    return oneshot_profile(tmp_path, "'exit 0'", more_parts="web listening", more=more)
+
+
+def test_a_promise_waited_for_is_named_with_the_time_left(tmp_path, partition):
+    profile = promise_profile(tmp_path, "/bin/sleep 600", free_port())
+    result = slapkit(
+        "deploy", profile, "--partition", partition, "--promise-timeout", "2", check=False
+    )
+    assert result.returncode == 1
+    assert "promises: waiting for listening (2 s left): " in result.stdout
+    assert "  FAILING   listening: " in result.stdout
+
+
+def test_no_promise_is_waited_for_when_nothing_runs_that_could_keep_it(tmp_path, partition):
+    profile = promise_profile(tmp_path, "/bin/sh -c 'exit 3'", free_port())
+    result = slapkit(
+        "deploy", profile, "--partition", partition, "--promise-timeout", "30", check=False
+    )
+    assert result.returncode == 1
+    assert "FAILED    web-on-watch" in result.stdout
+    assert "  FAILING   listening: " in result.stdout
+    assert "promises: waiting for" not in result.stdout
+    assert "promises: not waited for: no program of the partition runs to keep them" in (
+        result.stdout
+    )

@@ -125,7 +125,9 @@ def _deploy_locked(
         counted = set(result.started) | set(result.restarted)
         result.restarted += [n for n in _restart_failed(supervisor) if n not in counted]
         progress("promises: checking")
-        result.promises = run_promises(partition, wait=promise_wait)
+        result.promises = run_promises(
+            partition, promise_wait, progress, lambda: _anything_running(supervisor)
+        )
         plugins, not_run = run_plugins(partition, wait=promise_wait)
         result.promises += plugins
         if not_run:
@@ -190,6 +192,15 @@ def wait_for_oneshots(
             return running
         progress(f"one-shots: waiting for {', '.join(running)} to end ({left:.0f} s left)")
         time.sleep(min(0.2, left))
+
+
+def _anything_running(supervisor: Supervisor) -> bool:
+    """Whether a program of the partition runs or is starting: when none
+    does, a failing promise cannot come to be kept by waiting."""
+    return any(
+        info["statename"] in ("STARTING", "RUNNING", "BACKOFF")
+        for info in supervisor.process_info()
+    )
 
 
 def program_failure(info: dict[str, Any]) -> str | None:

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,13 +60,34 @@ def promise_paths(partition: Path) -> list[Path]:
     ]
 
 
-def run_promises(partition: Path, wait: float = 0.0) -> list[PromiseResult]:
+def run_promises(
+    partition: Path,
+    wait: float = 0.0,
+    progress: Callable[[str], None] = lambda line: None,
+    can_change: Callable[[], bool] = lambda: True,
+) -> list[PromiseResult]:
     """Run every promise; while some fail, retry them until ``wait`` seconds passed
-    (a service just started may need a moment to listen)."""
+    (a service just started may need a moment to listen), saying which ones
+    are waited for and how long is left; not at all once ``can_change`` says
+    nothing running could change the answer (every service down)."""
     deadline = time.monotonic() + wait
     results = {path: run_promise(path, partition) for path in promise_paths(partition)}
-    while time.monotonic() < deadline and not all(r.kept for r in results.values()):
-        time.sleep(0.25)
+    said: tuple[str, float] | None = None
+    while not all(r.kept for r in results.values()):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        if not can_change():
+            progress("promises: not waited for: no program of the partition runs to keep them")
+            break
+        failing = [r for r in results.values() if not r.kept]
+        names = ", ".join(r.name for r in failing)
+        # A line when what is waited for changes, else every 5 s (a log
+        # is not a terminal: no line every retry).
+        if said is None or said[0] != names or said[1] - left >= 5:
+            progress(f"promises: waiting for {names} ({left:.0f} s left): {failing[0].message}")
+            said = (names, left)
+        time.sleep(min(0.25, left))
         for path, result in results.items():
             if not result.kept:
                 results[path] = run_promise(path, partition)
