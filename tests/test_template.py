@@ -407,3 +407,35 @@ def test_a_mode_past_0o7777_is_refused_naming_part_and_option(buildout, mode):
     assert f"Error: [config] mode: '{mode}' is not an octal file mode" in result.output
     assert "Traceback" not in result.output
     assert not output.exists()
+
+
+def test_no_compiled_template_is_ever_loaded_from_the_partition(buildout, tmp_path):
+    """Code kept in the partition could be written by anything running as
+    its user, who can also read any key that would authenticate it: an
+    outside test planted a salt and an entry with a matching HMAC and ran
+    code inside buildout. Templates are compiled in the run, always."""
+    import marshal
+
+    import jinja2
+
+    from slapkit.core import partition_state
+
+    witness = tmp_path / "ran"
+    profile = (
+        "[buildout]\nparts = config\n[config]\nrecipe = slapkit:jinja2\n"
+        f"output = {buildout.path('config')}\ninline = hello {{{{ 1 + 1 }}}}\n"
+    )
+    buildout.run(profile).check()
+    assert not buildout.path(".slapkit", "jinja2").exists()
+    evil = compile(f"open({str(witness)!r}, 'w').close()", "<planted>", "exec")
+    planted = buildout.path(".slapkit", "jinja2")
+    planted.mkdir(parents=True, exist_ok=True)
+    for name in ("entry.code", "entry.bin", "0" * 64 + ".code"):
+        partition_state.keep(str(buildout.directory), str(planted / name), marshal.dumps(evil))
+    (planted / "jinja2-style").write_bytes(
+        b"j2" + marshal.dumps(jinja2.Environment().compile("x", filename="t"))
+    )
+    buildout.path("config").unlink()
+    buildout.run(subprocess=True).check()
+    assert buildout.path("config").read_text() == "hello 2"
+    assert not witness.exists()

@@ -51,7 +51,7 @@ concurrently() {  # NAME "COMMAND" NAME "COMMAND"
 }
 # The slower half: crash and fuzz tests, hostile input, the recipes around templates.
 half=(tests/test_reliability.py tests/test_fuzz.py tests/test_hostile.py tests/test_password.py
-      tests/test_template.py tests/test_template_compat.py tests/test_template_cache.py
+      tests/test_template.py tests/test_template_compat.py
       tests/test_promise.py tests/test_promise_parity.py tests/test_promise_plugin.py
       tests/test_publish.py tests/test_publish_early.py tests/test_small_recipes.py
       tests/test_switch_softwaretype.py tests/test_extension.py tests/test_units.py
@@ -80,7 +80,7 @@ if [ "${SLAPKIT_SKIP_OLDEST:-}" != 1 ]; then
                tests/test_publish.py tests/test_publish_early.py
                tests/test_slapconfiguration.py tests/test_small_recipes.py
                tests/test_switch_softwaretype.py tests/test_template.py
-               tests/test_template_cache.py tests/test_wrapper.py
+               tests/test_wrapper.py
                tests/test_symbolic_link.py tests/test_cron_d.py)
         forked=()
         for file in tests/test_*.py; do

@@ -16,7 +16,6 @@ from slapkit.core.concealment import section_items
 from slapkit.core.files import default_file_mode
 from slapkit.core.options import PartOptions
 from slapkit.core.served_objects import object_behind, with_objects
-from slapkit.core.template_cache import compiled, store
 
 # The builtins a template may call, as slapos.recipe.template offers them.
 _BUILTIN_NAMES = (
@@ -128,7 +127,6 @@ class Jinja2(BaseRecipe):
         self.env = self._environment()  # a bad extension is an error before anything is written
         self.context = self._context()
         # A compiled template to keep for the next runs, once the output is written.
-        self.to_cache: tuple[str, Any] | None = None
         self.rendered: bytes | None = None
         # What the render read, as (inode, mtime, size): an earlier part of
         # the same run may rewrite a template after this part was read.
@@ -301,7 +299,6 @@ class Jinja2(BaseRecipe):
 
     def _render(self) -> bytes:
         self.sources = {}
-        self.to_cache = None
         if self.template_path is not None:
             self.sources[self.template_path] = _signature(self.template_path)
             try:
@@ -319,9 +316,11 @@ class Jinja2(BaseRecipe):
             key = (source, filename, self.extensions)
             code = _compiled.get(key)
             if code is None:
-                name = f"{filename}|{' '.join(self.extensions)}"  # extensions change the code
-                code, self.to_cache = compiled(env, self.directory, name, filename, source)
-                _compiled[key] = code
+                # Compiled here, never loaded from the partition: code kept on
+                # disk there could have been written by anything running as
+                # the partition's user, which can also read any key that
+                # would authenticate it.
+                code = _compiled[key] = env.compile(source, filename=filename)
             template = env.template_class.from_code(env, code, env.make_globals(None), None)
             text = template.render(**self.context)
         except Exception as exc:  # any failure inside the template is the user's
@@ -345,8 +344,6 @@ class Jinja2(BaseRecipe):
         if self.once and not os.path.isdir(os.path.dirname(self.once)):
             raise self.error("once", f"the directory of {self.once!r} does not exist")
         self.write(self.output_option, self.output, self.rendered, mode)
-        store(self.directory, self.to_cache)
-        self.to_cache = None
         if self.once and not os.path.lexists(self.once):
             # Often the output itself: only made when missing, never truncated.
             self.write("once", self.once, b"")
