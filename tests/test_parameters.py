@@ -320,6 +320,44 @@ wrapper-path = {buildout.path("echo")}
     assert snapshot(buildout.directory) == before
 
 
+WRITE_ONLY_ELSEWHERE = {
+    "dependencies": {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {"user": {"type": "string"}},
+        "dependencies": {"user": {"properties": {"pass": {"type": "string", "writeOnly": True}}}},
+    },
+    "dependentSchemas": {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {"user": {"type": "string"}},
+        "dependentSchemas": {
+            "user": {"properties": {"pass": {"type": "string", "writeOnly": True}}}
+        },
+    },
+    "$ref with siblings": {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$defs": {"base": {"type": "object"}},
+        "$ref": "#/$defs/base",
+        "properties": {"pass": {"type": "string", "writeOnly": True}},
+    },
+}
+
+
+@pytest.mark.parametrize("kind", sorted(WRITE_ONLY_ELSEWHERE))
+def test_a_write_only_value_brought_in_by_any_keyword_stays_secret(buildout, kind):
+    path = buildout.path("schema.json")
+    path.write_text(json.dumps(WRITE_ONLY_ELSEWHERE[kind]))
+    secret = "hunter2-TOPSECRET"
+    result = buildout.run(
+        schema_profile(buildout, path, {"user": "bob", "pass": secret}), "-vv"
+    ).check()
+    assert secret in buildout.path("config").read_text()
+    assert oct(buildout.path("config").stat().st_mode & 0o777) == "0o600"
+    assert secret not in buildout.path(".installed.cfg").read_text()
+    assert secret not in result.output
+
+
 def test_schema_checks_are_kept_between_runs(buildout, schema):
     """As slapconfiguration.jsonschema: an unchanged rerun uses the kept
     check (0600, beside the part's name); a schema file changed behind a

@@ -28,7 +28,7 @@ from slapkit.instance.sources import MAX_DEPTH
 # Validators whose message names properties and never quotes a value.
 _NAMES_ONLY = frozenset({"required", "additionalProperties", "dependentRequired"})
 # Subschemas that apply to the same value.
-_SAME_VALUE = ("allOf", "anyOf", "oneOf", "then", "else")
+_SAME_VALUE = ("allOf", "anyOf", "oneOf", "if", "then", "else")
 
 
 class ParameterSchema:
@@ -132,6 +132,16 @@ class ParameterSchema:
         """``seen``: the subschemas already applied to this very value."""
         if len(path) > MAX_DEPTH:
             raise SchemaError(f"the parameters nest deeper than {MAX_DEPTH} levels")
+        if isinstance(schema, dict) and "$ref" in schema and len(schema) > 1:
+            # A $ref with keywords beside it (2019-09 and later apply both):
+            # each is a subschema of the same value.
+            if id(schema) in seen:
+                return
+            seen.add(id(schema))
+            siblings = {key: sub for key, sub in schema.items() if key != "$ref"}
+            for part in ({"$ref": schema["$ref"]}, siblings):
+                self._find_write_only(value, part, resolver, path, found, seen)
+            return
         schema, resolver = self._resolve(schema, resolver)
         if not isinstance(schema, dict) or id(schema) in seen:
             return
@@ -149,6 +159,13 @@ class ParameterSchema:
             for sub in subs if isinstance(subs, list) else [subs] if subs else []:
                 self._find_write_only(value, sub, resolver, path, found, seen)
         if isinstance(value, dict):
+            # Subschemas a present key brings in, for the same object.
+            for keyword in ("dependentSchemas", "dependencies"):
+                brought = schema.get(keyword)
+                if isinstance(brought, dict):
+                    for key, sub in brought.items():
+                        if key in value and isinstance(sub, dict):
+                            self._find_write_only(value, sub, resolver, path, found, seen)
             properties = schema.get("properties") or {}
             patterns = schema.get("patternProperties") or {}
             for key, item in value.items():
