@@ -511,3 +511,30 @@ def test_defaults_and_conversions_wherever_validation_reaches(buildout):
         "nodes": 3,
         "backends": [{"weight": 5}, {"weight": 1}],
     }
+
+
+def test_a_write_only_value_escaped_is_still_secret(buildout):
+    """Quoted by repr in an error message, by tojson or repr in a file: the
+    escaped forms are secrets too (an outside test found each in the open)."""
+    path = buildout.path("schema.json")
+    path.write_text(
+        json.dumps({"type": "object", "properties": {"pw": {"type": "string", "writeOnly": True}}})
+    )
+    secret = "it's\"a-<Secret>&"
+    text = schema_profile(buildout, path, {"pw": secret}).replace(
+        "inline = {{ all | tojson }}", "inline = {{ all.pw | tojson }}"
+    )
+    result = buildout.run(text, "-vv").check()
+    assert json.loads(buildout.path("config").read_text()) == secret
+    assert oct(buildout.path("config").stat().st_mode & 0o777) == "0o600"
+    installed = buildout.path(".installed.cfg").read_text()
+    for form in (secret, repr(secret)[1:-1], json.dumps(secret)[1:-1]):
+        assert form not in installed and form not in result.output
+    bad = text + (
+        "\n[svc]\nrecipe = slapkit:wrapper\nwrapper-path = ${buildout:directory}/svc\n"
+        "command-line = /bin/echo --password ${slap-parameter:pw}\n"
+    )
+    result = buildout.run(bad.replace("parts = config", "parts = config svc"))
+    assert not result.ok and "Error: [svc] command-line: cannot split" in result.output
+    for form in (secret, repr(secret)[1:-1], "Secret"):
+        assert form not in result.output, result.output

@@ -8,8 +8,10 @@ replaces them in error messages.
 
 from __future__ import annotations
 
+import html
 import json
 import re
+import shlex
 
 from slapkit.core.run_state import SecretRegistry, current
 
@@ -25,12 +27,31 @@ def _registry() -> SecretRegistry:
 
 
 def register_secret(value: str) -> None:
-    """Remember ``value`` as a secret, and its JSON-escaped form when that differs
-    (a secret with a quote or an accent inside ``parameters-json``)."""
-    escaped = json.dumps(value)[1:-1] if value else value
-    if escaped != value:
-        _register(escaped)
-    _register(value)
+    """Remember ``value`` as a secret, and every escaped form under which a
+    file or a message may show it: JSON (``parameters-json``; Jinja2's
+    ``tojson``, which also escapes ``<>&'``), Python's ``repr`` (error
+    messages, a promise plugin's configuration), the shell's quoting (a
+    wrapper's arguments) and HTML's (Jinja2's ``|e``)."""
+    if not value:
+        return
+    for form in escaped_forms(value):
+        _register(form)
+
+
+def escaped_forms(value: str) -> set[str]:
+    as_json = json.dumps(value)[1:-1]
+    return {
+        value,
+        as_json,
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        as_json.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("'", "\\u0027"),
+        repr(value)[1:-1],
+        shlex.quote(value),
+        html.escape(value),
+    }
 
 
 def _register(value: str) -> None:
