@@ -646,3 +646,31 @@ def test_a_long_parameter_is_served_not_saved(buildout):
     assert buildout.path("out.txt").read_text() == str(len(value))
     text = installed(buildout)
     assert "row 1\n" not in text and "configuration.small = a\n" in text
+
+
+def test_a_title_or_a_resource_with_a_line_break_adds_no_environment_variable(buildout):
+    """Every output is the master's or the partition's, not the profile's:
+    a line break in one is refused in a line-based option, as a parameter's
+    is (an outside test exported LD_PRELOAD through --title and through a
+    planted .slapos-resource)."""
+    answer = json.loads(json.dumps(ANSWER))
+    answer["parameter-dict"]["instance_title"] = "mine\nLD_PRELOAD=/tmp/evil.so"
+    wrapper = (
+        "\n[svc]\nrecipe = slapkit:wrapper\ncommand-line = /bin/true\n"
+        f"wrapper-path = {buildout.path('svc')}\n"
+        "environment = TITLE=${slap-configuration:instance-title}\n"
+    )
+    result = buildout.run(profile(buildout, answer, parts="svc", more=wrapper))
+    assert not result.ok and "Traceback" not in result.output
+    assert "Error: [svc] environment: a parameter value of several lines" in result.output
+    assert not buildout.path("svc").exists()
+    answer = json.loads(json.dumps(ANSWER))
+    buildout.path(".slapos-resource").write_text(
+        json.dumps({"tap": {"ipv4_addr": "10.0.0.1\nLD_PRELOAD=/tmp/evil.so"}})
+    )
+    text = profile(buildout, answer, parts="svc", more=wrapper).replace(
+        "instance-title}", "tap-ipv4-addr}"
+    )
+    result = buildout.run(text)
+    assert "Error: [svc] environment: a parameter value of several lines" in result.output
+    assert not buildout.path("svc").exists()

@@ -135,10 +135,13 @@ class SlapConfiguration(BaseRecipe):
             raise self.error(self._answer_file()[1], str(exc)) from None
         self.outputs["configuration"] = configuration
         if isinstance(configuration, dict):
-            register_user_values(configuration)
             for key, value in configuration.items():
                 if is_plain_option_name(key):
                     self.outputs[PREFIX + key] = value
+        # Every output is the master's (titles, shared instances) or the
+        # partition's (.slapos-resource), not the profile's: a line break in
+        # one must not add entries to a line-based option.
+        register_user_values(self.outputs)
         self._set_outputs()
 
     # -- where the answer comes from
