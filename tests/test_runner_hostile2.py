@@ -143,6 +143,42 @@ def test_fifos_at_the_runners_files_never_hang_it(partition):
     assert wait_until(lambda: not alive(supervisord))
 
 
+def test_a_lock_file_hard_linked_elsewhere_is_never_written(partition, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (partition / ".slapkit").mkdir(parents=True, mode=0o700)
+    os.link(victim, partition / ".slapkit" / "deploy.lock")
+    instance = profile(tmp_path, sleeper("web", 60), "web")
+    error = one_line_error(run("deploy", instance, "--partition", partition), 2)
+    assert "deploy.lock" in error and "hard link" in error
+    assert victim.read_text() == "precious\n"
+
+
+def test_another_partitions_mark_in_a_value_makes_no_orphan(tmp_path):
+    """Orphans are found by SLAPKIT_PARTITION=DIR, a whole entry of their
+    environment: the same text inside another variable's value (a user's
+    parameter) never gets a program of another partition stopped."""
+    first, second = tmp_path / "p3", tmp_path / "p4"
+    instance = tmp_path / "env.cfg"
+    instance.write_text(
+        "[buildout]\nparts = d web\n[d]\nrecipe = slapkit:mkdirectory\n"
+        "s = ${buildout:directory}/etc/service\n"
+        "[web]\nrecipe = slapkit:wrapper\ncommand-line = /bin/sleep 600\n"
+        "wrapper-path = ${d:s}/web\n"
+        f"environment = NOTE=SLAPKIT_PARTITION={second}\n"
+    )
+    try:
+        assert run("deploy", instance, "--partition", first).returncode == 0
+        other = tmp_path / "other.cfg"
+        other.write_text("[buildout]\nparts =\n")
+        result = run("deploy", other, "--partition", second)
+        assert "stopped a program" not in result.stdout
+        assert "RUNNING" in run("status", first).stdout
+    finally:
+        run("stop", first)
+        run("stop", second)
+
+
 def test_a_lock_file_that_is_a_fifo_is_one_clear_line(partition, tmp_path):
     (partition / ".slapkit").mkdir(parents=True, mode=0o700)
     os.mkfifo(partition / ".slapkit" / "deploy.lock")
@@ -284,7 +320,7 @@ def test_stop_stops_the_real_supervisord_whatever_the_pidfile_says(partition, tm
 # --- 5. partition paths supervisord would read as comments ----------------------------
 
 
-@pytest.mark.parametrize("name", ["a ;b", "a #b", "a\t;b", "a[b]", "a%b"])
+@pytest.mark.parametrize("name", ["a ;b", "a #b", "a\t;b", "a[b]", "a%b", "a\\b", 'a"b'])
 def test_a_partition_path_supervisord_would_cut_is_refused_before_anything(tmp_path, name):
     where = tmp_path / name / "partition"
     error = one_line_error(run("deploy", HELLO_WEB, "--partition", where), 2)

@@ -163,10 +163,13 @@ def deploy_lock(partition: Path, say: Callable[[str], None]) -> Iterator[None]:
         if exc.errno not in (errno.ELOOP, errno.ENXIO, errno.EISDIR):
             raise
         fd = None
-    if fd is None or not stat.S_ISREG(os.fstat(fd).st_mode):
+    info = os.fstat(fd) if fd is not None else None
+    if fd is None or info is None or not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
         if fd is not None:
             os.close(fd)
-        raise DeployError(f"{path}: not a regular file (a symlink, a FIFO?): remove it")
+        raise DeployError(
+            f"{path}: not a regular file of its own (a symlink, a FIFO, a hard link?): remove it"
+        )
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -173,6 +173,8 @@ def config_path_problem(path: str) -> str | None:
         return "holds '*', '?' or '[': supervisord reads its include as a pattern"
     if "%" in path:  # expanded once in some settings, twice in others
         return "holds '%': supervisord's configuration expands it"
+    if any(char in path for char in '\\"'):  # supervisord's environment= undoes no escape
+        return "holds '\\' or '\"': supervisord's environment setting cannot quote it"
     return _value_problem(path)
 
 
@@ -447,14 +449,16 @@ class Supervisor:
         whole group is stopped: TERM, then KILL after ``timeout``.
         Returns one line for each.
         """
-        marker = f"{PARTITION_VARIABLE}={self.partition}".encode() + b"\0"
+        # A whole entry of the environment: the same text inside another
+        # variable's value (a user's parameter) is not this partition's mark.
+        marker = b"\0" + f"{PARTITION_VARIABLE}={self.partition}".encode() + b"\0"
         found = []
         for pid in _pids():
             try:
                 if os.stat(f"/proc/{pid}").st_uid != os.geteuid():
                     continue  # another user's: never this partition's program
                 with open(f"/proc/{pid}/environ", "rb") as stream:
-                    if marker not in stream.read() + b"\0":
+                    if marker not in b"\0" + stream.read() + b"\0":
                         continue
                 with open(f"/proc/{pid}/cmdline", "rb") as stream:
                     command = stream.read().replace(b"\0", b" ").decode(errors="replace").strip()
