@@ -1,4 +1,5 @@
 import json
+import os
 import stat
 
 from buildout_harness import snapshot
@@ -75,6 +76,32 @@ def test_publishes_to_a_real_slapos_master(buildout, slapos_master):
     buildout.run(text.replace("8080", "8081")).check()
     published = slapos_master.request("web", {}).getConnectionParameterDict()
     assert published["url"] == "http://[::1]:8081/" and published["admin-password"] == password
+
+
+def test_a_planted_publication_record_never_skips_or_hangs_publishing(buildout, slapos_master):
+    """The record of what was sent is slapkit's own: a FIFO planted there
+    hung the run, and a file with the right digest made it skip publishing."""
+    import hashlib
+
+    partition = slapos_master.request("web", {})
+    text = profile(
+        buildout, "url = http://planted/", slapos_master.connection_section(partition.getId())
+    )
+    record = buildout.path(".slapkit", "published-publish")
+    record.parent.mkdir(mode=0o700)
+    digest = hashlib.sha256(
+        json.dumps([slapos_master.url, None, {"url": "http://planted/"}], sort_keys=True).encode()
+    ).hexdigest()
+    record.write_text(digest + "\n")
+    buildout.run(text).check()
+    assert slapos_master.request("web", {}).getConnectionParameterDict() == {
+        "url": "http://planted/"
+    }
+    record.unlink()
+    os.mkfifo(record)
+    result = buildout.run(text.replace("planted", "fifo"))
+    assert result.ok, result.output  # replaced by a kept record, never opened
+    assert slapos_master.request("web", {}).getConnectionParameterDict() == {"url": "http://fifo/"}
 
 
 def test_master_error_names_the_url(buildout):

@@ -125,11 +125,16 @@ def keep(buildout_directory: str, path: str, data: bytes) -> None:
     0600, authenticated, written only when it changed. A cache that cannot be
     written is left alone: the next run does the work again, nothing else."""
     try:
-        key = partition_salt(buildout_directory)
-        content = _KEPT_TAG + _mac(key, path, data) + b"\n" + data
-        write_if_changed(path, content, SECRET_MODE)
+        write_if_changed(path, authenticated(buildout_directory, path, data), SECRET_MODE)
     except OSError:
         pass
+
+
+def authenticated(buildout_directory: str, path: str, data: bytes) -> bytes:
+    """What ``keep`` writes at ``path`` for ``data`` (``read_kept`` gives
+    ``data`` back); raises OSError when the salt cannot be kept."""
+    key = partition_salt(buildout_directory)
+    return _KEPT_TAG + _mac(key, path, data) + b"\n" + data
 
 
 def read_kept_json(buildout_directory: str, path: str) -> dict[str, Any]:

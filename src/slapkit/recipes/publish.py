@@ -11,7 +11,7 @@ from typing import Any
 from slapkit.core import BaseRecipe
 from slapkit.core.concealment import conceal, concealed_names
 from slapkit.core.files import read_regular_file, write_if_changed
-from slapkit.core.partition_state import STATE_DIR, state_directory
+from slapkit.core.partition_state import STATE_DIR, authenticated, read_kept, state_directory
 
 CONNECTION_FILE = "connection.json"
 SHARED_CONNECTION_FILE = "shared-connection.json"
@@ -130,11 +130,13 @@ class Publish(BaseRecipe):
         ).hexdigest()
         record = os.path.join(self.state, f"published-{self.name}")
         try:
-            with open(record, encoding="utf-8") as stream:
-                if stream.read().strip() == digest:
-                    return  # sent already; the master has these values
+            # Only a record slapkit kept (never a FIFO, a link, a planted file
+            # that would make the run skip publishing).
+            kept = read_kept(self.directory, record)
         except OSError:
-            pass
+            kept = None
+        if kept == digest.encode("ascii"):
+            return  # sent already; the master has these values
         try:
             publish_to_master(self.connection, self.payload, self.shared_reference)
         except ValueError as exc:
@@ -142,7 +144,9 @@ class Publish(BaseRecipe):
         try:
             state_directory(self.directory)
             self.remove_stale_temporaries(record)
-            write_if_changed(record, digest + "\n", 0o600)
+            write_if_changed(
+                record, authenticated(self.directory, record, digest.encode("ascii")), 0o600
+            )
         except OSError as exc:
             raise self.error(
                 "connection-section",
