@@ -257,3 +257,19 @@ def test_a_profile_changed_while_migrating_is_not_overwritten(tmp_path, links):
     assert caught.value.strerror == "changed while being migrated; not written"
     assert profile.read_text() == PROFILE + "# edited meanwhile\n"
     assert len(os.listdir(tmp_path)) == links
+
+
+def test_a_copy_with_output_never_keeps_setuid_setgid_or_sticky(tmp_path):
+    """A setuid profile of another user's, copied with --output by root,
+    became a setuid file of root's (an outside test ran it as euid 0)."""
+    profile = profile_at(tmp_path / "in" / "instance.cfg")
+    os.chown(profile, 1234, 5678)
+    os.chmod(profile, 0o7755)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = migrate("--output", out, profile)
+    assert result.returncode == 0, result.stderr
+    copy = out / "instance.cfg"
+    assert copy.read_text() == MIGRATED
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o755
+    assert copy.stat().st_uid == os.getuid()

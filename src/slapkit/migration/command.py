@@ -166,7 +166,10 @@ def write(migration: Migration) -> None:
     """Write one prepared migration: to its output, or in place when
     anything changed; with --check, nothing. Raises OSError."""
     if migration.target is not None:
-        mode = stat.S_IMODE(migration.source.info.st_mode)
+        # A copy belongs to whoever runs migrate: it keeps the read and
+        # write bits, never setuid, setgid or sticky (a setuid file of
+        # another user's became one of root's).
+        mode = stat.S_IMODE(migration.source.info.st_mode) & 0o777
         write_if_changed(str(migration.target), migration.data, mode)
     elif migration.in_place and migration.data != migration.source.data:
         write_in_place(migration.source, migration.data)
