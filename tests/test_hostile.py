@@ -698,6 +698,25 @@ def test_a_symlink_planted_at_the_pidfile_is_not_written_through(buildout, tmp_p
         process.wait()
 
 
+def test_a_hard_link_or_a_fifo_planted_at_the_pidfile_is_not_written_through(buildout, tmp_path):
+    wrapper, pidfile, record = pidfile_wrapper(buildout, tmp_path)
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    for plant in (lambda: os.link(victim, pidfile), lambda: os.mkfifo(pidfile)):
+        pidfile.unlink(missing_ok=True)
+        record.unlink(missing_ok=True)
+        plant()
+        process = subprocess.Popen([str(wrapper)])
+        try:
+            assert read_record(record, timeout=30)["pid"] == process.pid
+            assert victim.read_text() == "keep"
+            assert pidfile.is_file() and pidfile.stat().st_nlink == 1
+            assert int(pidfile.read_text()) == process.pid
+        finally:
+            process.kill()
+            process.wait()
+
+
 # --- every user mistake is a UserError --------------------------------------------------
 
 

@@ -269,7 +269,12 @@ class Wrapper(BaseRecipe):
             lines += [
                 "command -v flock >/dev/null || "
                 '{ echo "${0##*/}: the pidfile needs flock (util-linux)" >&2; exit 1; }',
-                f"if [ -L {pidfile} ]; then rm -f {pidfile}; fi  # never written through a link",
+                # Never written through a link, a hard link or a FIFO: a
+                # planted one is removed, and a file of the wrapper's own made.
+                f"if [ -L {pidfile} ] || {{ [ -e {pidfile} ] && [ ! -f {pidfile} ]; }} || "
+                f'[ -n "$(find {pidfile} -prune -links +1 2>/dev/null)" ]; then',
+                f"  rm -f {pidfile}",
+                "fi",
                 f"exec 9<>{pidfile} || exit 1",
                 "if ! flock -n 9; then",
                 f'  echo "${{0##*/}}: already running as pid $(cat /dev/fd/9) ("{pidfile}")" >&2',
