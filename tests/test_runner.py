@@ -294,3 +294,16 @@ def test_no_promise_is_waited_for_when_nothing_runs_that_could_keep_it(tmp_path,
     assert "promises: not waited for: no program of the partition runs to keep them" in (
         result.stdout
     )
+
+
+def test_status_and_stop_on_a_directory_that_is_no_partition_are_errors(tmp_path):
+    """``slapkit stop partiton`` (a typo) said "not running" and exited 0
+    while the real partition ran on."""
+    for where in (tmp_path / "nosuch", tmp_path):
+        for command in ("stop", "status"):
+            result = slapkit(command, where, check=False)
+            assert result.returncode == 2, result.stdout + result.stderr
+            assert result.stderr.strip() == (
+                f"slapkit: {where}: not a partition slapkit deploy made (no .slapkit in it)"
+            )
+            assert result.stdout == ""

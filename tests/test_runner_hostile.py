@@ -345,6 +345,7 @@ def test_a_supervisord_fault_is_one_line(partition, tmp_path, monkeypatch, capsy
     def refuse(self):
         raise xmlrpc.client.Fault(60, "SHUTDOWN_STATE")
 
+    (partition / ".slapkit").mkdir(parents=True, mode=0o700)
     monkeypatch.setattr(Supervisor, "is_running", lambda self: True)
     monkeypatch.setattr(Supervisor, "process_info", refuse)
     assert cli.main(["stop", str(partition)]) == 1

@@ -9,6 +9,7 @@ import xmlrpc.client
 from pathlib import Path
 from typing import TextIO
 
+from slapkit.core.partition_state import STATE_DIR
 from slapkit.runner.deploy import Deployment, deploy, failed_services
 from slapkit.runner.display import shown, shown_lines
 from slapkit.runner.local_master import LocalMaster, MasterInputError, checked_address, read_shared
@@ -111,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "deploy":
             return _deploy(args)
+        if not (args.partition / STATE_DIR).is_dir():
+            # A typo must not read as "stopped": the real partition runs on.
+            raise DeployError(
+                f"{args.partition}: not a partition slapkit deploy made (no {STATE_DIR} in it)"
+            )
         if args.command == "status":
             return _status(args.partition)
         return _stop(args.partition)
