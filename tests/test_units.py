@@ -392,3 +392,36 @@ def test_an_octal_mode_past_0o7777_is_refused(text):
     with pytest.raises(zc.buildout.UserError) as error:
         PartOptions("p", {"mode": text}).mode()
     assert str(error.value) == f"[p] mode: {text!r} is not an octal file mode"
+
+
+@pytest.mark.parametrize("text", ["+5", "1_000", "\u0665", "5.0", "0x10", "", "1e3"])
+def test_a_whole_number_is_ascii_digits_and_nothing_else(text):
+    import zc.buildout
+
+    from slapkit.core.options import PartOptions
+
+    if not text:
+        assert PartOptions("p", {"n": text}).integer("n", 7) == 7  # empty: the default
+        return
+    with pytest.raises(zc.buildout.UserError) as error:
+        PartOptions("p", {"n": text}).integer("n", 7)
+    assert str(error.value) == f"[p] n: {text!r} is not a whole number"
+
+
+@pytest.mark.parametrize(
+    "text, bounds, message",
+    [
+        ("0", (1, 9), "[p] n: 0 is less than 1"),
+        ("10", (1, 9), "[p] n: 10 is more than 9"),
+    ],
+)
+def test_a_whole_number_out_of_its_bounds_is_refused(text, bounds, message):
+    import zc.buildout
+
+    from slapkit.core.options import PartOptions
+
+    with pytest.raises(zc.buildout.UserError) as error:
+        PartOptions("p", {"n": text}).integer("n", 5, *bounds)
+    assert str(error.value) == message
+    assert PartOptions("p", {"n": str(bounds[0])}).integer("n", 5, *bounds) == bounds[0]
+    assert PartOptions("p", {"n": str(bounds[1])}).integer("n", 5, *bounds) == bounds[1]

@@ -74,10 +74,9 @@ class PartOptions:
         value = self.text(option)
         if value is None:
             return default
-        try:
-            number = int(value, 10)
-        except ValueError:
-            raise self.error(option, f"{value!r} is not a whole number") from None
+        if not _WHOLE_NUMBER.match(value):  # int() takes "+5", "1_000" and other digits
+            raise self.error(option, f"{value!r} is not a whole number")
+        number = int(value, 10)
         if minimum is not None and number < minimum:
             raise self.error(option, f"{number} is less than {minimum}")
         if maximum is not None and number > maximum:
@@ -163,6 +162,7 @@ class PartOptions:
 
 
 _OCTAL_MODE = re.compile(r"(?:0[oO])?[0-7]{1,6}\Z")
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,30}\Z")
 
 
 def _is_identifier(name: str) -> bool:
