@@ -127,7 +127,13 @@ def main(argv: list[str]) -> int:
     source = module.read_text()
     copy_root = Path(tempfile.mkdtemp(prefix="slapkit-mutate-"))
     try:
-        shutil.copytree(ROOT / "src", copy_root / "src")
+        # Without the egg-info a develop install may have left there: put
+        # first on sys.path, its stale entry points would be the ones used.
+        shutil.copytree(
+            ROOT / "src",
+            copy_root / "src",
+            ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"),
+        )
         target = copy_root / "src" / relative
         env = {**os.environ, "PYTHONPATH": str(copy_root / "src")}
         command = [
