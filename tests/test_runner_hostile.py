@@ -93,7 +93,8 @@ def test_files_supervisord_cannot_take_are_skipped_never_configured(partition, t
     assert "services     1 started" in out
     config = (partition / ".slapkit" / "programs.conf").read_text()
     assert "evil" not in config and "[program:slappart0_web]" in config
-    time.sleep(0.5)
+    # No program of supervisord's runs it (the configuration above): nothing
+    # to wait for before looking.
     assert not sentinel.exists()
 
 
@@ -179,8 +180,12 @@ def test_programs_a_killed_supervisord_left_are_stopped_by_the_next_deploy(parti
     supervisor = Supervisor(partition)
     (info,) = [p for p in supervisor.process_info() if p["name"].endswith("-on-watch")]
     orphan = info["pid"]
-    os.kill(supervisor.supervisord_pid(), signal.SIGKILL)
-    time.sleep(0.3)
+    supervisord = supervisor.supervisord_pid()
+    os.kill(supervisord, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while running(supervisord) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(supervisord)
     assert running(orphan)  # still there, holding the port
     again = slapkit("deploy", HELLO_WEB, "--partition", partition, "-p", f"port={port}")
     assert f"stopped a program a killed supervisord left running: pid {orphan}" in again.stdout
@@ -373,7 +378,12 @@ path = ${buildout:directory}/never-there
     (stays,) = [i for i in supervisor.process_info() if i["name"] == "stays-on-watch"]
     os.kill(stays["pid"], signal.SIGKILL)
     (partition / "etc" / "service" / "a b").write_text("#!/bin/sh\n")
-    time.sleep(0.3)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(
+        i["name"] == "stays-on-watch" and i["statename"] == "RUNNING"
+        for i in supervisor.process_info()
+    ):
+        time.sleep(0.05)
     status = slapkit("status", partition, check=False)
     assert status.returncode == 1
     lines = status.stdout.splitlines()
