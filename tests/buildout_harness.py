@@ -238,3 +238,15 @@ def _buildout_directory_of(path: Path) -> Path:
         if parent.name == ".slapkit":
             return parent.parent
     raise ValueError(f"{path} is not in a .slapkit directory")
+
+
+def wait_until(condition, timeout: float = 30.0):
+    """Poll ``condition`` until it is true or ``timeout`` seconds passed;
+    return its last value (the caller asserts on it): how a test waits for
+    an event, never by a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(0.02)

@@ -13,12 +13,11 @@ import os
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from buildout_harness import snapshot
+from buildout_harness import snapshot, wait_until
 from test_wrapper import RECORD, read_record
 
 PYTHON = sys.executable
@@ -606,17 +605,6 @@ inline = {{{{ pw }}}}
 
 
 # --- 11. pidfile ------------------------------------------------------------------
-
-
-def wait_until(condition, timeout: float = 30.0):
-    """Poll ``condition`` until it is true or ``timeout`` seconds passed;
-    return its last value (the caller asserts on it)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(0.02)
 
 
 def pidfile_wrapper(buildout, tmp_path):

@@ -6,10 +6,10 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
+from buildout_harness import wait_until
 from test_wrapper import run_wrapper, wrapper_profile
 
 PYTHON = sys.executable
@@ -167,17 +167,6 @@ while not os.path.exists(sys.argv[1] + ".stop"):
     time.sleep(0.05)
 sys.exit(3)
 """
-
-
-def wait_until(condition, timeout=30):
-    """Poll ``condition`` until it is true or ``timeout`` seconds passed;
-    return its last value (the caller asserts on it)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(0.02)
 
 
 def wait_for(path, timeout=30):

@@ -124,7 +124,7 @@ def replace_atomically(path: str, data: bytes, mode: int) -> None:
         raise
     # A rename reported done is lost by a power cut until the directory is
     # on disk too.
-    _fsync_directory(directory)
+    fsync_directory(directory)
 
 
 def replace_symlink(target: str, path: str) -> None:
@@ -148,10 +148,12 @@ def replace_symlink(target: str, path: str) -> None:
     except BaseException:
         _unlink_quietly(temporary)
         raise
-    _fsync_directory(directory)
+    fsync_directory(directory)
 
 
-def _fsync_directory(directory: str) -> None:
+def fsync_directory(directory: str) -> None:
+    """Make a rename or an unlink in ``directory`` durable (where the file
+    system can)."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(fd)

@@ -44,6 +44,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from slapkit.core.files import fsync_directory
+
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _WRITE_FLAGS = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 # What keeping an attribute can fail with when the user may not set it.
@@ -163,7 +165,7 @@ def _replace(profile: ReadProfile, data: bytes) -> bool:
     finally:
         if not renamed:
             _unlink_quietly(temporary)
-    _fsync_directory(directory)
+    fsync_directory(directory)
     return True
 
 
@@ -224,7 +226,7 @@ def _save_copy(profile: ReadProfile) -> str:
     except BaseException:
         _unlink_quietly(saved)
         raise
-    _fsync_directory(directory or ".")
+    fsync_directory(directory or ".")
     return saved
 
 
@@ -241,13 +243,3 @@ def _unlink_quietly(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
-
-
-def _fsync_directory(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot fsync a directory; the rename stands
-    finally:
-        os.close(fd)
