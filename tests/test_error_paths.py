@@ -392,6 +392,7 @@ def test_an_unreadable_profile_is_one_line(tmp_path):
 def test_status_and_stop_of_a_partition_not_running(tmp_path):
     from test_runner import slapkit
 
+    (tmp_path / ".slapkit").mkdir(mode=0o700)  # deployed once, its supervisord gone
     status = slapkit("status", tmp_path, check=False)
     assert (status.returncode, status.stdout.strip()) == (3, f"{tmp_path}: not running")
     stop = slapkit("stop", tmp_path)
