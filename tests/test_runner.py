@@ -307,3 +307,26 @@ def test_status_and_stop_on_a_directory_that_is_no_partition_are_errors(tmp_path
                 f"slapkit: {where}: not a partition slapkit deploy made (no .slapkit in it)"
             )
             assert result.stdout == ""
+
+
+def test_version_and_python_dash_m():
+    import slapkit as package
+
+    for command in ([SLAPKIT], [sys.executable, "-m", "slapkit"]):
+        result = subprocess.run([*command, "--version"], capture_output=True, text=True, timeout=60)
+        assert (result.returncode, result.stdout) == (0, f"slapkit {package.__version__}\n")
+
+
+def test_status_and_stop_default_to_the_partition_deploy_uses(tmp_path):
+    """``slapkit deploy`` defaults to ./partition: so do status and stop."""
+    profile = oneshot_profile(tmp_path, "'exit 0'")
+    run = {"cwd": tmp_path, "capture_output": True, "text": True, "timeout": 180}
+    try:
+        deployed = subprocess.run([SLAPKIT, "deploy", profile], **run)
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        status = subprocess.run([SLAPKIT, "status"], **run)
+        assert status.stdout.startswith(f"partition    {tmp_path / 'partition'}\n"), status.stdout
+        stopped = subprocess.run([SLAPKIT, "stop"], **run)
+        assert stopped.stdout.startswith(f"{tmp_path / 'partition'}: stopped supervisord")
+    finally:
+        Supervisor(tmp_path / "partition").shutdown()

@@ -9,6 +9,7 @@ import xmlrpc.client
 from pathlib import Path
 from typing import TextIO
 
+from slapkit import __version__
 from slapkit.core.partition_state import STATE_DIR
 from slapkit.runner.deploy import Deployment, deploy, failed_services
 from slapkit.runner.display import shown, shown_lines
@@ -23,6 +24,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="slapkit",
         description="Deploy a SlapOS instance profile on this machine, as slapgrid would.",
     )
+    parser.add_argument("--version", action="version", version=f"slapkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("deploy", help="run buildout, supervise, check promises")
     run.add_argument("profile", type=Path, help="the instance profile (instance.cfg)")
@@ -91,7 +93,14 @@ def _parser() -> argparse.ArgumentParser:
     add_arguments(migrate)
     for name, text in (("status", "programs and promises"), ("stop", "stop every program")):
         command = commands.add_parser(name, help=text)
-        command.add_argument("partition", type=Path, metavar="DIR")
+        command.add_argument(
+            "partition",
+            type=Path,
+            nargs="?",
+            default=Path("partition"),
+            metavar="DIR",
+            help="the partition directory (default: ./partition, as deploy's)",
+        )
     return parser
 
 
