@@ -74,3 +74,25 @@ def http_server():
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _coverage_context_for_mutation(request):
+    """For ``tools/mutate.py --collect`` only: label every line run, in this
+    process and in the buildouts it forks or starts, with the test that ran it,
+    so that a mutant is tried against the tests that reach its line."""
+    if not os.environ.get("SLAPKIT_MUTATE_COLLECT"):
+        yield
+        return
+    import coverage
+
+    current = coverage.Coverage.current()
+    if current is None:
+        yield
+        return
+    current.config.context = request.node.nodeid  # forked children start from it
+    current.switch_context(request.node.nodeid)
+    if "COVERAGE_PROCESS_CONFIG" in os.environ:
+        os.environ["COVERAGE_PROCESS_CONFIG"] = current.config.serialize()
+    yield
+    current.switch_context("")

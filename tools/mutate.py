@@ -12,7 +12,17 @@ processes of the tests inherit.
     .venv/bin/python tools/mutate.py src/slapkit/core/options.py tests/test_wrapper.py ...
 
 Options: ``--only LINE[,LINE]`` mutates those lines alone; ``--timeout S``
-per test run (default 600). Not run by CI: a tool, like the benchmarks.
+per test run (default 600); ``--jobs N`` tries N mutants at once.
+
+With ``--contexts DATA``, each mutant is tried only against the tests of
+TESTS that run its line (a survivor no test reaches is printed as such),
+which makes a whole module a matter of minutes. DATA is made once by
+
+    .venv/bin/python tools/mutate.py --collect DATA tests/
+
+which runs those tests under coverage with each line labelled by the test
+that ran it, in the test process and in the buildouts it forks or starts.
+Not run by CI: a tool, like the benchmarks.
 """
 
 from __future__ import annotations
@@ -25,7 +35,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +62,7 @@ class Mutant:
     line: int
     what: str
     tree: ast.Module
+    lines: range  # the source lines the change is on, for choosing tests
 
 
 def _mutations(node: ast.AST) -> Iterator[tuple[str, ast.AST]]:
@@ -94,10 +107,12 @@ def mutants(source: str, only: set[int] | None) -> Iterator[Mutant]:
         line = getattr(node, "lineno", 0)
         if only is not None and line not in only:
             continue
+        changed = node.test if isinstance(node, (ast.If, ast.While)) else node
+        lines = range(line, (getattr(changed, "end_lineno", None) or line) + 1)
         for what, replacement in _mutations(node):
             mutated = copy.deepcopy(tree)
             _replace(mutated, _targets(mutated)[index], replacement)
-            yield Mutant(line, what, ast.fix_missing_locations(mutated))
+            yield Mutant(line, what, ast.fix_missing_locations(mutated), lines)
 
 
 def _replace(tree: ast.AST, old: ast.AST, new: ast.AST) -> None:
@@ -114,72 +129,160 @@ def _replace(tree: ast.AST, old: ast.AST, new: ast.AST) -> None:
     raise LookupError("node not found")
 
 
+PYTEST = ["-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not slapgrid"]
+
+
+def _copy_source(root: Path) -> Path:
+    # Without the egg-info a develop install may have left there: put first
+    # on sys.path, its stale entry points would be the ones used.
+    shutil.copytree(
+        ROOT / "src", root / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__")
+    )
+    return root / "src"
+
+
+def collect(data: Path, tests: list[str], timeout: float) -> int:
+    """Run ``tests`` under coverage, each line labelled with the tests that ran it."""
+    with tempfile.TemporaryDirectory(prefix="slapkit-mutate-") as scratch:
+        source = _copy_source(Path(scratch))
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(source),
+            "SLAPKIT_MUTATE_COLLECT": "1",
+            "COVERAGE_FILE": str(data.resolve()),
+        }
+        # Every test, not only up to the first failure.
+        pytest = [word for word in PYTEST if word != "-x"]
+        command = [sys.executable, "-m", "coverage", "run", *pytest, *tests]
+        run = subprocess.run(command, cwd=ROOT, env=env, timeout=timeout)
+        subprocess.run(
+            [sys.executable, "-m", "coverage", "combine", "-q", "--data-file", str(data)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+    return run.returncode
+
+
+def tests_by_line(data: Path, relative: Path) -> dict[int, set[str]]:
+    """Line of the module -> node ids of the tests that ran it."""
+    import coverage
+
+    recorded = coverage.CoverageData(basename=str(data))
+    recorded.read()
+    suffix = "/" + relative.as_posix()
+    by_line: dict[int, set[str]] = {}
+    for measured in recorded.measured_files():
+        if not measured.endswith(suffix):
+            continue
+        for line, contexts in recorded.contexts_by_lineno(measured).items():
+            for context in contexts:
+                by_line.setdefault(line, set()).update(
+                    part for part in context.split("|") if "::" in part
+                )
+    return by_line
+
+
+def _within(test_file: Path, chosen: list[Path]) -> bool:
+    test_file = test_file.resolve()
+    return any(test_file == c or c in test_file.parents for c in chosen)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("module", type=Path)
+    parser.add_argument("module", type=Path, nargs="?")
     parser.add_argument("tests", nargs="+")
     parser.add_argument("--only", default="")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--contexts", type=Path)
+    parser.add_argument("--collect", type=Path)
     args = parser.parse_args(argv)
+    if args.collect:
+        tests = ([str(args.module)] if args.module else []) + args.tests
+        return collect(args.collect, tests, timeout=4 * 3600)
+    if args.module is None:
+        parser.error("a module to mutate is needed")
     module = args.module.resolve()
     relative = module.relative_to(ROOT / "src")
     only = {int(n) for n in args.only.split(",") if n} or None
     source = module.read_text()
-    copy_root = Path(tempfile.mkdtemp(prefix="slapkit-mutate-"))
+    by_line = tests_by_line(args.contexts, relative) if args.contexts else None
+    chosen = [Path(t).resolve() for t in args.tests]
+    scratch = Path(tempfile.mkdtemp(prefix="slapkit-mutate-"))
+    copies: list[Path] = []
+    lock = threading.Lock()
     try:
-        # Without the egg-info a develop install may have left there: put
-        # first on sys.path, its stale entry points would be the ones used.
-        shutil.copytree(
-            ROOT / "src",
-            copy_root / "src",
-            ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"),
-        )
-        target = copy_root / "src" / relative
-        env = {**os.environ, "PYTHONPATH": str(copy_root / "src")}
-        command = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-x",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-m",
-            "not slapgrid",
-        ]
+        command = [sys.executable, *PYTEST]
+        baseline_source = _copy_source(scratch / "baseline")
         baseline = subprocess.run(
-            [*command, *args.tests], cwd=ROOT, env=env, capture_output=True, timeout=args.timeout
+            [*command, *args.tests],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(baseline_source)},
+            capture_output=True,
+            timeout=args.timeout,
         )
         if baseline.returncode != 0:  # every mutant would look killed
             print(baseline.stdout.decode(errors="replace")[-3000:])
             print("the tests fail on the unmutated copy: no mutation run", file=sys.stderr)
             return 2
-        killed, survivors = 0, []
-        for mutant in mutants(source, only):
-            target.write_text(ast.unparse(mutant.tree) + "\n")
+        copies.extend(_copy_source(scratch / f"worker{n}") for n in range(args.jobs))
+        free = list(copies)
+
+        def selected(mutant: Mutant) -> list[str]:
+            if by_line is None:
+                return list(args.tests)
+            reached: set[str] = set()
+            for line in mutant.lines:
+                reached |= by_line.get(line, set())
+            return sorted(test for test in reached if _within(ROOT / test.split("::")[0], chosen))
+
+        def attempt(mutant: Mutant) -> str:
+            tests = selected(mutant)
+            if not tests:
+                return "UNREACHED"
+            with lock:
+                source_copy = free.pop()
             try:
-                result = subprocess.run(
-                    [*command, *args.tests],
-                    cwd=ROOT,
-                    env=env,
-                    capture_output=True,
-                    timeout=args.timeout,
-                )
-                survived = result.returncode == 0
-            except subprocess.TimeoutExpired:
-                survived = False  # a hang is noticed
-            if survived:
-                survivors.append(mutant)
-                print(f"SURVIVED {relative}:{mutant.line}: {mutant.what}", flush=True)
-            else:
-                killed += 1
-                print(f"killed   {relative}:{mutant.line}: {mutant.what}", flush=True)
-        total = killed + len(survivors)
+                (source_copy / relative).write_text(ast.unparse(mutant.tree) + "\n")
+                try:
+                    result = subprocess.run(
+                        [*command, *tests],
+                        cwd=ROOT,
+                        # A mutant the same size as the line it replaces, written
+                        # within the second, would be taken for the cached bytecode.
+                        env={
+                            **os.environ,
+                            "PYTHONPATH": str(source_copy),
+                            "PYTHONDONTWRITEBYTECODE": "1",
+                        },
+                        capture_output=True,
+                        timeout=args.timeout,
+                    )
+                    return "SURVIVED" if result.returncode == 0 else "killed  "
+                except subprocess.TimeoutExpired:
+                    return "killed  "  # a hang is noticed
+                finally:
+                    (source_copy / relative).write_text(source)
+            finally:
+                with lock:
+                    free.append(source_copy)
+
+        killed, survivors = 0, 0
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            everything = list(mutants(source, only))
+            for mutant, verdict in zip(everything, pool.map(attempt, everything), strict=True):
+                if verdict.startswith("killed"):
+                    killed += 1
+                else:
+                    survivors += 1
+                print(f"{verdict} {relative}:{mutant.line}: {mutant.what}", flush=True)
+        total = killed + survivors
         score = 100.0 * killed / total if total else 100.0
         print(f"{relative}: {killed} of {total} mutants killed ({score:.1f} %)")
         return 1 if survivors else 0
     finally:
-        shutil.rmtree(copy_root, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
