@@ -121,3 +121,60 @@ def test_a_refused_schedule_leaves_the_previous_entry(buildout):
     result = buildout.run(cron_user_profile(buildout, "frequency", "* * * * * touch X #"))
     assert not result.ok and EXPECTED in result.output
     assert entry(buildout) == before
+
+
+def command_user_profile(buildout, command: str, value: str) -> str:
+    """A cron.d part whose ``command`` brings in a user's parameter holding ``value``."""
+    parameters = buildout.path("parameters.json")
+    parameters.write_text(json.dumps({"target": value}))
+    return (
+        f"[buildout]\nparts = {PART}\n"
+        f"[p]\nrecipe = slapkit:parameters\nparameters-file = {parameters}\ntarget = local\n"
+        f"[{PART}]\nrecipe = slapkit:cron.d\ncron-entries = {buildout.path('cron.d')}\n"
+        f"name = x\nfrequency = @daily\ncommand = {command}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "x; touch /tmp/owned",
+        "$(touch /tmp/owned)",
+        "`id`",
+        "a b",
+        "x|sh",
+        "x%touch y",
+        "it's",
+        "*",
+        "x\u00a0y",  # a no-break space is a blank to the check, not to every shell
+    ],
+)
+def test_a_user_value_a_shell_would_split_is_refused_in_the_command(buildout, value):
+    buildout.path("cron.d").mkdir()
+    buildout.run(command_user_profile(buildout, "/srv/bin/backup --to=local", "local")).check()
+    before = entry(buildout)
+    result = buildout.run(
+        command_user_profile(buildout, "/srv/bin/backup --to=${p:target}", value)
+    )
+    assert not result.ok
+    assert f"Error: [{PART}] command: holds a user's parameter value, {value!r}" in result.output
+    assert "slapkit:wrapper" in result.output
+    assert entry(buildout) == before
+
+
+@pytest.mark.parametrize("value", ["backup-1.example.com", "2001:db8::1", "a=b", "/srv/x", " "])
+def test_a_plain_word_from_the_user_is_written(buildout, value):
+    buildout.path("cron.d").mkdir()
+    buildout.run(command_user_profile(buildout, "/srv/bin/backup --to=${p:target}", value)).check()
+    target = "" if value == " " else value  # zc.buildout strips a value's blanks
+    assert entry(buildout) == f"@daily /srv/bin/backup --to={target}\n"
+
+
+def test_a_percent_sign_reaches_the_command_as_written(buildout, tmp_path):
+    """cron ends the command at a bare ``%`` (the rest is its input); slapkit
+    writes ``\\%``, which cron hands to the shell as ``%``."""
+    buildout.path("cron.d").mkdir()
+    buildout.run(
+        command_user_profile(buildout, "date +%s > ${buildout:directory}/stamp", "local")
+    ).check()
+    assert entry(buildout) == f"@daily date +\\%s > {buildout.directory}/stamp\n"

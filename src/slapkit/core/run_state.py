@@ -43,6 +43,8 @@ class RunState:
     claimed: set[str] = field(default_factory=set)
     # The user's parameter values with a line break (see user_values).
     multiline_user_values: set[str] = field(default_factory=set)
+    # The user's parameter values a shell would not take as one plain word.
+    shell_special_user_values: set[str] = field(default_factory=set)
     # Names that look like temporaries, by directory, listed once.
     temporaries: dict[str, set[str]] = field(default_factory=dict)
     # Hashed wrappers by directory (see recipes/wrapper.py), listed once.
@@ -64,6 +66,7 @@ class RunState:
         return RunState(
             secrets=secrets,
             multiline_user_values=set(self.multiline_user_values),
+            shell_special_user_values=set(self.shell_special_user_values),
             objects=dict(self.objects),
             inherited=dict(self.inherited),
         )

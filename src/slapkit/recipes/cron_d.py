@@ -7,6 +7,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
+from slapkit.core.user_values import shell_special_user_value_in
 from slapkit.recipes.cron_calendar import SCHEDULE_SYNTAX, schedule, to_cron
 
 
@@ -37,11 +38,16 @@ class CronD(BaseRecipe):
       time          a systemd calendar event (``daily``, ``Mon 10:30``,
                     ``*-*-1 4:00``; ASCII digits), converted to a crontab
                     schedule; used when ``frequency`` is not given.
-      command       (required) the command line.
+      command       (required) the command line, run by a shell as written:
+                    each ``%`` is written ``\\%`` so that cron passes it on
+                    (an unescaped ``%`` would end the command there).
 
     Written only when it changed; the part's file is removed with the part.
-    A line break in the command (a user's value brought in by ``${…}``) is
-    refused: it would add entries of the user's choosing.
+    A line break in the command is refused: it would add entries. So is a
+    user's parameter value (brought in by ``${…}``) that a shell would read
+    as more than one plain word (``x; touch y``, ``$(…)``, a blank, a
+    quote): the user would choose the command. Pass such a value to a
+    ``slapkit:wrapper`` (its ``environment``) and run the wrapper here.
     """
 
     def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
@@ -73,7 +79,15 @@ class CronD(BaseRecipe):
         command = self.opts.required("command")
         if any(char in command for char in "\n\r\x00"):
             raise self.error("command", "holds a line break: one entry is one line")
-        self.line = f"{frequency} {command}\n"
+        user_value = shell_special_user_value_in(command)
+        if user_value is not None:
+            raise self.error(
+                "command",
+                f"holds a user's parameter value, {user_value!r}, that a shell would not "
+                "read as one plain word; pass it to a slapkit:wrapper (environment) and "
+                "run the wrapper",
+            )
+        self.line = f"{frequency} {command.replace('%', chr(92) + '%')}\n"
 
     def install(self) -> list[str]:
         self.write("cron-entries", self.path, self.line)
