@@ -19,7 +19,6 @@ from typing import Any
 
 from slapkit.core.run_state import current
 
-
 # A shell's one plain word: anything but blanks, quotes, and the characters
 # that separate, substitute, redirect, expand or comment (and cron's ``%``).
 _SHELL_SPECIAL = re.compile(r"""[\s;&|$`<>(){}*?\[\]#~%!'"\\]""")
