@@ -153,9 +153,7 @@ def test_a_user_value_a_shell_would_split_is_refused_in_the_command(buildout, va
     buildout.path("cron.d").mkdir()
     buildout.run(command_user_profile(buildout, "/srv/bin/backup --to=local", "local")).check()
     before = entry(buildout)
-    result = buildout.run(
-        command_user_profile(buildout, "/srv/bin/backup --to=${p:target}", value)
-    )
+    result = buildout.run(command_user_profile(buildout, "/srv/bin/backup --to=${p:target}", value))
     assert not result.ok
     assert f"Error: [{PART}] command: holds a user's parameter value, {value!r}" in result.output
     assert "slapkit:wrapper" in result.output
