@@ -164,8 +164,15 @@ def collect(data: Path, tests: list[str], timeout: float) -> int:
     return run.returncode
 
 
+AT_IMPORT = "*"
+
+
 def tests_by_line(data: Path, relative: Path) -> dict[int, set[str]]:
-    """Line of the module -> node ids of the tests that ran it."""
+    """Line of the module -> node ids of the tests that ran it.
+
+    A line run while no test was current (the module's top level, run when
+    it is imported) is marked AT_IMPORT: every test may depend on it.
+    """
     import coverage
 
     recorded = coverage.CoverageData(basename=str(data))
@@ -177,9 +184,8 @@ def tests_by_line(data: Path, relative: Path) -> dict[int, set[str]]:
             continue
         for line, contexts in recorded.contexts_by_lineno(measured).items():
             for context in contexts:
-                by_line.setdefault(line, set()).update(
-                    part for part in context.split("|") if "::" in part
-                )
+                tests = {part for part in context.split("|") if "::" in part}
+                by_line.setdefault(line, set()).update(tests or {AT_IMPORT})
     return by_line
 
 
@@ -235,6 +241,8 @@ def main(argv: list[str]) -> int:
             reached: set[str] = set()
             for line in mutant.lines:
                 reached |= by_line.get(line, set())
+            if AT_IMPORT in reached:
+                return list(args.tests)
             return sorted(test for test in reached if _within(ROOT / test.split("::")[0], chosen))
 
         def attempt(mutant: Mutant) -> str:
