@@ -154,3 +154,70 @@ def test_a_relative_value_is_an_error_naming_the_option_and_the_near_miss(buildo
     assert "Error: [d] logs: 'var/log' is not an absolute path" in result.output
     assert "did you mean" not in result.output
     assert not buildout.path("var").exists()
+
+
+def planted(buildout, tmp_path, where: str):
+    """A link at ``where`` in the partition to a directory outside it."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "service").mkdir()
+    link = buildout.path(*where.split("/"))
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(outside)
+    return link, outside
+
+
+@pytest.mark.parametrize("where", ["etc", "etc/service"])
+def test_a_planted_link_on_the_way_is_refused_and_nothing_is_made_through_it(
+    buildout, tmp_path, where
+):
+    link, outside = planted(buildout, tmp_path, where)
+    service = buildout.path("etc", "service")
+    log = buildout.path("var", "log")
+    result = buildout.run(profile(f"log = {log}\nservice = {service}\nrun = {service}/run"))
+    assert not result.ok
+    assert "directory" in result.output and "run" in result.output
+    assert f"{str(link)!r} is a symbolic link (to {str(outside)!r})" in result.output
+    assert "remove it, or make it with slapkit:symbolic.link" in result.output
+    assert sorted(p.name for p in outside.rglob("*")) == ["service"]
+    assert not log.exists()  # nothing created before the refusal either
+    assert link.is_symlink()
+
+
+def test_a_link_this_buildout_makes_is_used(buildout, tmp_path):
+    disk = tmp_path / "big-disk" / "backup"
+    disk.mkdir(parents=True)
+    backup = buildout.path("srv", "backup")
+    result = buildout.run(
+        "[buildout]\nparts = directory link data\n"
+        f"[directory]\nrecipe = slapkit:mkdirectory\nsrv = {buildout.path('srv')}\n"
+        "[link]\nrecipe = slapkit:symbolic.link\n"
+        "target-directory = ${directory:srv}\n"
+        f"link-binary = {disk}\n"
+        f"[data]\nrecipe = slapkit:mkdirectory\nnightly = {backup}/nightly\n"
+    )
+    result.check()
+    assert (disk / "nightly").is_dir()
+
+
+def test_a_partition_reached_through_a_link_is_the_operators_choice(buildout, tmp_path):
+    # Links above the buildout directory, or in the buildout directory's own
+    # path, are not planted files.
+    data = buildout.path("srv", "data")
+    alias = tmp_path / "alias"
+    alias.symlink_to(buildout.path())
+    via_alias = alias / "srv" / "data"
+    buildout.run(profile(f"data = {via_alias}")).check()
+    assert data.is_dir()
+
+
+def test_a_file_in_place_of_a_parent_is_a_clear_error_naming_it(buildout):
+    buildout.path("etc").write_text("not a directory")
+    service = buildout.path("etc", "service", "run")
+    result = buildout.run(profile(f"service = {service}"))
+    assert not result.ok
+    assert (
+        f"Error: [directory] service: cannot create '{service}': "
+        f"'{buildout.path('etc')}' is not a directory" in result.output
+    )
+    assert "Traceback" not in result.output

@@ -8,6 +8,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
+from slapkit.core.claims import is_claimed
 
 CONTROL_OPTIONS = frozenset({"recipe", "mode"})
 
@@ -26,8 +27,11 @@ class MkDirectory(BaseRecipe):
                 ``<`` or ``_`` (buildout's own) are not paths.
 
     An existing directory is kept as it is, content and mode. A path that
-    exists and is not a directory is an error. Nothing is returned to
-    buildout, so nothing is removed on uninstall.
+    exists and is not a directory is an error, and so is a symbolic link on
+    the way to it inside the buildout directory that this configuration does
+    not make itself (with ``slapkit:symbolic.link``): whatever the other
+    parts write there would land wherever the link points. Nothing is
+    returned to buildout, so nothing is removed on uninstall.
     """
 
     def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
@@ -51,6 +55,18 @@ class MkDirectory(BaseRecipe):
             self.directories.append((option, path))
 
     def install(self) -> list[str]:
+        # At install, not in the constructor: a link that a symbolic.link part
+        # makes is claimed by that part's constructor, which may run after ours.
+        for option, path in self.directories:
+            roots = (os.path.normpath(self.directory), os.path.realpath(self.directory))
+            link = _planted_link(path, roots)
+            if link is not None:
+                raise self.error(
+                    option,
+                    f"{link!r} is a symbolic link (to {os.readlink(link)!r}) that no part of"
+                    " this buildout makes: nothing is created or written through it;"
+                    " remove it, or make it with slapkit:symbolic.link",
+                )
         for option, path in self.directories:
             self._make(option, path)
         return []
@@ -73,6 +89,23 @@ class MkDirectory(BaseRecipe):
         except OSError as exc:
             raise self.error(option, f"cannot create {path!r}: {exc.strerror}") from None
         self.report("created directory", path)
+
+
+def _planted_link(path: str, roots: tuple[str, ...]) -> str | None:
+    """The first symbolic link from the buildout directory down to ``path``
+    (the path itself included) that the current run does not claim. For a
+    path outside it, only the path itself: the directories above the
+    partition are the operator's."""
+    candidates = [path]
+    for root in roots:
+        if path.startswith(root + os.sep):
+            parts = os.path.relpath(path, root).split(os.sep)
+            candidates = [os.path.join(root, *parts[: n + 1]) for n in range(len(parts))]
+            break
+    for candidate in candidates:
+        if os.path.islink(candidate) and not is_claimed(candidate):
+            return candidate
+    return None
 
 
 def _first_existing_non_directory(path: str) -> str | None:
