@@ -164,3 +164,58 @@ def test_serialised_to_a_real_master_is_what_the_cookbook_sends(buildout, slapos
     published = slapos_master.request("web", {}).getConnectionParameterDict()
     assert json.loads(published["_"]) == {"admin": password, "url": "http://[::1]:8080/"}
     assert password not in buildout.path(".installed.cfg").read_text()
+
+
+def test_the_record_holds_what_this_run_publishes_and_nothing_added_by_hand(buildout):
+    buildout.run(profile(buildout, "url = http://a/\nold-key = gone soon")).check()
+    record = buildout.path(".slapkit", "connection.json")
+    forged = {**connection(buildout), "admin-url": "http://evil/"}
+    record.write_text(json.dumps(forged))
+    result = buildout.run(profile(buildout, "url = http://a/")).check()
+    assert connection(buildout) == {"url": "http://a/"}
+    assert "publish: published url to" in result.output
+
+
+def test_two_publish_parts_of_one_run_make_one_record_written_once(buildout):
+    text = (
+        "[buildout]\nparts = front back\n"
+        "[front]\nrecipe = slapkit:publish\nurl = http://front/\n"
+        "[back]\nrecipe = slapkit:publish.serialised\nport = 8080\n"
+    )
+    buildout.run(text).check()
+    assert connection(buildout) == {"url": "http://front/", "_": '{"port": "8080"}'}
+    before = snapshot(buildout.directory)
+    result = buildout.run().check()
+    assert snapshot(buildout.directory) == before
+    assert "published" not in result.output
+
+
+def test_a_record_nothing_publishes_to_any_more_is_removed(buildout):
+    buildout.run(profile(buildout, "url = http://a/")).check()
+    record = buildout.path(".slapkit", "connection.json")
+    assert record.exists()
+    result = buildout.run(
+        "[buildout]\nparts = d\n[d]\nrecipe = slapkit:mkdirectory\n"
+        f"etc = {buildout.path('etc')}\n"
+    ).check()
+    assert not record.exists()
+    assert f"removed {record}" in result.output
+
+
+def test_a_changed_publish_part_keeps_its_record_and_rewrites_it_once(buildout):
+    buildout.run(profile(buildout, "url = http://a/")).check()
+    record = buildout.path(".slapkit", "connection.json")
+    result = buildout.run(profile(buildout, "url = http://b/")).check()
+    assert connection(buildout) == {"url": "http://b/"}
+    assert "removed" not in result.output
+    assert result.output.count("published url") == 1
+    assert record.exists()
+
+
+def test_a_shared_record_keeps_only_the_references_and_keys_published(buildout):
+    text = "[buildout]\nparts = p\n[p]\nrecipe = slapkit:publish\n-slave-reference = A\nurl = u\n"
+    buildout.run(text).check()
+    record = buildout.path(".slapkit", "shared-connection.json")
+    record.write_text(json.dumps({"A": {"url": "u", "forged": "x"}, "B": {"url": "evil"}}))
+    buildout.run().check()
+    assert json.loads(record.read_text()) == {"A": {"url": "u"}}

@@ -53,6 +53,11 @@ class RunState:
     salts: dict[str, bytes] = field(default_factory=dict)
     # Python objects behind options, by (section, option): (text, object).
     objects: dict[tuple[str, str], tuple[str, Any]] = field(default_factory=dict)
+    # The keys the constructed parts of this run publish to each local
+    # connection record (publish without a master), by the record's path:
+    # ``(key,)``, or ``(reference, key)`` for a shared instance's. A key no
+    # part publishes any more (or one added by hand) does not stay.
+    published_keys: dict[str, set[tuple[str, ...]]] = field(default_factory=dict)
     # What a switch-softwaretype part hands to its sub-buildout's
     # [slap-configuration]: {"values": {...}, "concealed": (...)}.
     inherited: dict[str, Any] = field(default_factory=dict)
@@ -69,6 +74,8 @@ class RunState:
             shell_special_user_values=set(self.shell_special_user_values),
             objects=dict(self.objects),
             inherited=dict(self.inherited),
+            # The same dict: the main run and its sub-buildout make one record.
+            published_keys=self.published_keys,
         )
 
 

@@ -9,9 +9,11 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
+from slapkit.core.claims import claim, remove_unclaimed
 from slapkit.core.concealment import conceal, concealed_names
 from slapkit.core.files import read_regular_file, write_if_changed
 from slapkit.core.partition_state import STATE_DIR, authenticated, read_kept, state_directory
+from slapkit.core.run_state import current
 
 CONNECTION_FILE = "connection.json"
 SHARED_CONNECTION_FILE = "shared-connection.json"
@@ -55,7 +57,7 @@ class Publish(BaseRecipe):
         own = self._published_keys(self.name, options)
         self.values = {**self._extended_values(), **{key: options[key] for key in own}}
         conceal(options, tuple(own), self.values.get)
-        self.payload = self.values
+        self.payload = self._payload()
         self.shared_reference = self.opts.text("-slave-reference")
         section = self.opts.text("connection-section", "slap-connection")
         try:
@@ -63,6 +65,9 @@ class Publish(BaseRecipe):
         except KeyError:
             self.connection = None
         self.state = os.path.join(self.directory, STATE_DIR)
+        if not self._server_url():
+            claim(self._record())
+            will_publish(self._record(), self.payload, self.shared_reference)
 
     def _published_keys(self, name: str, section: Any) -> list[str]:
         names = (
@@ -98,6 +103,14 @@ class Publish(BaseRecipe):
     def _server_url(self) -> str:
         return server_url(self.connection)
 
+    def _payload(self) -> dict[str, str]:
+        return self.values
+
+    def _record(self) -> str:
+        """The local record this part publishes to when there is no master."""
+        name = SHARED_CONNECTION_FILE if self.shared_reference else CONNECTION_FILE
+        return os.path.join(self.state, name)
+
     def install(self) -> list[str]:
         if self._server_url():
             self._publish_to_master()
@@ -109,7 +122,7 @@ class Publish(BaseRecipe):
         # No master in the connection section: the connection-section option
         # is what sends the values to this file.
         shared = self.shared_reference
-        path = os.path.join(self.state, SHARED_CONNECTION_FILE if shared else CONNECTION_FILE)
+        path = self._record()
         try:
             self.remove_stale_temporaries(path)
             changed = publish_to_file(self.directory, path, self.payload, shared)
@@ -156,14 +169,23 @@ class Publish(BaseRecipe):
         self.report("published", ", ".join(sorted(self.values)) + f"{to} to {url}")
 
 
+def uninstall(name: str, options: Any) -> None:
+    """The part is gone or changed: a local record that no part of the new
+    configuration publishes to is removed (what it holds is published by
+    nothing any more). zc.buildout runs this in the buildout directory."""
+    del options
+    state = os.path.abspath(STATE_DIR)
+    remove_unclaimed(name, [os.path.join(state, CONNECTION_FILE)])
+    remove_unclaimed(name, [os.path.join(state, SHARED_CONNECTION_FILE)])
+
+
 class PublishSerialised(Publish):
     """``slapkit:publish.serialised``: as ``slapkit:publish``, every value in
     one connection parameter ``_`` holding them as a JSON object (keys
     sorted), as slapos.cookbook's publish.serialised."""
 
-    def __init__(self, buildout: Any, name: str, options: MutableMapping[str, str]):
-        super().__init__(buildout, name, options)
-        self.payload = {SERIALISED_KEY: json.dumps(self.values, sort_keys=True)}
+    def _payload(self) -> dict[str, str]:
+        return {SERIALISED_KEY: json.dumps(self.values, sort_keys=True)}
 
 
 def server_url(connection: Any) -> str:
@@ -195,20 +217,35 @@ def publish_to_file(
     directory: str, path: str, payload: dict[str, str], shared: str | None = None
 ) -> bool:
     """Merge ``payload`` into the local record ``path`` (under ``shared``'s
-    entry when given); whether the file changed. ValueError when the record
-    is unusable, OSError when it cannot be written."""
+    entry when given); whether the file changed. The record holds what this
+    run's parts published: the run's first write drops what an earlier run
+    (or a hand) put there. ValueError when the record is unusable, OSError
+    when it cannot be written."""
     published = read_record(path)
-    merged: dict[str, Any]
+    kept = current().published_keys.get(os.path.abspath(path), set())
+    merged: dict[str, Any] = {}
+    for key, value in published.items():
+        if (key,) in kept:
+            merged[key] = value
+        elif isinstance(value, dict):  # a shared instance's entry
+            inner = {name: v for name, v in value.items() if (key, name) in kept}
+            if inner:
+                merged[key] = inner
     if shared:
-        earlier: Any = published.get(shared)
-        merged = {
-            **published,
-            shared: {**(earlier if isinstance(earlier, dict) else {}), **payload},
-        }
+        earlier: Any = merged.get(shared)
+        merged[shared] = {**(earlier if isinstance(earlier, dict) else {}), **payload}
     else:
-        merged = {**published, **payload}
+        merged.update(payload)
     state_directory(directory)
     return write_if_changed(path, json.dumps(merged, indent=2, sort_keys=True) + "\n", 0o600)
+
+
+def will_publish(path: str, payload: dict[str, str], shared: str | None = None) -> None:
+    """Say, while parts are constructed, which keys a part will publish to
+    the local record ``path``: what the record holds besides is dropped at
+    the run's first write."""
+    keys = current().published_keys.setdefault(os.path.abspath(path), set())
+    keys.update((shared, key) if shared else (key,) for key in payload)
 
 
 def read_record(path: str) -> dict[str, Any]:

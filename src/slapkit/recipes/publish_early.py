@@ -10,6 +10,7 @@ from typing import Any
 
 from slapkit.core import BaseRecipe
 from slapkit.core.buildout_internals import AlreadyInitialized, initialize_with
+from slapkit.core.claims import claim
 from slapkit.core.concealment import conceal
 from slapkit.core.partition_state import STATE_DIR
 from slapkit.recipes.publish import (
@@ -19,6 +20,7 @@ from slapkit.recipes.publish import (
     publish_to_master,
     read_record,
     server_url,
+    will_publish,
 )
 
 
@@ -52,6 +54,9 @@ class PublishEarly(BaseRecipe):
         forced = [key for key in self.option_names() if key != "recipe" and not key.startswith("-")]
         init = self._init_lines(set(forced))
         self.connection = self._connection()
+        if not self._server_url():
+            claim(self._local_file())
+            will_publish(self._local_file(), {SERIALISED_KEY: ""})
         self.values: dict[str, str] = {}
         changed = False
         if init:
