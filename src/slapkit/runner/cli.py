@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import xmlrpc.client
@@ -14,8 +15,9 @@ from slapkit.core.partition_state import STATE_DIR
 from slapkit.runner.deploy import Deployment, deploy, failed_services
 from slapkit.runner.display import shown, shown_lines
 from slapkit.runner.local_master import LocalMaster, MasterInputError, checked_address, read_shared
-from slapkit.runner.partition import DeployError, collect_parameters
+from slapkit.runner.partition import DeployError
 from slapkit.runner.promises import run_plugins, run_promises
+from slapkit.runner.request import Request, remember, remembered, requested
 from slapkit.runner.supervisor import PARTITION_ID, Supervisor
 
 
@@ -27,23 +29,36 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"slapkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("deploy", help="run buildout, supervise, check promises")
-    run.add_argument("profile", type=Path, help="the instance profile (instance.cfg)")
+    run.add_argument(
+        "profile",
+        type=Path,
+        nargs="?",
+        help="the instance profile (instance.cfg); default: the one deployed last in the partition",
+    )
     run.add_argument(
         "-p",
         "--parameter",
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="an instance parameter (repeatable; wins over --parameters)",
+        help="set one instance parameter, keeping the others of the last deploy; an empty "
+        "VALUE removes it (repeatable; wins over --parameters)",
     )
     run.add_argument(
-        "--parameters", metavar="FILE", help="parameters: a JSON object or SlapOS instance XML"
+        "--parameters",
+        metavar="FILE",
+        help="every parameter, replacing the last deploy's: a JSON object or SlapOS instance XML",
     )
     run.add_argument(
         "--software-type",
-        default="default",
         metavar="TYPE",
-        help="the software type requested (default: default)",
+        help="the software type requested (default: the last deploy's, first: default)",
+    )
+    run.add_argument(
+        "--reset",
+        action="store_true",
+        help="forget the parameters and software type of earlier deploys (the partition "
+        "remembers them, as a master does)",
     )
     run.add_argument(
         "--ipv4", default="127.0.0.1", metavar="ADDRESS", help="the partition's IPv4 address"
@@ -145,8 +160,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    parameters = collect_parameters(args.parameter, args.parameters)
-    master = _local_master(args)
+    partition = args.partition.resolve()
+    earlier, note = remembered(partition)
+    if note:
+        print(f"note         {shown(note)}", flush=True)
+    request = requested(
+        earlier, args.profile, args.software_type, args.parameter, args.parameters, args.reset
+    )
+    assert request.profile is not None
+    master = _local_master(args, request.software_type)
     interactive = sys.stdout.isatty()
 
     def progress(line: str) -> None:
@@ -156,25 +178,41 @@ def _deploy(args: argparse.Namespace) -> int:
         else:
             print(line, flush=True)
 
-    print(f"slapkit deploy {shown(args.profile)} -> {shown(args.partition)}", flush=True)
-    result = deploy(
-        args.profile,
-        args.partition,
-        parameters,
-        progress,
-        args.promise_timeout,
-        args.verbose,
-        master,
-        args.oneshot_timeout,
-    )
-    if interactive:
-        print("\r\033[K", end="")
+    print(f"slapkit deploy {shown(request.profile)} -> {shown(args.partition)}", flush=True)
+    print_request(request, sys.stdout)
+    try:
+        result = deploy(
+            request.profile,
+            args.partition,
+            request.parameters,
+            progress,
+            args.promise_timeout,
+            args.verbose,
+            master,
+            args.oneshot_timeout,
+            lambda: remember(partition, request),
+        )
+    finally:
+        if interactive:
+            print("\r\033[K", end="")
     print_summary(result, sys.stdout)
     return 0 if result.ok else 1
 
 
-def _local_master(args: argparse.Namespace) -> LocalMaster:
-    software_type = args.software_type.strip()
+def print_request(request: Request, out: TextIO) -> None:
+    """The profile, software type and parameters a deploy uses (or used last)."""
+    print(f"profile      {shown(request.profile)}", file=out)
+    print(f"type         {shown(request.software_type)}", file=out)
+    print(
+        "parameters   " + ("" if request.parameters else "(none: the profile's defaults)"), file=out
+    )
+    for name, value in sorted(request.parameters.items()):
+        text = value if isinstance(value, str) else json.dumps(value)
+        print(f"  {shown(name)} = {shown(text)}", file=out)
+
+
+def _local_master(args: argparse.Namespace, software_type: str) -> LocalMaster:
+    software_type = software_type.strip()
     if shown(software_type) != software_type:
         # A name: it would make lines of its own in buildout's output and log.
         raise DeployError(
@@ -200,11 +238,19 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def _status(partition: Path) -> int:
     supervisor = Supervisor(partition, PARTITION_ID)
-    if not supervisor.is_running():
+    running = supervisor.is_running()
+    if not running:
         print(f"{shown(supervisor.partition)}: not running")
+    else:
+        print(f"partition    {shown(supervisor.partition)}")
+    request, note = remembered(supervisor.partition)
+    if note:
+        print(f"note         {shown(note)}")
+    if request.profile is not None:
+        print_request(request, sys.stdout)
+    if not running:
         return 3
     now = time.time()
-    print(f"partition    {shown(supervisor.partition)}")
     print("programs")
     for info in sorted(supervisor.process_info(), key=lambda i: i["name"]):
         uptime = (

@@ -74,29 +74,28 @@ def deploy(
     verbose: bool = False,
     master: LocalMaster | None = None,
     oneshot_wait: float = 60.0,
+    prepared: Callable[[], None] = lambda: None,
 ) -> Deployment:
+    """Deploy ``profile`` in ``partition``; ``prepared`` is called once the
+    profile was read and the partition prepared, before buildout runs."""
     started_at = time.monotonic()
     partition = partition.resolve()
     make_partition(partition)
     with deploy_lock(partition, progress):
-        result = _deploy_locked(
-            profile, partition, parameters, progress, promise_wait, verbose, master, oneshot_wait
-        )
+        prepare_partition(profile, partition, parameters, master)
+        prepared()
+        result = _deploy_locked(partition, progress, promise_wait, verbose, oneshot_wait)
     result.seconds = time.monotonic() - started_at
     return result
 
 
 def _deploy_locked(
-    profile: Path,
     partition: Path,
-    parameters: dict[str, Any],
     progress: Callable[[str], None],
     promise_wait: float,
     verbose: bool,
-    master: LocalMaster | None,
     oneshot_wait: float,
 ) -> Deployment:
-    prepare_partition(profile, partition, parameters, master)
     result = Deployment(partition)
     broken = set_aside_broken_installed_cfg(partition)
     if broken:

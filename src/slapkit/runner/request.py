@@ -1,0 +1,107 @@
+"""What ``slapkit deploy`` was asked last: the runner plays the master, and
+a master remembers an instance's request.
+
+The profile, the software type and the parameters of the last deploy are
+kept in ``.slapkit/request.json`` (0600, authenticated with the partition's
+salt: a file edited or planted there is not used). ``slapkit deploy`` with
+none of them deploys the same instance again; ``-p NAME=VALUE`` changes that
+one parameter (an empty value removes it: an empty parameter is no
+parameter); ``--parameters FILE`` replaces the whole set; ``--reset``
+forgets what was kept.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slapkit.core.partition_state import STATE_DIR, keep_json, read_kept_json, state_directory
+from slapkit.runner.partition import DeployError, collect_parameters
+
+REQUEST_FILE = "request.json"
+DEFAULT_SOFTWARE_TYPE = "default"
+
+
+@dataclass
+class Request:
+    profile: Path | None = None
+    software_type: str = DEFAULT_SOFTWARE_TYPE
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+def _path(partition: Path) -> str:
+    return str(partition / STATE_DIR / REQUEST_FILE)
+
+
+def remembered(partition: Path) -> tuple[Request, str | None]:
+    """The request kept in the partition (an empty one when there is none),
+    and a note when a file is there that slapkit did not keep."""
+    path = _path(partition)
+    kept = read_kept_json(str(partition), path) if partition.is_dir() else {}
+    if not kept:
+        if os.path.lexists(path):
+            return Request(), (
+                f"{path} is not a request slapkit kept (edited, planted or cut short): "
+                "not used; the profile, software type and parameters are the ones given now"
+            )
+        return Request(), None
+    profile = kept.get("profile")
+    software_type = kept.get("software_type")
+    parameters = kept.get("parameters")
+    if not (
+        isinstance(profile, str)
+        and isinstance(software_type, str)
+        and isinstance(parameters, dict)
+        and all(isinstance(name, str) for name in parameters)
+    ):
+        return Request(), f"{path} does not hold a request: not used"
+    return Request(Path(profile), software_type, parameters), None
+
+
+def requested(
+    earlier: Request,
+    profile: Path | None,
+    software_type: str | None,
+    assignments: list[str],
+    parameters_file: str | None,
+    reset: bool,
+) -> Request:
+    """This deploy's request: what is given now over what was kept."""
+    if reset:
+        earlier = Request(earlier.profile)
+    parameters = (
+        collect_parameters([], parameters_file) if parameters_file else dict(earlier.parameters)
+    )
+    for name, value in collect_parameters(assignments, None).items():
+        if value == "":
+            parameters.pop(name, None)
+        else:
+            parameters[name] = value
+    if profile is None:
+        if earlier.profile is None:
+            raise DeployError(
+                "no profile given, and none was deployed in this partition before: "
+                "slapkit deploy PROFILE"
+            )
+        profile = earlier.profile
+    return Request(
+        profile.resolve(),
+        earlier.software_type if software_type is None else software_type,
+        parameters,
+    )
+
+
+def remember(partition: Path, request: Request) -> None:
+    """Keep ``request`` in the partition for the next deploy and ``status``."""
+    state_directory(str(partition))
+    keep_json(
+        str(partition),
+        _path(partition),
+        {
+            "profile": str(request.profile),
+            "software_type": request.software_type,
+            "parameters": request.parameters,
+        },
+    )

@@ -1,0 +1,141 @@
+"""The runner plays the master, and the master remembers: the profile,
+software type and parameters of the last deploy, through the real CLI."""
+
+import json
+
+from test_runner import slapkit
+
+PROFILE = """
+[buildout]
+parts = seen
+
+[slap-parameter]
+recipe = slapkit:parameters
+port = 8080
+greeting = hello
+
+[seen]
+recipe = slapkit:jinja2
+output = ${buildout:directory}/seen
+inline = {{ port }}|{{ greeting }}
+context =
+  key port slap-parameter:port
+  key greeting slap-parameter:greeting
+"""
+
+
+def seen(partition) -> dict:
+    port, greeting = (partition / "seen").read_text().strip().split("|")
+    return {"port": port, "greeting": greeting}
+
+
+def write_profile(tmp_path, name="instance.cfg"):
+    profile = tmp_path / name
+    profile.write_text(PROFILE)
+    return profile
+
+
+def test_a_rerun_without_parameters_deploys_the_same_instance(tmp_path):
+    partition = tmp_path / "partition"
+    profile = write_profile(tmp_path)
+    slapkit("deploy", profile, "--partition", partition, "-p", "port=8081")
+    assert seen(partition) == {"port": "8081", "greeting": "hello"}
+
+    again = slapkit("deploy", "--partition", partition)
+    assert seen(partition) == {"port": "8081", "greeting": "hello"}
+    assert f"slapkit deploy {profile} -> {partition}" in again.stdout
+    assert "parameters   \n  port = 8081\n" in again.stdout
+    assert "files        0 changed" in again.stdout
+
+    # -p changes that one, the others stay
+    slapkit("deploy", "--partition", partition, "-p", "greeting=hi")
+    assert seen(partition) == {"port": "8081", "greeting": "hi"}
+
+    # an empty value removes it: the profile's default again
+    slapkit("deploy", "--partition", partition, "-p", "port=")
+    assert seen(partition) == {"port": "8080", "greeting": "hi"}
+
+    # --parameters replaces the whole set
+    parameters = tmp_path / "parameters.json"
+    parameters.write_text('{"port": "9000"}')
+    slapkit("deploy", "--partition", partition, "--parameters", parameters)
+    assert seen(partition) == {"port": "9000", "greeting": "hello"}
+
+    status = slapkit("status", partition)
+    assert "parameters   \n  port = 9000\n" in status.stdout
+    assert f"profile      {profile}\ntype         default\n" in status.stdout
+    reset = slapkit("deploy", "--partition", partition, "--reset")
+    assert "parameters   (none: the profile's defaults)" in reset.stdout
+    assert seen(partition) == {"port": "8080", "greeting": "hello"}
+
+
+def test_the_software_type_and_profile_are_remembered_and_replaced_when_given(tmp_path):
+    partition = tmp_path / "partition"
+    first = write_profile(tmp_path)
+    slapkit("deploy", first, "--partition", partition, "--software-type", "special")
+    again = slapkit("deploy", "--partition", partition)
+    assert "type         special" in again.stdout
+    other = write_profile(tmp_path, "other.cfg")
+    moved = slapkit("deploy", other, "--partition", partition)
+    assert f"profile      {other}" in moved.stdout
+    assert "type         special" in moved.stdout
+    assert f"profile      {other}" in slapkit("deploy", "--partition", partition).stdout
+    reset = slapkit("deploy", "--partition", partition, "--reset")
+    assert "type         default" in reset.stdout
+    assert f"profile      {other}" in reset.stdout  # the profile is kept
+
+
+def test_no_profile_and_nothing_remembered_is_a_clear_error(tmp_path):
+    result = slapkit("deploy", "--partition", tmp_path / "partition", check=False)
+    assert result.returncode == 2
+    assert "no profile given, and none was deployed in this partition before" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_edited_request_is_not_used_and_said_so(tmp_path):
+    partition = tmp_path / "partition"
+    profile = write_profile(tmp_path)
+    slapkit("deploy", profile, "--partition", partition, "-p", "port=8081")
+    request = partition / ".slapkit" / "request.json"
+    request.write_text(request.read_text().replace("8081", "6666"))
+    result = slapkit("deploy", profile, "--partition", partition)
+    assert "is not a request slapkit kept (edited, planted or cut short): not used" in result.stdout
+    assert seen(partition)["port"] == "8080"
+    # and the request is kept anew: the next run uses it silently
+    assert "not used" not in slapkit("deploy", "--partition", partition).stdout
+
+
+def test_a_planted_request_cannot_name_another_profile(tmp_path):
+    partition = tmp_path / "partition"
+    profile = write_profile(tmp_path)
+    slapkit("deploy", profile, "--partition", partition)
+    evil = tmp_path / "evil.cfg"
+    evil.write_text("[buildout]\nparts =\n")
+    request = partition / ".slapkit" / "request.json"
+    request.write_text(
+        json.dumps({"profile": str(evil), "software_type": "default", "parameters": {}})
+    )
+    result = slapkit("deploy", "--partition", partition, check=False)
+    assert result.returncode == 2
+    assert "not used" in result.stdout
+    assert "no profile given" in result.stderr
+
+
+def test_a_profile_that_cannot_be_read_is_not_remembered(tmp_path):
+    partition = tmp_path / "partition"
+    profile = write_profile(tmp_path)
+    slapkit("deploy", profile, "--partition", partition)
+    missing = slapkit("deploy", tmp_path / "nosuch.cfg", "--partition", partition, check=False)
+    assert missing.returncode == 2
+    assert f"profile      {profile}" in slapkit("deploy", "--partition", partition).stdout
+
+
+def test_status_shows_the_request_and_parameters_hold_hostile_text_as_data(tmp_path):
+    partition = tmp_path / "partition"
+    profile = write_profile(tmp_path)
+    hostile = "x\x1b[2J\nfiles        99 changed"
+    slapkit("deploy", profile, "--partition", partition, "-p", f"greeting={hostile}")
+    again = slapkit("deploy", "--partition", partition)
+    assert "files        99 changed" not in again.stdout.splitlines()
+    assert "\x1b" not in again.stdout
+    assert "greeting = x\\x1b[2J\\nfiles        99 changed" in again.stdout
