@@ -139,3 +139,37 @@ def test_status_shows_the_request_and_parameters_hold_hostile_text_as_data(tmp_p
     assert "files        99 changed" not in again.stdout.splitlines()
     assert "\x1b" not in again.stdout
     assert "greeting = x\\x1b[2J\\nfiles        99 changed" in again.stdout
+
+
+def test_ctrl_c_is_one_line_saying_what_still_runs_and_exits_130(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    from test_runner import SLAPKIT, oneshot_profile
+
+    partition = tmp_path / "partition"
+    profile = oneshot_profile(tmp_path, "'sleep 30'")
+    process = subprocess.Popen(
+        [SLAPKIT, "deploy", str(profile), "--partition", str(partition)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 120
+        for line in process.stdout:
+            if "one-shots: waiting for" in line:
+                break
+            assert time.monotonic() < deadline
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+        assert process.returncode == 130
+        assert stderr.strip() == (
+            f"slapkit: deploy interrupted; supervisord still runs for {partition}, with 1 "
+            "programs (slapkit status); slapkit deploy again finishes the job"
+        )
+    finally:
+        process.kill()
+        slapkit("stop", partition, check=False)

@@ -122,7 +122,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "migrate":
-        return _migrate(args)
+        try:
+            return _migrate(args)
+        except KeyboardInterrupt:
+            print("\nslapkit: migrate interrupted", file=sys.stderr)
+            return 130
     try:
         import supervisor  # noqa: F401
         import zc.buildout  # noqa: F401
@@ -133,6 +137,15 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)  # past the ^C the terminal echoed
+        print(f"slapkit: {_interrupted(args)}", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "deploy":
             return _deploy(args)
@@ -157,6 +170,25 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:
         print(f"slapkit: {shown(exc)}", file=sys.stderr)
         return 1
+
+
+def _interrupted(args: argparse.Namespace) -> str:
+    """One line for Ctrl-C: what was interrupted, what still runs, what to do."""
+    said = f"{args.command} interrupted"
+    try:
+        supervisor = Supervisor(args.partition.resolve(), PARTITION_ID)
+        running = supervisor.is_running()
+        count = len(supervisor.process_info()) if running else 0
+    except Exception:  # an interrupt is no time for a second error
+        return f"{said}; slapkit status {shown(args.partition)} tells what runs"
+    where = shown(args.partition)
+    if not running:
+        still = f"no supervisord runs for {where}"
+    else:
+        still = f"supervisord still runs for {where}, with {count} programs (slapkit status)"
+    if args.command == "deploy":
+        return f"{said}; {still}; slapkit deploy again finishes the job"
+    return f"{said}; {still}"
 
 
 def _deploy(args: argparse.Namespace) -> int:
