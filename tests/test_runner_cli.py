@@ -1,5 +1,5 @@
-"""The runner plays the master, and the master remembers: the profile,
-software type and parameters of the last deploy, through the real CLI."""
+"""The runner's command line as a user meets it, through the real CLI: the
+partition remembers the last request as a master does; Ctrl-C is one line."""
 
 import json
 
