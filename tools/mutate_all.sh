@@ -14,10 +14,11 @@ jobs=${SLAPKIT_MUTATE_JOBS:-2}
 
 own() {  # own MODULE -> its own test files
     case "$1" in
-        # Every test but the corpus: test_corpus.py compares slapkit with
-        # slapos.cookbook run from the same venv, the judge of migrate, not
-        # of a core module, and the slowest file of the suite.
-        core/*) ls tests/test_*.py | grep -v '^tests/test_corpus.py$' ;;
+        # core/ is what every recipe shares: its own tests are the
+        # cross-cutting files (units, buildout internals, fuzzing, error
+        # paths, hostile input), not every recipe's.
+        core/*) echo tests/test_units.py tests/test_buildout_internals.py tests/test_fuzz.py \
+                     tests/test_error_paths.py tests/test_hostile.py ;;
         recipes/cron_calendar.py|recipes/cron_d.py) echo tests/test_cron_d.py ;;
         recipes/check_port_listening.py|recipes/check_url_available.py|recipes/promise.py)
             echo tests/test_promise.py tests/test_promise_parity.py ;;
