@@ -83,10 +83,11 @@ def test_the_report_names_line_part_and_what_does_not_migrate(tmp_path):
     assert result.returncode == 1
     assert profile.read_bytes() == PROFILE.encode()  # --check writes nothing
     lines = result.stdout.splitlines()
-    assert lines[0] == f"{profile}: 4 of 7 recipe lines migrated"
+    assert lines[0] == f"{profile}: 4 of 7 recipe lines would migrate"
     assert lines[1:] == [
         f"  {profile}:9: [service] differs: the cookbook's wrapper always passes its own "
-        'arguments on ("$@"); slapkit\'s only with parameters-extra = true',
+        'arguments on ("$@"), slapkit\'s does not: add parameters-extra = true to keep the '
+        "cookbook's behaviour",
         f"  {profile}:22: [request] not covered: slapos.cookbook:request: slapkit has no "
         "slapkit:request yet, left as it is",
         f"  {profile}:24: [other] computed: recipe '{{{{ recipe_name }}}}' is computed; "
@@ -96,16 +97,67 @@ def test_the_report_names_line_part_and_what_does_not_migrate(tmp_path):
     ]
 
 
-def test_check_passes_on_a_profile_that_migrates_cleanly(tmp_path):
+def test_check_fails_while_a_profile_would_change_and_passes_once_migrated(tmp_path):
+    # As black --check: 1 while anything would change (even cleanly), 0 after.
     profile = tmp_path / "instance.cfg"
     text = "[d]\nrecipe = slapos.cookbook:mkdirectory\netc = etc\n"
     profile.write_text(text)
     result = migrate("--check", str(profile), cwd=tmp_path)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        f"{profile}: 1 of 1 recipe lines would migrate, clean\n",
+        "",
+    )
+    assert profile.read_text() == text
+    result = migrate(str(profile), cwd=tmp_path)
     assert (result.returncode, result.stdout) == (
         0,
         f"{profile}: 1 of 1 recipe lines migrated, clean\n",
     )
-    assert profile.read_text() == text
+    result = migrate("--check", str(profile), cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (
+        0,
+        f"{profile}: 0 of 1 recipe lines would migrate, 1 already slapkit, clean\n",
+    )
+
+
+def test_check_passes_when_only_what_stays_is_reported(tmp_path):
+    # A recipe left as it is is reported on every run: it is no change to make.
+    profile = tmp_path / "instance.cfg"
+    profile.write_text("[d]\nrecipe = slapkit:mkdirectory\n[c]\nrecipe = plone.recipe.command\n")
+    result = migrate("--check", str(profile), cwd=tmp_path)
+    assert (result.returncode, result.stdout.splitlines()) == (
+        0,
+        [
+            f"{profile}: 0 of 2 recipe lines would migrate, 1 already slapkit",
+            f"  {profile}:4: [c] not covered: plone.recipe.command: not a "
+            "slapos.cookbook or slapos.recipe.template recipe, left as it is",
+        ],
+    )
+
+
+def test_lines_already_slapkit_are_counted_as_such(tmp_path):
+    first, second = tmp_path / "a.cfg", tmp_path / "b.cfg"
+    first.write_text(
+        "[d]\nrecipe = slapkit:mkdirectory\n[w]\nrecipe = slapkit:wrapper\n"
+        "[p]\nrecipe = slapos.cookbook:generate.password\n"
+    )
+    second.write_text("[t]\nrecipe = slapkit:jinja2\n[x]\nrecipe = slapkit:nosuch\n")
+    result = migrate("--check", str(first), str(second), cwd=tmp_path)
+    assert (result.returncode, result.stdout.splitlines()) == (
+        1,
+        [
+            f"{first}: 1 of 3 recipe lines would migrate, 2 already slapkit, clean",
+            f"{second}: 0 of 2 recipe lines would migrate, 1 already slapkit",
+            f"  {second}:4: [x] not covered: slapkit:nosuch: slapkit has no such recipe",
+            "2 profiles: 1 of 5 recipe lines would migrate, 3 already slapkit, 1 findings",
+        ],
+    )
+    result = migrate(str(first), str(second), cwd=tmp_path)
+    assert (result.returncode, result.stdout.splitlines()[-1]) == (
+        0,
+        "2 profiles: 1 of 5 recipe lines migrated, 3 already slapkit, 1 findings",
+    )
 
 
 def test_output_writes_beside_and_keeps_the_original(tmp_path):
@@ -125,15 +177,75 @@ def test_output_writes_beside_and_keeps_the_original(tmp_path):
     )
 
 
-def test_a_missing_profile_or_output_is_one_line_error(tmp_path):
+def test_a_missing_profile_is_one_line_error_and_makes_no_output(tmp_path):
     result = migrate(str(tmp_path / "nosuch.cfg"), cwd=tmp_path)
     assert (result.returncode, result.stderr) == (
         2,
         f"slapkit: {tmp_path / 'nosuch.cfg'}: No such file or directory\n",
     )
     result = migrate("--output", str(tmp_path / "nodir"), "x.cfg", cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr == f"slapkit: --output {tmp_path / 'nodir'}: not a directory\n"
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2,
+        "",
+        "slapkit: x.cfg: No such file or directory\n",
+    )
+    assert not os.path.lexists(tmp_path / "nodir")
+
+
+def test_output_is_made_with_its_parents_as_mkdir_p(tmp_path):
+    profile = tmp_path / "instance.cfg"
+    profile.write_text("[d]\nrecipe = slapos.cookbook:mkdirectory\n")
+    out = tmp_path / "migrated" / "profiles"
+    result = migrate("--output", "migrated/profiles", "instance.cfg", cwd=tmp_path)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0,
+        "instance.cfg: 1 of 1 recipe lines migrated, clean\n",
+        "",
+    )
+    assert (out / "instance.cfg").read_text() == "[d]\nrecipe = slapkit:mkdirectory\n"
+    assert os.listdir(tmp_path / "migrated") == ["profiles"]
+    # There already, or a link to a directory: used as it is.
+    (tmp_path / "link").symlink_to("migrated")
+    result = migrate("--output", "link/profiles", str(profile), cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert os.listdir(out) == ["instance.cfg"]
+    assert os.path.islink(tmp_path / "link")
+
+
+@pytest.mark.parametrize("where", ["output", "parent"])
+def test_output_that_is_a_file_is_one_line_error(tmp_path, where):
+    profile = tmp_path / "instance.cfg"
+    profile.write_text("[d]\nrecipe = slapos.cookbook:mkdirectory\n")
+    in_the_way = tmp_path / "out"
+    in_the_way.write_text("a file\n")
+    out = in_the_way if where == "output" else in_the_way / "sub"
+    result = migrate("--output", str(out), str(profile), cwd=tmp_path)
+    reason = (
+        "exists and is not a directory (a regular file)"
+        if where == "output"
+        else f"{in_the_way} is a regular file, not a directory"
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2,
+        "",
+        f"slapkit: --output {out}: {reason}\n",
+    )
+    assert in_the_way.read_text() == "a file\n"
+    assert profile.read_text() == "[d]\nrecipe = slapos.cookbook:mkdirectory\n"
+
+
+def test_output_that_is_a_link_leading_nowhere_is_one_line_error(tmp_path):
+    profile = tmp_path / "instance.cfg"
+    profile.write_text("[d]\nrecipe = slapos.cookbook:mkdirectory\n")
+    (tmp_path / "out").symlink_to("missing")
+    result = migrate("--output", str(tmp_path / "out" / "sub"), str(profile), cwd=tmp_path)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2,
+        "",
+        f"slapkit: --output {tmp_path / 'out' / 'sub'}: {tmp_path / 'out'} is a symbolic "
+        "link to missing, which does not exist\n",
+    )
+    assert sorted(os.listdir(tmp_path)) == ["instance.cfg", "out"]
 
 
 # --- what the cookbook knows and slapkit refuses, through real buildout --------------
@@ -321,6 +433,25 @@ def test_what_a_migrated_part_does_differently_is_reported():
     assert [(f.line, f.part, f.kind) for f in report.findings] == [(6, "p", "differs")]
 
 
+@pytest.mark.parametrize("value", ["false", "No", "${:extra}"])
+def test_a_wrapper_whose_parameters_extra_is_not_true_differs(value):
+    # The cookbook's wrapper ignores parameters-extra: "$@" is always passed on.
+    from slapkit.migration.command import migrate_text
+
+    text = f"[w]\nrecipe = slapos.cookbook:wrapper\nparameters-extra = {value}\n"
+    _, report = migrate_text(text)
+    assert [(f.line, f.part, f.kind, f.message) for f in report.findings] == [
+        (
+            3,
+            "w",
+            "differs",
+            f"parameters-extra = {value}: the cookbook's wrapper ignores it and always "
+            'passes its own arguments on ("$@"), slapkit\'s passes them only when it is '
+            "true: set parameters-extra = true to keep the cookbook's behaviour",
+        )
+    ]
+
+
 def test_a_long_line_of_blanks_is_read_in_linear_time():
     # Each of these lines took the reader quadratic time (an 80 KB one, two
     # minutes): an option name, then blanks that are not followed by "=".
@@ -372,7 +503,7 @@ def test_lines_are_split_where_buildout_splits_them(tmp_path):
         before = zc.buildout.configparser.parse(stream, "before")
     result = migrate("--check", str(profile), cwd=tmp_path)
     assert result.stdout.splitlines() == [
-        f"{profile}: 1 of 2 recipe lines migrated",
+        f"{profile}: 1 of 2 recipe lines would migrate",
         f"  {profile}:13: [c] not covered: slapos.cookbook:request: slapkit has no "
         "slapkit:request yet, left as it is",
     ]

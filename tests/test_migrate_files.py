@@ -101,8 +101,8 @@ def test_a_symbolic_link_is_not_written_through(tmp_path):
     # Reading through it writes nothing through it.
     result = slapkit("--check", link)
     assert (result.returncode, result.stdout) == (
-        0,
-        f"{link}: 1 of 1 recipe lines migrated, clean\n",
+        1,
+        f"{link}: 1 of 1 recipe lines would migrate, clean\n",
     )
 
 

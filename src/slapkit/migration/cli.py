@@ -3,9 +3,13 @@
 ``slapkit.runner.cli`` gives the subcommand's parser to ``add_arguments``
 and the parsed arguments to ``run``; ``python -m slapkit.migration.cli``
 runs the same on its own. Every profile is read and migrated before any is
-written: a profile that cannot be read, or two profiles of one name for one
-``--output`` file, stop the run with one line on stderr (exit status 2) and
-nothing changed on disk.
+written: a profile that cannot be read, an ``--output`` that cannot be a
+directory, or two profiles of one name for one ``--output`` file, stop the
+run with one line on stderr (exit status 2) and nothing changed on disk (a
+missing ``--output`` directory is made, parents too, only after that).
+
+Exit status: 0; 2 for an error; with ``--check``, 1 when any profile would
+change (as ``black --check``), whatever is reported beside.
 """
 
 from __future__ import annotations
@@ -18,11 +22,16 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("profiles", type=Path, nargs="+", metavar="PROFILE")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--output", type=Path, metavar="DIR", help="write there instead of in place")
+    where.add_argument(
+        "--output",
+        type=Path,
+        metavar="DIR",
+        help="write there instead of in place (made, parents too, when missing)",
+    )
     where.add_argument(
         "--check",
         action="store_true",
-        help="write nothing; exit 1 when anything would not migrate cleanly",
+        help="write nothing; exit 1 when a profile would change",
     )
     parser.add_argument(
         "--follow-symlinks",
@@ -36,13 +45,17 @@ def run(args: argparse.Namespace) -> int:
     from slapkit.migration.command import (
         Migration,
         format_report,
+        format_total,
         output_conflict,
         prepare,
         write,
     )
+    from slapkit.migration.output_directory import make_output, output_problem
 
-    if args.output is not None and not args.output.is_dir():
-        return _error(f"--output {args.output}", "not a directory")
+    if args.output is not None:
+        problem = output_problem(args.output)
+        if problem is not None:
+            return _error(f"--output {args.output}", problem)
     migrations: list[Migration] = []
     for profile in args.profiles:
         try:
@@ -52,7 +65,12 @@ def run(args: argparse.Namespace) -> int:
     conflict = output_conflict(migrations)
     if conflict is not None:
         return _error(f"--output {args.output}", conflict)
-    clean, total_lines, total_migrated, total_findings = True, 0, 0, 0
+    if args.output is not None:
+        try:
+            make_output(args.output)
+        except OSError as exc:
+            return _error(f"--output {args.output}", exc.strerror or str(exc))
+    would_change = False
     written: set[tuple[int, int]] = set()
     for migration in migrations:
         source = (migration.source.info.st_dev, migration.source.info.st_ino)
@@ -64,18 +82,12 @@ def run(args: argparse.Namespace) -> int:
             if migration.in_place:
                 written.add(source)
         report = migration.report
-        for line in format_report(report):
+        for line in format_report(report, args.check):
             print(line)
-        clean = clean and report.clean
-        total_lines += report.recipe_lines
-        total_migrated += report.rewritten
-        total_findings += len(report.findings)
+        would_change = would_change or migration.changes
     if len(migrations) > 1:
-        print(
-            f"{len(migrations)} profiles: {total_migrated} of {total_lines} recipe lines "
-            f"migrated, {total_findings} findings"
-        )
-    return 0 if clean or not args.check else 1
+        print(format_total([migration.report for migration in migrations], args.check))
+    return 1 if args.check and would_change else 0
 
 
 def _error(subject: object, message: str) -> int:

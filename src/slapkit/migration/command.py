@@ -34,6 +34,7 @@ class ProfileReport:
     path: Path
     rewritten: int = 0  # recipe lines changed
     recipe_lines: int = 0
+    already_slapkit: int = 0  # recipe lines naming a recipe slapkit has
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -65,7 +66,9 @@ def migrate_text(text: str) -> tuple[str, ProfileReport]:
                 continue
             target = migrated(spec)
             if target is None:
-                if not spec.startswith("slapkit") or not is_covered(spec):
+                if is_covered(spec):
+                    report.already_slapkit += 1
+                else:
                     report.findings.append(
                         Finding(
                             option.line,
@@ -110,6 +113,11 @@ class Migration:
     report: ProfileReport
     target: Path | None  # the output file, with --output
     in_place: bool  # written back where it was read (not --output, not --check)
+
+    @property
+    def changes(self) -> bool:
+        """Whether migrating changes the profile (what --check asks)."""
+        return self.data != self.source.data
 
 
 def prepare(
@@ -185,13 +193,32 @@ def migrate_file(
     return migration.report
 
 
-def format_report(report: ProfileReport) -> list[str]:
-    lines = [
-        f"{report.path}: {report.rewritten} of {report.recipe_lines} recipe lines migrated"
-        + ("" if report.findings else ", clean")
-    ]
+def _counts(rewritten: int, recipe_lines: int, already_slapkit: int, check: bool) -> str:
+    """``N of M recipe lines migrated`` (``would migrate`` with --check),
+    and how many named a slapkit recipe already."""
+    verb = "would migrate" if check else "migrated"
+    text = f"{rewritten} of {recipe_lines} recipe lines {verb}"
+    return text + (f", {already_slapkit} already slapkit" if already_slapkit else "")
+
+
+def format_report(report: ProfileReport, check: bool = False) -> list[str]:
+    """One profile's report: its counts, then one line per finding."""
+    counts = _counts(report.rewritten, report.recipe_lines, report.already_slapkit, check)
+    lines = [f"{report.path}: {counts}" + ("" if report.findings else ", clean")]
     lines += [
         f"  {report.path}:{finding.line}: [{finding.part}] {finding.kind}: {finding.message}"
         for finding in report.findings
     ]
     return lines
+
+
+def format_total(reports: Sequence[ProfileReport], check: bool = False) -> str:
+    """The line that sums up several profiles' reports."""
+    counts = _counts(
+        sum(report.rewritten for report in reports),
+        sum(report.recipe_lines for report in reports),
+        sum(report.already_slapkit for report in reports),
+        check,
+    )
+    findings = sum(len(report.findings) for report in reports)
+    return f"{len(reports)} profiles: {counts}, {findings} findings"

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from slapkit.core.options import TRUE_WORDS
 from slapkit.migration.profile_text import Section
 from slapkit.recipes import publish, template, wrapper
 
@@ -32,17 +33,31 @@ class RecipeDifferences:
     part_check: Callable[[Section], list[tuple[int, str]]] | None = None
 
 
+_KEEP_ARGUMENTS = "parameters-extra = true to keep the cookbook's behaviour"
+
+
 def _wrapper_arguments(section: Section) -> list[tuple[int, str]]:
-    if section.get("parameters-extra") is not None:
+    """The cookbook's wrapper passes its own arguments on ("$@") whatever
+    its ``parameters-extra`` says; slapkit's only when it is true."""
+    option = section.get("parameters-extra")
+    if option is None:
+        recipe = section.recipe
+        assert recipe is not None  # only asked of a part whose recipe migrated
+        return [
+            (
+                recipe.line,
+                'the cookbook\'s wrapper always passes its own arguments on ("$@"), '
+                f"slapkit's does not: add {_KEEP_ARGUMENTS}",
+            )
+        ]
+    if option.value.strip().lower() in TRUE_WORDS:
         return []
-    recipe = section.recipe
-    assert recipe is not None  # only asked of a part whose recipe migrated
-    line = recipe.line
     return [
         (
-            line,
-            'the cookbook\'s wrapper always passes its own arguments on ("$@"); '
-            "slapkit's only with parameters-extra = true",
+            option.line,
+            f"parameters-extra = {option.value.strip()}: the cookbook's wrapper ignores it "
+            'and always passes its own arguments on ("$@"), slapkit\'s passes them only '
+            f"when it is true: set {_KEEP_ARGUMENTS}",
         )
     ]
 
