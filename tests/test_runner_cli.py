@@ -173,3 +173,88 @@ def test_ctrl_c_is_one_line_saying_what_still_runs_and_exits_130(tmp_path):
     finally:
         process.kill()
         slapkit("stop", partition, check=False)
+
+
+def test_status_shows_connection_values_and_logs_shows_a_programs_output(tmp_path):
+    import signal
+    import subprocess
+    import threading
+
+    from slapos_master import free_port
+    from test_runner import HELLO_WEB, SLAPKIT
+
+    partition = tmp_path / "partition"
+    port = free_port()
+    try:
+        slapkit("deploy", HELLO_WEB, "--partition", partition, "-p", f"port={port}")
+        status = slapkit("status", partition)
+        assert "\nconnection   \n" in status.stdout
+        assert status.stdout.endswith(f"\n  url = http://127.0.0.1:{port}/\n")
+
+        # the wsgiref server logs each request on stderr, which supervisord keeps
+        logs = sorted(partition.glob(".slappart0_hello-web*.log"))
+        assert logs, sorted(p.name for p in partition.iterdir())
+        with open(logs[0], "a") as log:
+            log.write("one\ntwo\nthree\n")
+        last = slapkit("logs", "hello-web", "--partition", partition, "-n", "2")
+        assert last.stdout == "two\nthree\n"
+        everything = slapkit("logs", "--partition", partition)
+        assert "hello-web-on-watch | three" not in everything.stdout  # names are programs'
+        assert any(line.endswith(" | three") for line in everything.stdout.splitlines())
+        assert "Installing" in slapkit("logs", "buildout", "--partition", partition).stdout
+
+        unknown = slapkit("logs", "nosuch", "--partition", partition, check=False)
+        assert unknown.returncode == 2
+        assert "no log of a program 'nosuch' in" in unknown.stderr
+        assert "buildout" in unknown.stderr and "hello-web" in unknown.stderr
+
+        negative = slapkit("logs", "--partition", partition, "-n", "-3", check=False)
+        assert negative.returncode == 2 and "expected a number of lines" in negative.stderr
+
+        follow = subprocess.Popen(
+            [SLAPKIT, "logs", "hello-web", "--partition", str(partition), "-n", "0", "-f"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        # It starts at the log's end, at a moment the test cannot see: append
+        # until a line arrives (the process is killed at the deadline, which
+        # ends readline).
+        stop = threading.Event()
+        watchdog = threading.Timer(60, follow.kill)
+
+        def append() -> None:
+            while not stop.is_set():
+                with open(logs[0], "a") as log:
+                    log.write("appended \x1b[31mred\n")
+                stop.wait(0.2)
+
+        writer = threading.Thread(target=append)
+        watchdog.start()
+        writer.start()
+        try:
+            assert follow.stdout is not None
+            assert follow.stdout.readline() == "appended \\x1b[31mred\n"
+            follow.send_signal(signal.SIGINT)
+            assert follow.wait(timeout=30) == 0
+        finally:
+            stop.set()
+            writer.join()
+            watchdog.cancel()
+            follow.kill()
+    finally:
+        slapkit("stop", partition, check=False)
+
+
+def test_logs_never_read_through_a_planted_link_or_a_fifo(tmp_path):
+    import os
+
+    partition = tmp_path / "partition"
+    slapkit("deploy", write_profile(tmp_path), "--partition", partition)
+    secret = tmp_path / "secret"
+    secret.write_text("the secret\n")
+    (partition / ".slappart0_evil.log").symlink_to(secret)
+    os.mkfifo(partition / ".slappart0_pipe.log")
+    result = slapkit("logs", "--partition", partition)
+    assert "the secret" not in result.stdout
+    assert slapkit("logs", "pipe", "--partition", partition).stdout == ""
+    slapkit("stop", partition)

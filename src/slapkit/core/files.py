@@ -61,6 +61,12 @@ def _open_regular(path: str) -> int | None:
     return None
 
 
+def open_regular_file(path: str) -> int | None:
+    """A read-only descriptor of ``path`` if it is a regular file (never
+    through a symlink, never a FIFO opened for reading), else None."""
+    return _open_regular(path)
+
+
 def read_regular_file(path: str) -> bytes | None:
     """The content of ``path`` if it is a regular file (never through a symlink)."""
     fd = _open_regular(path)

@@ -8,13 +8,15 @@ import sys
 import time
 import xmlrpc.client
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from slapkit import __version__
 from slapkit.core.partition_state import STATE_DIR
-from slapkit.runner.deploy import Deployment, deploy, failed_services
+from slapkit.recipes.publish import SHARED_CONNECTION_FILE
+from slapkit.runner.deploy import Deployment, deploy, failed_services, read_connection
 from slapkit.runner.display import shown, shown_lines
 from slapkit.runner.local_master import LocalMaster, MasterInputError, checked_address, read_shared
+from slapkit.runner.logs import show_logs
 from slapkit.runner.partition import DeployError
 from slapkit.runner.promises import run_plugins, run_promises
 from slapkit.runner.request import Request, remember, remembered, requested
@@ -116,6 +118,31 @@ def _parser() -> argparse.ArgumentParser:
             metavar="DIR",
             help="the partition directory (default: ./partition, as deploy's)",
         )
+    logs = commands.add_parser(
+        "logs",
+        help="a program's output (all programs' when none is named)",
+        epilog="examples: slapkit logs   slapkit logs hello-web -n 50   slapkit logs buildout"
+        "   slapkit logs hello-web -f",
+    )
+    logs.add_argument(
+        "program",
+        nargs="?",
+        help="a program's name (its file in etc/service or etc/run), or buildout for "
+        "buildout's own output",
+    )
+    logs.add_argument(
+        "--partition",
+        type=Path,
+        default=Path("partition"),
+        metavar="DIR",
+        help="the partition directory (default: ./partition)",
+    )
+    logs.add_argument(
+        "-n", "--lines", type=int, default=20, metavar="N", help="the last N lines (default: 20)"
+    )
+    logs.add_argument(
+        "-f", "--follow", action="store_true", help="then print what is appended, until Ctrl-C"
+    )
     return parser
 
 
@@ -156,6 +183,17 @@ def _run(args: argparse.Namespace) -> int:
             )
         if args.command == "status":
             return _status(args.partition)
+        if args.command == "logs":
+            try:
+                return show_logs(
+                    args.partition.resolve(),
+                    args.program,
+                    args.lines,
+                    args.follow,
+                    lambda line: print(line, flush=True),
+                )
+            except KeyboardInterrupt:  # how one leaves -f, as tail -f
+                return 0
         return _stop(args.partition)
     except DeployError as exc:
         print(f"slapkit: {shown(exc)}", file=sys.stderr)
@@ -239,8 +277,7 @@ def print_request(request: Request, out: TextIO) -> None:
         "parameters   " + ("" if request.parameters else "(none: the profile's defaults)"), file=out
     )
     for name, value in sorted(request.parameters.items()):
-        text = value if isinstance(value, str) else json.dumps(value)
-        print(f"  {shown(name)} = {shown(text)}", file=out)
+        print(f"  {shown(name)} = {shown(_text(value))}", file=out)
 
 
 def _local_master(args: argparse.Namespace, software_type: str) -> LocalMaster:
@@ -313,6 +350,11 @@ def _status(partition: Path) -> int:
             f"  {state:9} {shown(promise.name)}"
             + ("" if promise.kept else f": {shown(promise.message)}")
         )
+    print_connection(
+        read_connection(supervisor.partition),
+        read_connection(supervisor.partition, SHARED_CONNECTION_FILE),
+        sys.stdout,
+    )
     return 0 if not failures and not skipped and all(p.kept for p in promises) else 1
 
 
@@ -327,6 +369,24 @@ def _stop(partition: Path) -> int:
     if note:
         print(f"note: {shown(note)}")
     return 0
+
+
+def print_connection(connection: dict[str, Any], shared: dict[str, Any], out: TextIO) -> None:
+    """The published connection parameters, the partition's and each shared
+    instance's, values shown with control characters escaped."""
+    print("connection   " + ("" if connection else "(nothing published)"), file=out)
+    for key, value in sorted(connection.items()):
+        print(f"  {shown(key)} = {shown(_text(value))}", file=out)
+    for reference, values in sorted(shared.items()):
+        if not isinstance(values, dict):
+            continue
+        print(f"shared       {shown(reference)}", file=out)
+        for key, value in sorted(values.items()):
+            print(f"  {shown(key)} = {shown(_text(value))}", file=out)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def print_summary(result: Deployment, out: TextIO) -> None:
@@ -375,13 +435,7 @@ def print_summary(result: Deployment, out: TextIO) -> None:
             write(f"  kept      {shown(promise.name)}")
         else:
             write(f"  FAILING   {shown(promise.name)}: {shown(promise.message)}")
-    write("connection   " + ("" if result.connection else "(nothing published)"))
-    for key, value in sorted(result.connection.items()):
-        write(f"  {shown(key)} = {shown(value)}")
-    for reference, values in sorted(result.shared_connection.items()):
-        write(f"shared       {shown(reference)}")
-        for key, value in sorted(values.items()):
-            write(f"  {shown(key)} = {shown(value)}")
+    print_connection(result.connection, result.shared_connection, out)
     write(f"{'ok' if result.ok else 'NOT OK'} in {result.seconds:.1f}s")
 
 
