@@ -3,7 +3,19 @@ partition remembers the last request as a master does; Ctrl-C is one line."""
 
 import json
 
+import pytest
+
+from slapkit.runner.supervisor import Supervisor
 from test_runner import slapkit
+
+
+@pytest.fixture
+def stopped_after(tmp_path):
+    """A partition directory whose programs are stopped after the test."""
+    directory = tmp_path / "partition"
+    yield directory
+    Supervisor(directory).shutdown()
+
 
 PROFILE = """
 [buildout]
@@ -117,8 +129,9 @@ def test_a_planted_request_cannot_name_another_profile(tmp_path):
     )
     result = slapkit("deploy", "--partition", partition, check=False)
     assert result.returncode == 2
-    assert "not used" in result.stdout
+    assert "not used" in result.stderr
     assert "no profile given" in result.stderr
+    assert str(evil) not in result.stdout + result.stderr
 
 
 def test_a_profile_that_cannot_be_read_is_not_remembered(tmp_path):
@@ -258,3 +271,77 @@ def test_logs_never_read_through_a_planted_link_or_a_fifo(tmp_path):
     assert "the secret" not in result.stdout
     assert slapkit("logs", "pipe", "--partition", partition).stdout == ""
     slapkit("stop", partition)
+
+
+def test_quiet_says_only_the_problems_and_the_result(tmp_path, stopped_after):
+    partition = stopped_after
+    from test_runner import oneshot_profile
+
+    good = slapkit("deploy", write_profile(tmp_path), "--partition", partition, "-q")
+    assert len(good.stdout.splitlines()) == 1 and good.stdout.startswith("ok in ")
+    assert good.stderr == ""
+    failing = oneshot_profile(tmp_path, "'echo no key >&2; exit 4'")
+    bad = slapkit("deploy", failing, "--partition", partition, "-q", check=False)
+    assert bad.returncode == 1
+    lines = bad.stdout.splitlines()
+    assert lines[0] == "  FAILED    make-key EXITED (exit 4)"
+    assert "    | no key" in lines
+    assert "    (its whole log: slapkit logs make-key)" in lines
+    assert lines[-1].startswith("NOT OK in ")
+    assert not any(line.startswith(("files", "services", "promises", "[")) for line in lines)
+    assert slapkit("logs", "make-key", "--partition", partition).stdout.startswith("no key")
+
+
+def test_json_is_one_versioned_document_for_deploy_and_status(tmp_path, stopped_after):
+    partition = stopped_after
+    hostile = "x\x1b[2J\nok in 0.1s"
+    result = slapkit(
+        "deploy",
+        write_profile(tmp_path),
+        "--partition",
+        partition,
+        "--json",
+        "-p",
+        f"greeting={hostile}",
+    )
+    assert "\x1b" not in result.stdout
+    document = json.loads(result.stdout)
+    assert document["format"] == "slapkit-deploy" and document["version"] == 1
+    assert document["ok"] is True
+    assert document["request"]["parameters"] == {"greeting": hostile}
+    assert document["request"]["software_type"] == "default"
+    assert document["buildout"]["ok"] is True and document["buildout"]["error"] == ""
+    assert any("seen" in line for line in document["files_changed"])
+    assert document["services"] == {
+        "started": [],
+        "restarted": [],
+        "stopped": [],
+        "failed": [],
+        "skipped": [],
+    }
+    assert document["promises"] == [] and document["connection"] == {}
+
+    status = json.loads(slapkit("status", partition, "--json").stdout)
+    assert status["format"] == "slapkit-status" and status["version"] == 1
+    assert status["running"] is True and status["ok"] is True
+    assert status["request"]["parameters"] == {"greeting": hostile}
+    slapkit("stop", partition)
+    stopped = slapkit("status", partition, "--json", check=False)
+    assert stopped.returncode == 3
+    assert json.loads(stopped.stdout)["running"] is False
+
+
+def test_json_and_quiet_together_are_refused(tmp_path):
+    result = slapkit("deploy", write_profile(tmp_path), "-q", "--json", check=False)
+    assert result.returncode == 2
+    assert "not allowed with argument" in result.stderr
+
+
+def test_an_unknown_option_prints_the_subcommands_usage_and_help_has_examples(tmp_path):
+    result = slapkit("status", tmp_path, "--bogus", check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: slapkit status")
+    assert "slapkit status: error: unrecognized arguments: --bogus" in result.stderr
+    for command in ("deploy", "status", "stop", "logs", "migrate"):
+        help_text = slapkit(command, "--help").stdout
+        assert f"examples:\n  slapkit {command}" in help_text, command

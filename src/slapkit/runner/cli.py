@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 import xmlrpc.client
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from slapkit import __version__
 from slapkit.core.partition_state import STATE_DIR
 from slapkit.recipes.publish import SHARED_CONNECTION_FILE
-from slapkit.runner.deploy import Deployment, deploy, failed_services, read_connection
-from slapkit.runner.display import shown, shown_lines
+from slapkit.runner.deploy import deploy, failed_services, read_connection
+from slapkit.runner.display import shown
 from slapkit.runner.local_master import LocalMaster, MasterInputError, checked_address, read_shared
 from slapkit.runner.logs import show_logs
 from slapkit.runner.partition import DeployError
 from slapkit.runner.promises import run_plugins, run_promises
-from slapkit.runner.request import Request, remember, remembered, requested
+from slapkit.runner.report import (
+    Status,
+    deployment_json,
+    print_json,
+    print_request,
+    print_status,
+    print_summary,
+    status_json,
+)
+from slapkit.runner.request import remember, remembered, requested
 from slapkit.runner.supervisor import PARTITION_ID, Supervisor
 
 
@@ -30,7 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"slapkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("deploy", help="run buildout, supervise, check promises")
+    run = _command(
+        commands,
+        "deploy",
+        "run buildout, supervise, check promises",
+        "slapkit deploy examples/hello-web/instance.cfg -p port=8081",
+        "slapkit deploy -p greeting=Hi          (the same instance, one parameter changed)",
+        "slapkit deploy --reset --partition /srv/test",
+    )
     run.add_argument(
         "profile",
         type=Path,
@@ -101,15 +115,25 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-v", "--verbose", action="store_true", help="show buildout's traceback when it fails"
     )
-    migrate = commands.add_parser(
+    _output_options(run)
+    migrate = _command(
+        commands,
         "migrate",
-        help="rewrite recipe lines from slapos.cookbook to slapkit, report what differs",
+        "rewrite recipe lines from slapos.cookbook to slapkit, report what differs",
+        "slapkit migrate --check instance.cfg.in",
+        "slapkit migrate instance.cfg.in instance-*.cfg.in",
+        "slapkit migrate --output migrated/ software/*/instance*.cfg*",
     )
     from slapkit.migration.cli import add_arguments
 
     add_arguments(migrate)
-    for name, text in (("status", "programs and promises"), ("stop", "stop every program")):
-        command = commands.add_parser(name, help=text)
+    for name, text in (
+        ("status", "programs, promises, the request and what was published"),
+        ("stop", "stop every program and supervisord"),
+    ):
+        command = _command(
+            commands, name, text, f"slapkit {name}", f"slapkit {name} /srv/test/partition"
+        )
         command.add_argument(
             "partition",
             type=Path,
@@ -118,11 +142,16 @@ def _parser() -> argparse.ArgumentParser:
             metavar="DIR",
             help="the partition directory (default: ./partition, as deploy's)",
         )
-    logs = commands.add_parser(
+        if name == "status":
+            _output_options(command)
+    logs = _command(
+        commands,
         "logs",
-        help="a program's output (all programs' when none is named)",
-        epilog="examples: slapkit logs   slapkit logs hello-web -n 50   slapkit logs buildout"
-        "   slapkit logs hello-web -f",
+        "a program's output (all programs' when none is named)",
+        "slapkit logs",
+        "slapkit logs hello-web -n 50",
+        "slapkit logs hello-web -f          (then what it writes, until Ctrl-C)",
+        "slapkit logs buildout              (the last buildout run's output)",
     )
     logs.add_argument(
         "program",
@@ -146,8 +175,40 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument(
+        "-q", "--quiet", action="store_true", help="only the problems, and the result line"
+    )
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON document on stdout (its shape is versioned: see the README)",
+    )
+
+
+def _command(commands: Any, name: str, text: str, *examples: str) -> argparse.ArgumentParser:
+    """A subcommand whose help ends with examples."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=text,
+        description=text[:1].upper() + text[1:] + ".",
+        epilog="examples:\n" + "\n".join(f"  {example}" for example in examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # The subcommand's usage, not the top-level one: that is where the
+        # options a user mistyped are.
+        subcommands = next(
+            action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+        )
+        subcommands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "migrate":
         try:
             return _migrate(args)
@@ -182,7 +243,7 @@ def _run(args: argparse.Namespace) -> int:
                 f"{args.partition}: not a partition slapkit deploy made (no {STATE_DIR} in it)"
             )
         if args.command == "status":
-            return _status(args.partition)
+            return _status(args)
         if args.command == "logs":
             try:
                 return show_logs(
@@ -232,24 +293,27 @@ def _interrupted(args: argparse.Namespace) -> str:
 def _deploy(args: argparse.Namespace) -> int:
     partition = args.partition.resolve()
     earlier, note = remembered(partition)
-    if note:
-        print(f"note         {shown(note)}", flush=True)
-    request = requested(
-        earlier, args.profile, args.software_type, args.parameter, args.parameters, args.reset
-    )
+    try:
+        request = requested(
+            earlier, args.profile, args.software_type, args.parameter, args.parameters, args.reset
+        )
+    except DeployError as exc:
+        raise DeployError(f"{exc} ({note})" if note else str(exc)) from None
     assert request.profile is not None
     master = _local_master(args, request.software_type)
-    interactive = sys.stdout.isatty()
+    talk = not (args.quiet or args.json)
+    interactive = talk and sys.stdout.isatty()
 
     def progress(line: str) -> None:
         line = shown(line)
         if interactive:
             print(f"\r\033[K{line}", end="", flush=True)
-        else:
+        elif talk:
             print(line, flush=True)
 
-    print(f"slapkit deploy {shown(request.profile)} -> {shown(args.partition)}", flush=True)
-    print_request(request, sys.stdout)
+    if talk:
+        print(f"slapkit deploy {shown(request.profile)} -> {shown(args.partition)}", flush=True)
+        print_request(request, sys.stdout)
     try:
         result = deploy(
             request.profile,
@@ -265,19 +329,13 @@ def _deploy(args: argparse.Namespace) -> int:
     finally:
         if interactive:
             print("\r\033[K", end="")
-    print_summary(result, sys.stdout)
+    if note:
+        result.notes.insert(0, note)
+    if args.json:
+        print_json(deployment_json(result, request), sys.stdout)
+    else:
+        print_summary(result, sys.stdout, args.quiet)
     return 0 if result.ok else 1
-
-
-def print_request(request: Request, out: TextIO) -> None:
-    """The profile, software type and parameters a deploy uses (or used last)."""
-    print(f"profile      {shown(request.profile)}", file=out)
-    print(f"type         {shown(request.software_type)}", file=out)
-    print(
-        "parameters   " + ("" if request.parameters else "(none: the profile's defaults)"), file=out
-    )
-    for name, value in sorted(request.parameters.items()):
-        print(f"  {shown(name)} = {shown(_text(value))}", file=out)
 
 
 def _local_master(args: argparse.Namespace, software_type: str) -> LocalMaster:
@@ -305,57 +363,51 @@ def _migrate(args: argparse.Namespace) -> int:
     return run(args)
 
 
-def _status(partition: Path) -> int:
-    supervisor = Supervisor(partition, PARTITION_ID)
-    running = supervisor.is_running()
-    if not running:
-        print(f"{shown(supervisor.partition)}: not running")
+def _status(args: argparse.Namespace) -> int:
+    status = gather_status(args.partition)
+    if args.json:
+        print_json(status_json(status), sys.stdout)
     else:
-        print(f"partition    {shown(supervisor.partition)}")
-    request, note = remembered(supervisor.partition)
-    if note:
-        print(f"note         {shown(note)}")
-    if request.profile is not None:
-        print_request(request, sys.stdout)
-    if not running:
+        print_status(status, sys.stdout, args.quiet)
+    if not status.running:
         return 3
-    now = time.time()
-    print("programs")
-    for info in sorted(supervisor.process_info(), key=lambda i: i["name"]):
-        uptime = (
-            f"up {int(now - info['start'])}s, pid {info['pid']}"
-            if info["statename"] == "RUNNING"
-            else ""
-        )
-        if info["statename"] == "EXITED":
-            uptime = f"exit {info['exitstatus']}"
-        print(f"  {shown(info['statename']):9} {shown(info['name']):40} {uptime}")
-    failures = failed_services(supervisor)
-    skipped = supervisor.skipped()
-    for line in skipped:
-        print(f"  SKIPPED   {shown(line)}")
-    for name, log in failures:
-        print(f"  FAILED    {shown(name)}")
-        for line in shown_lines(log):
-            print(f"    | {line}")
-    promises = run_promises(supervisor.partition)
-    plugins, not_run = run_plugins(supervisor.partition)
-    promises += plugins
-    print("promises")
-    if not_run:
-        print(f"  note      {shown(not_run)}")
-    for promise in promises:
-        state = "kept" if promise.kept else "FAILING"
-        print(
-            f"  {state:9} {shown(promise.name)}"
-            + ("" if promise.kept else f": {shown(promise.message)}")
-        )
-    print_connection(
-        read_connection(supervisor.partition),
-        read_connection(supervisor.partition, SHARED_CONNECTION_FILE),
-        sys.stdout,
+    return 0 if status.ok else 1
+
+
+def gather_status(partition: Path) -> Status:
+    supervisor = Supervisor(partition, PARTITION_ID)
+    request, note = remembered(supervisor.partition)
+    status = Status(
+        str(supervisor.partition),
+        supervisor.is_running(),
+        request if request.profile is not None else None,
+        [note] if note else [],
     )
-    return 0 if not failures and not skipped and all(p.kept for p in promises) else 1
+    if not status.running:
+        return status
+    for info in sorted(supervisor.process_info(), key=lambda i: i["name"]):
+        status.programs.append(
+            {
+                "name": info["name"],
+                "state": info["statename"],
+                "pid": info["pid"] or None,
+                "start": info["start"] or None,
+                "exit_status": info["exitstatus"] if info["statename"] == "EXITED" else None,
+            }
+        )
+    status.failed = failed_services(supervisor)
+    status.skipped = supervisor.skipped()
+    status.promises = run_promises(supervisor.partition)
+    plugins, not_run = run_plugins(supervisor.partition)
+    status.promises += plugins
+    if not_run:
+        status.notes.append(not_run)
+    status.connection = read_connection(supervisor.partition)
+    shared = read_connection(supervisor.partition, SHARED_CONNECTION_FILE)
+    status.shared_connection = {
+        reference: values for reference, values in shared.items() if isinstance(values, dict)
+    }
+    return status
 
 
 def _stop(partition: Path) -> int:
@@ -369,74 +421,6 @@ def _stop(partition: Path) -> int:
     if note:
         print(f"note: {shown(note)}")
     return 0
-
-
-def print_connection(connection: dict[str, Any], shared: dict[str, Any], out: TextIO) -> None:
-    """The published connection parameters, the partition's and each shared
-    instance's, values shown with control characters escaped."""
-    print("connection   " + ("" if connection else "(nothing published)"), file=out)
-    for key, value in sorted(connection.items()):
-        print(f"  {shown(key)} = {shown(_text(value))}", file=out)
-    for reference, values in sorted(shared.items()):
-        if not isinstance(values, dict):
-            continue
-        print(f"shared       {shown(reference)}", file=out)
-        for key, value in sorted(values.items()):
-            print(f"  {shown(key)} = {shown(_text(value))}", file=out)
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def print_summary(result: Deployment, out: TextIO) -> None:
-    """The deploy's summary; every piece of user data in it (values, names,
-    output) is shown with its control characters escaped (``shown``)."""
-
-    def write(text: str = "") -> None:
-        print(text, file=out)
-
-    write()
-    write(f"partition    {shown(result.partition)}")
-    for note in result.notes:
-        write(f"note         {shown(note)}")
-    for warning in result.warnings:
-        write(f"warning      {shown(warning)}")
-    if not result.buildout_ok:
-        write("buildout     FAILED")
-        for line in shown_lines(result.buildout_error):
-            write(f"  {line}")
-        return
-    write(f"files        {len(result.files_changed)} changed")
-    for line in result.files_changed:
-        write(f"  {shown(line)}")
-    restarts = len(result.restarted)
-    write(
-        f"services     {len(result.started)} started, {restarts} restarted, "
-        f"{len(result.stopped)} stopped"
-    )
-    for label, names in (
-        ("started", result.started),
-        ("restarted", result.restarted),
-        ("stopped", result.stopped),
-    ):
-        for name in names:
-            write(f"  {label:9} {shown(name)}")
-    for name, log in result.failed_services:
-        write(f"  FAILED    {shown(name)}")
-        for line in shown_lines(log):
-            write(f"    | {line}")
-    for line in result.skipped:
-        write(f"  SKIPPED   {shown(line)}")
-    kept = sum(p.kept for p in result.promises)
-    write(f"promises     {kept} kept, {len(result.promises) - kept} failing")
-    for promise in result.promises:
-        if promise.kept:
-            write(f"  kept      {shown(promise.name)}")
-        else:
-            write(f"  FAILING   {shown(promise.name)}: {shown(promise.message)}")
-    print_connection(result.connection, result.shared_connection, out)
-    write(f"{'ok' if result.ok else 'NOT OK'} in {result.seconds:.1f}s")
 
 
 if __name__ == "__main__":

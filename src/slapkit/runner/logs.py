@@ -12,7 +12,7 @@ from slapkit.core.files import open_regular_file
 from slapkit.core.partition_state import STATE_DIR, without_digest
 from slapkit.runner.display import shown
 from slapkit.runner.partition import DeployError
-from slapkit.runner.supervisor import PARTITION_ID
+from slapkit.runner.supervisor import PARTITION_ID, WATCHDOG_MARK
 
 BUILDOUT = "buildout"
 _PREFIX = f".{PARTITION_ID}_"
@@ -38,7 +38,7 @@ def chosen_logs(partition: Path, program: str | None) -> dict[str, Path]:
     logs = program_logs(partition)
     if program is None:
         return {name: path for name, path in logs.items() if name != BUILDOUT}
-    wanted = program.removeprefix(f"{PARTITION_ID}_")
+    wanted = program.removeprefix(f"{PARTITION_ID}_").removesuffix(WATCHDOG_MARK)
     found = {
         name: path
         for name, path in logs.items()
