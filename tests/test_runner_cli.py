@@ -345,3 +345,24 @@ def test_an_unknown_option_prints_the_subcommands_usage_and_help_has_examples(tm
     for command in ("deploy", "status", "stop", "logs", "migrate"):
         help_text = slapkit(command, "--help").stdout
         assert f"examples:\n  slapkit {command}" in help_text, command
+
+
+def test_a_near_miss_of_a_watched_directory_holding_executables_is_noted(tmp_path):
+    profile = tmp_path / "instance.cfg"
+    profile.write_text(
+        "[buildout]\nparts = d web tool\n"
+        "[d]\nrecipe = slapkit:mkdirectory\n"
+        "services = ${buildout:directory}/etc/services\nbin = ${buildout:directory}/etc/runner\n"
+        "[web]\nrecipe = slapkit:wrapper\ncommand-line = /bin/true\n"
+        "wrapper-path = ${d:services}/web\n"
+        "[tool]\nrecipe = slapkit:wrapper\ncommand-line = /bin/true\n"
+        "wrapper-path = ${d:bin}/tool\n"
+    )
+    partition = tmp_path / "partition"
+    result = slapkit("deploy", profile, "--partition", partition)
+    notes = [line for line in result.stdout.splitlines() if line.startswith("note")]
+    assert notes == [
+        "note         etc/services holds 1 executable(s), but slapgrid and slapkit only run "
+        "those of etc/service: a typo?"
+    ]
+    slapkit("stop", partition)

@@ -14,6 +14,7 @@ from slapkit.core.partition_state import STATE_DIR, owned_directory, without_dig
 from slapkit.recipes.publish import CONNECTION_FILE, SHARED_CONNECTION_FILE
 from slapkit.runner.buildout_run import run_buildout
 from slapkit.runner.local_master import LocalMaster
+from slapkit.runner.near_misses import near_misses
 from slapkit.runner.partition import (
     deploy_lock,
     make_partition,
@@ -140,6 +141,7 @@ def _deploy_locked(
             for name in running
         ]
         result.failed_services = failed_services(supervisor)
+        result.notes += near_misses(partition)
     result.connection = read_connection(partition)
     shared = read_connection(partition, SHARED_CONNECTION_FILE)
     result.shared_connection = {
