@@ -366,3 +366,35 @@ def test_a_near_miss_of_a_watched_directory_holding_executables_is_noted(tmp_pat
         "those of etc/service: a typo?"
     ]
     slapkit("stop", partition)
+
+
+def test_a_supervisord_left_by_a_removed_partition_is_stopped(tmp_path):
+    import os
+    import shutil
+    import time
+
+    from test_runner import oneshot_profile
+
+    partition = tmp_path / "partition"
+    profile = oneshot_profile(tmp_path, "'sleep 300'")
+    slapkit("deploy", profile, "--partition", partition, "--oneshot-timeout", "0")
+    old = int((partition / ".slapkit" / "supervisord.pid").read_text())
+    os.kill(old, 0)
+    shutil.rmtree(partition)  # removed without slapkit stop: its supervisord runs on
+    try:
+        again = slapkit("deploy", profile, "--partition", partition, "--oneshot-timeout", "0")
+        assert (
+            "note         stopped a supervisord of this partition that no longer answered on "
+            f"its socket (the partition was removed while it ran?): pid {old}"
+        ) in again.stdout
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(old, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"supervisord {old} still runs")
+    finally:
+        slapkit("stop", partition, check=False)

@@ -412,14 +412,16 @@ def gather_status(partition: Path) -> Status:
 
 def _stop(partition: Path) -> int:
     supervisor = Supervisor(partition, PARTITION_ID)
+    orphans = supervisor.stop_orphan_supervisords()
     if not supervisor.is_running():
         print(f"{shown(supervisor.partition)}: not running")
-        return 0
-    count = len(supervisor.process_info())
-    note = supervisor.shutdown()
-    print(f"{shown(supervisor.partition)}: stopped supervisord and its {count} programs")
-    if note:
-        print(f"note: {shown(note)}")
+        note = None
+    else:
+        count = len(supervisor.process_info())
+        note = supervisor.shutdown()
+        print(f"{shown(supervisor.partition)}: stopped supervisord and its {count} programs")
+    for line in orphans + ([note] if note else []):
+        print(f"note: {shown(line)}")
     return 0
 
 

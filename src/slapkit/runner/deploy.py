@@ -112,6 +112,7 @@ def _deploy_locked(
     if result.buildout_ok:
         supervisor = Supervisor(partition, PARTITION_ID)
         progress("supervisord: loading programs")
+        result.notes += supervisor.stop_orphan_supervisords()
         if not supervisor.is_running():
             for orphan in supervisor.stop_orphans():
                 result.notes.append(

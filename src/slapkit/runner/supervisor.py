@@ -475,6 +475,33 @@ class Supervisor:
                 _signal_group(pid, signal.SIGKILL)
         return [f"pid {pid}: {command[:120]}" for pid, command in found]
 
+    def stop_orphan_supervisords(self, timeout: float = 70.0) -> list[str]:
+        """Stop the supervisords of this partition that no longer answer on
+        its socket (the partition was removed without ``slapkit stop``, then
+        deployed again): each is this user's, runs this partition's
+        configuration file, and is not the one that answers. TERM (it stops
+        its programs first), KILL after ``timeout``. One line for each."""
+        answering = None
+        try:
+            if self.is_running():
+                answering = self.rpc().supervisor.getPID()
+        except (OSError, RuntimeError, xmlrpc.client.Error):
+            pass
+        orphans = [pid for pid in _pids() if pid != answering and self.is_own_supervisord(pid)]
+        for pid in orphans:
+            _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while any(_alive(pid) for pid in orphans) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for pid in orphans:
+            if _alive(pid):
+                _signal_group(pid, signal.SIGKILL)
+        return [
+            f"stopped a supervisord of this partition that no longer answered on its socket "
+            f"(the partition was removed while it ran?): pid {pid}"
+            for pid in orphans
+        ]
+
     def shutdown(self, timeout: float = 70.0) -> str | None:
         """Stop every program, then supervisord; return once it has exited.
 
