@@ -398,3 +398,30 @@ def test_a_supervisord_left_by_a_removed_partition_is_stopped(tmp_path):
             raise AssertionError(f"supervisord {old} still runs")
     finally:
         slapkit("stop", partition, check=False)
+
+
+def test_without_the_runner_extra_the_command_says_what_to_install(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import slapkit
+
+    source = Path(slapkit.__file__).parent.parent
+    # -S: no site-packages, so neither zc.buildout nor supervisor is there,
+    # as after a bare `pip install slapkit`.
+    bare = [sys.executable, "-S", "-m", "slapkit"]
+    environment = {"PYTHONPATH": str(source), "PATH": "/usr/bin:/bin"}
+    for arguments in (["migrate", "--help"], ["status"], ["deploy", "x.cfg"]):
+        result = subprocess.run(
+            [*bare, *arguments], capture_output=True, text=True, env=environment, timeout=60
+        )
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == (
+            "slapkit: the slapkit command needs zc.buildout and supervisor, which slapkit's "
+            "runner extra installs: pip install 'slapkit[runner]'\n"
+        )
+    version = subprocess.run(
+        [*bare, "--version"], capture_output=True, text=True, env=environment, timeout=60
+    )
+    assert version.returncode == 0 and version.stdout.startswith("slapkit ")

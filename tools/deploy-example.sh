@@ -6,5 +6,7 @@
 # Stop the instance with: .venv/bin/slapkit stop partition
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/venv.sh .venv
+# Only what the runner needs (zc.buildout, supervisor, Jinja2); the tests'
+# toolchain is added by the README's test command.
+SLAPKIT_EXTRAS=runner bash tools/venv.sh .venv
 exec .venv/bin/slapkit deploy examples/hello-web/instance.cfg --partition partition "$@"

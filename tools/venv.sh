@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Create or refresh a virtualenv with slapkit installed (editable) and its test extras.
 #   tools/venv.sh [DIR] [PYTHON]   (default: .venv, Python 3.12 when there)
+#   SLAPKIT_EXTRAS=runner tools/venv.sh   only what the runner needs (the main
+#     job's); the test extras, which include it, are added by a later call.
 #   SLAPKIT_OLDEST=1 tools/venv.sh .venv-oldest python3.11
 #     pins what SlapOS software releases use: zc.buildout 3.0.1, setuptools 67.8.
 set -euo pipefail
@@ -31,18 +33,25 @@ elif [[ "$python" =~ ^python(3\.[0-9]+)$ ]]; then
     python=$found
 fi
 
+extras=${SLAPKIT_EXTRAS:-test}
 stamp="$venv/.slapkit-installed"
-if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && "$venv/bin/python" -c pass 2>/dev/null; then
+# The stamp holds the extras installed; "test" includes "runner".
+if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && "$venv/bin/python" -c pass 2>/dev/null \
+    && { grep -qx "$extras" "$stamp" || grep -qx test "$stamp"; }; then
     exit 0
 fi
-echo "tools/venv.sh: making $venv with $("$python" --version 2>&1)" >&2
-"$python" -m venv "$venv"
+if "$venv/bin/python" -c pass 2>/dev/null; then
+    echo "tools/venv.sh: installing slapkit[$extras] into $venv" >&2
+else
+    echo "tools/venv.sh: making $venv with $("$python" --version 2>&1)" >&2
+    "$python" -m venv "$venv"
+fi
 pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
 if [ "${SLAPKIT_OLDEST:-}" = 1 ]; then
     "${pip[@]}" "zc.buildout==3.0.1" "setuptools==67.8.0"
-    "${pip[@]}" --no-build-isolation -e ".[test]" "zc.buildout==3.0.1" "setuptools==67.8.0"
+    "${pip[@]}" --no-build-isolation -e ".[$extras]" "zc.buildout==3.0.1" "setuptools==67.8.0"
 else
     "${pip[@]}" --upgrade pip
-    "${pip[@]}" -e ".[test]"
+    "${pip[@]}" -e ".[$extras]"
 fi
-touch "$stamp"
+echo "$extras" > "$stamp"

@@ -2,6 +2,6 @@
 
 import sys
 
-from slapkit.runner.cli import main
+from slapkit.command import main
 
 sys.exit(main())
