@@ -425,3 +425,49 @@ def test_without_the_runner_extra_the_command_says_what_to_install(tmp_path):
         [*bare, "--version"], capture_output=True, text=True, env=environment, timeout=60
     )
     assert version.returncode == 0 and version.stdout.startswith("slapkit ")
+
+
+def test_parameters_no_part_reads_are_named(tmp_path):
+    partition = tmp_path / "partition"
+    profile = write_profile(tmp_path)
+    result = slapkit("deploy", profile, "--partition", partition, "-p", "prot=8081", "-p", "port=1")
+    notes = [line for line in result.stdout.splitlines() if line.startswith("note")]
+    assert notes == [
+        "note         parameters no part read: prot (a typo? read by this profile: port)"
+    ]
+    quiet = slapkit("deploy", "--partition", partition, "-p", "prot=")
+    assert "note" not in quiet.stdout
+
+    # The tutorial's mistake: the section holds defaults, and no recipe.
+    plain = tmp_path / "plain.cfg"
+    plain.write_text(PROFILE.replace("recipe = slapkit:parameters\n", ""))
+    result = slapkit("deploy", plain, "--partition", tmp_path / "other", "-p", "port=9")
+    assert (
+        "note         no part reads the instance parameters (port): a [slap-parameter] section "
+        "needs recipe = slapkit:parameters (or use slapkit:slapconfiguration)"
+    ) in result.stdout
+
+
+def test_parameters_a_template_reads_whole_are_all_read(tmp_path):
+    profile = tmp_path / "instance.cfg"
+    profile.write_text(
+        "[buildout]\nparts = seen\n"
+        "[slap-parameter]\nrecipe = slapkit:parameters\nport = 1\n"
+        "[seen]\nrecipe = slapkit:jinja2\noutput = ${buildout:directory}/seen\n"
+        "inline = {{ p['port'] }} {{ p.get('anything', '') }}\n"
+        "context = section p slap-parameter\n"
+    )
+    result = slapkit("deploy", profile, "--partition", tmp_path / "p", "-p", "anything=x")
+    assert "note" not in result.stdout
+    assert (tmp_path / "p" / "seen").read_text().strip() == "1 x"
+
+
+def test_the_runner_turns_the_extension_on_an_unchanged_rerun_writes_no_record(tmp_path):
+    partition = tmp_path / "partition"
+    profile = write_profile(tmp_path)
+    slapkit("deploy", profile, "--partition", partition)
+    record = partition / ".installed.cfg"
+    before = record.stat().st_mtime_ns, record.stat().st_ino
+    slapkit("deploy", "--partition", partition)
+    assert (record.stat().st_mtime_ns, record.stat().st_ino) == before
+    slapkit("stop", partition)

@@ -39,12 +39,15 @@ from typing import Any
 
 from slapkit import dir_hash_store
 from slapkit.core.files import remove_stale_temporaries, write_if_changed
+from slapkit.core.parameter_reads import keep_report
 
 _MARK = "slapkit_installed_cfg"
 # Set on each Buildout that loaded the extension (and on the sub-buildouts
 # its parts run): the class is zc.buildout's for the whole process, and a
 # Buildout without it behaves as upstream.
 _LOADED = "slapkit_extension"
+# Set on the class once every buildout of the process loads the extension.
+_PROCESS_MARK = "slapkit_extension_for_the_process"
 
 
 def load(buildout: Any = None) -> None:
@@ -94,6 +97,7 @@ def load(buildout: Any = None) -> None:
             # this run's own, never another's (a sub-buildout's parent).
             _flush(self, self["buildout"]["installed"])
             dir_hash_store.of(self).flush()
+            keep_report(self["buildout"]["directory"])
         return original_unload(self)
 
     buildout_class._read_installed_part_options = read_installed_part_options
@@ -108,6 +112,26 @@ def load(buildout: Any = None) -> None:
     module._install_and_load = _loading_once(module._install_and_load)
     module._dir_hash = dir_hash_store.keeping(module._dir_hash)
     setattr(buildout_class, _MARK, True)
+
+
+def load_for_this_process() -> None:
+    """The runner's process (``slapkit deploy`` runs buildout in one of its
+    own): every buildout made in it loads the extension, as a profile with
+    ``extensions = slapkit`` would, whatever extensions the profile names."""
+    import zc.buildout.buildout
+
+    load()
+    buildout_class: Any = zc.buildout.buildout.Buildout
+    if getattr(buildout_class, _PROCESS_MARK, False):
+        return
+    original_init = buildout_class.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        load(self)
+
+    buildout_class.__init__ = init
+    setattr(buildout_class, _PROCESS_MARK, True)
 
 
 def loaded_by(buildout: Any) -> bool:

@@ -23,6 +23,8 @@ import textwrap
 from collections.abc import MutableMapping
 from typing import Any
 
+from slapkit.core.parameter_reads import note_read
+
 STORES = ("_raw", "_cooked", "_data")
 _PATCHED = "slapkit_single_substitution"
 _ORIGINAL_GET = "slapkit_original_get"
@@ -114,6 +116,8 @@ def ensure_single_substitution() -> None:
 
     def get(self: Any, option: str, default: Any = None, seen: Any = None) -> Any:
         data = self._data
+        if is_slapkit_run(self.buildout):
+            note_read(self.name, option)
         if option not in data:
             current = _is_current(self)
             if current and not is_slapkit_run(self.buildout):
@@ -132,8 +136,17 @@ def ensure_single_substitution() -> None:
                 return cooked
         return original_get(self, option, default, seen)
 
+    original_getitem = options_class.__getitem__
+
+    def getitem(self: Any, key: str) -> Any:
+        # zc.buildout answers a recipe's own outputs without calling get.
+        if is_slapkit_run(self.buildout):
+            note_read(self.name, key)
+        return original_getitem(self, key)
+
     get.__doc__ = original_get.__doc__
     options_class.get = get
+    options_class.__getitem__ = getitem
     setattr(options_class, _ORIGINAL_GET, original_get)
     setattr(options_class, _PATCHED, True)
 

@@ -58,6 +58,10 @@ class RunState:
     # ``(key,)``, or ``(reference, key)`` for a shared instance's. A key no
     # part publishes any more (or one added by hand) does not stay.
     published_keys: dict[str, set[tuple[str, ...]]] = field(default_factory=dict)
+    # Which option of which section carries which user parameter, and the
+    # parameters read (see parameter_reads).
+    parameter_options: dict[str, dict[str, str]] = field(default_factory=dict)
+    parameters_read: set[str] = field(default_factory=set)
     # What a switch-softwaretype part hands to its sub-buildout's
     # [slap-configuration]: {"values": {...}, "concealed": (...)}.
     inherited: dict[str, Any] = field(default_factory=dict)
@@ -76,6 +80,9 @@ class RunState:
             inherited=dict(self.inherited),
             # The same dict: the main run and its sub-buildout make one record.
             published_keys=self.published_keys,
+            # The same: a sub-buildout's reads are the main run's.
+            parameter_options=self.parameter_options,
+            parameters_read=self.parameters_read,
         )
 
 

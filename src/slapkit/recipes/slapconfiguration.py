@@ -12,6 +12,7 @@ from typing import Any
 from slapkit.core import BaseRecipe
 from slapkit.core.concealment import conceal, kept_out_of_installed_cfg
 from slapkit.core.files import read_regular_file
+from slapkit.core.parameter_reads import EVERY_PARAMETER, offer
 from slapkit.core.secrets import register_secret
 from slapkit.core.served_objects import as_text, remember
 from slapkit.core.user_values import register_user_values
@@ -142,6 +143,13 @@ class SlapConfiguration(BaseRecipe):
         # partition's (.slapos-resource), not the profile's: a line break in
         # one must not add entries to a line-based option.
         register_user_values(self.outputs)
+        offer(
+            self.name,
+            {
+                **{o: o.removeprefix(PREFIX) for o in self.outputs if o.startswith(PREFIX)},
+                "configuration": EVERY_PARAMETER,
+            },
+        )
         self._set_outputs()
 
     # -- where the answer comes from

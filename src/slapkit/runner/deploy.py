@@ -9,8 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slapkit.core.files import read_regular_file
-from slapkit.core.partition_state import STATE_DIR, owned_directory, without_digest
+from slapkit.core.files import read_regular_file, remove_file
+from slapkit.core.parameter_reads import EVERY_PARAMETER, REPORT_FILE
+from slapkit.core.partition_state import (
+    STATE_DIR,
+    owned_directory,
+    read_kept_json,
+    without_digest,
+)
 from slapkit.recipes.publish import CONNECTION_FILE, SHARED_CONNECTION_FILE
 from slapkit.runner.buildout_run import run_buildout
 from slapkit.runner.local_master import LocalMaster
@@ -85,13 +91,16 @@ def deploy(
     with deploy_lock(partition, progress):
         prepare_partition(profile, partition, parameters, master)
         prepared()
-        result = _deploy_locked(partition, progress, promise_wait, verbose, oneshot_wait)
+        result = _deploy_locked(
+            partition, parameters, progress, promise_wait, verbose, oneshot_wait
+        )
     result.seconds = time.monotonic() - started_at
     return result
 
 
 def _deploy_locked(
     partition: Path,
+    parameters: dict[str, Any],
     progress: Callable[[str], None],
     promise_wait: float,
     verbose: bool,
@@ -104,12 +113,15 @@ def _deploy_locked(
             f"buildout's .installed.cfg was cut short (a killed run) or is not a file: "
             f"moved to {broken}"
         )
+    report = partition / STATE_DIR / REPORT_FILE
+    remove_file(str(report))  # what an earlier run read is not this one's
     started = time.monotonic()
     run = run_buildout(partition, progress, verbose)
     result.buildout_seconds = time.monotonic() - started
     result.buildout_ok, result.files_changed, result.buildout_error = run.ok, run.changes, run.error
     result.warnings = run.warnings
     if result.buildout_ok:
+        result.notes += unread_parameters(partition, parameters)
         supervisor = Supervisor(partition, PARTITION_ID)
         progress("supervisord: loading programs")
         result.notes += supervisor.stop_orphan_supervisords()
@@ -149,6 +161,40 @@ def _deploy_locked(
         reference: values for reference, values in shared.items() if isinstance(values, dict)
     }
     return result
+
+
+def unread_parameters(partition: Path, parameters: dict[str, Any]) -> list[str]:
+    """A note naming the parameters given that no part read (see
+    ``slapkit.core.parameter_reads``)."""
+    names = set(parameters)
+    if isinstance(parameters.get("_"), str):  # SlapOS's serialised form
+        try:
+            inner = json.loads(parameters["_"])
+        except (ValueError, RecursionError):
+            inner = None
+        if isinstance(inner, dict):
+            names = (names - {"_"}) | set(inner)
+    if not names:
+        return []
+    report = read_kept_json(str(partition), str(partition / STATE_DIR / REPORT_FILE))
+    offered_by, read = report.get("offered_by"), report.get("read")
+    if not isinstance(offered_by, list) or not isinstance(read, list):
+        return []  # no report of this run: nothing is claimed
+    listed = ", ".join(sorted(names))
+    if not offered_by:
+        return [
+            f"no part reads the instance parameters ({listed}): a [slap-parameter] section "
+            "needs recipe = slapkit:parameters (or use slapkit:slapconfiguration)"
+        ]
+    if EVERY_PARAMETER in read:
+        return []
+    unread = sorted(names - set(read))
+    if not unread:
+        return []
+    return [
+        f"parameters no part read: {', '.join(unread)} (a typo? read by this profile: "
+        f"{', '.join(sorted(names & set(read))) or 'none of those given'})"
+    ]
 
 
 def pair_restarts(

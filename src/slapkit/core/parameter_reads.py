@@ -1,0 +1,49 @@
+"""Which of the user's parameters a run read: the runner names the ones no
+part read (a typo such as ``-p rm-size=2048``, or a ``[slap-parameter]``
+section that lost its recipe), as zc.buildout names unused options.
+
+The recipes that hand the parameters to the profile (``slapkit:parameters``,
+``slapkit:slapconfiguration``) say, once their outputs are set, which of
+their options carries which parameter (``offer``); a read of such an option
+through ``Options.get`` (a ``${section:option}`` of another part, a recipe
+reading the section) counts that parameter as read (``note_read``). An
+option that carries all of them (``parameters-json``, ``configuration``)
+counts as reading all. At the end of a successful run, the extension keeps
+the result in ``.slapkit/parameters-read.json`` for ``slapkit deploy``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from slapkit.core.partition_state import STATE_DIR, keep_json, state_directory
+from slapkit.core.run_state import current
+
+EVERY_PARAMETER = "*"
+REPORT_FILE = "parameters-read.json"
+
+
+def offer(section: str, parameter_by_option: dict[str, str]) -> None:
+    """Options of ``section`` carry these parameters (EVERY_PARAMETER: all)."""
+    current().parameter_options.setdefault(section, {}).update(parameter_by_option)
+
+
+def note_read(section: str, option: str) -> None:
+    carried = current().parameter_options.get(section)
+    if carried:
+        parameter = carried.get(option)
+        if parameter is not None:
+            current().parameters_read.add(parameter)
+
+
+def keep_report(buildout_directory: str) -> None:
+    """Keep what this run read, for the runner (nothing when no part offered
+    parameters: then nothing read any)."""
+    state = current()
+    report: dict[str, Any] = {
+        "offered_by": sorted(state.parameter_options),
+        "read": sorted(state.parameters_read),
+    }
+    state_directory(buildout_directory)
+    keep_json(buildout_directory, os.path.join(buildout_directory, STATE_DIR, REPORT_FILE), report)
