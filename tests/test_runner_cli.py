@@ -471,3 +471,34 @@ def test_the_runner_turns_the_extension_on_an_unchanged_rerun_writes_no_record(t
     slapkit("deploy", "--partition", partition)
     assert (record.stat().st_mtime_ns, record.stat().st_ino) == before
     slapkit("stop", partition)
+
+
+def test_a_port_promise_kept_by_another_process_is_failing_and_names_it(tmp_path, stopped_after):
+    import os
+    import socket
+    import sys
+
+    from test_runner import promise_profile
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        service = f"{sys.executable} -m http.server --bind 127.0.0.1 {port}"
+        profile = promise_profile(tmp_path, service, port)
+        result = slapkit("deploy", profile, "--partition", stopped_after, check=False)
+        assert result.returncode == 1
+        assert "FAILED    web-on-watch" in result.stdout
+        failing = [line for line in result.stdout.splitlines() if "FAILING   listening" in line]
+        with open("/proc/self/cmdline", "rb") as stream:
+            command = stream.read().replace(b"\0", b" ").decode().strip()[:120]
+        assert failing == [
+            f"  FAILING   listening: port {port} is held by another process, not this "
+            f"partition's: pid {os.getpid()}: {command}"
+        ]
+        status = slapkit("status", stopped_after, check=False)
+        assert status.returncode == 1
+        assert f"listening: port {port} is held by another process" in status.stdout
+    finally:
+        holder.close()

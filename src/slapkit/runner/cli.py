@@ -16,7 +16,8 @@ from slapkit.runner.display import shown
 from slapkit.runner.local_master import LocalMaster, MasterInputError, checked_address, read_shared
 from slapkit.runner.logs import show_logs
 from slapkit.runner.partition import DeployError
-from slapkit.runner.promises import run_plugins, run_promises
+from slapkit.runner.port_owners import checked_owners
+from slapkit.runner.promises import promise_paths, run_plugins, run_promises
 from slapkit.runner.report import (
     Status,
     deployment_json,
@@ -397,7 +398,11 @@ def gather_status(partition: Path) -> Status:
         )
     status.failed = failed_services(supervisor)
     status.skipped = supervisor.skipped()
-    status.promises = run_promises(supervisor.partition)
+    status.promises = checked_owners(
+        run_promises(supervisor.partition),
+        {path.name: path for path in promise_paths(supervisor.partition)},
+        supervisor.partition,
+    )
     plugins, not_run = run_plugins(supervisor.partition)
     status.promises += plugins
     if not_run:

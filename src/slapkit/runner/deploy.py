@@ -27,7 +27,8 @@ from slapkit.runner.partition import (
     prepare_partition,
     set_aside_broken_installed_cfg,
 )
-from slapkit.runner.promises import PromiseResult, run_plugins, run_promises
+from slapkit.runner.port_owners import checked_owners
+from slapkit.runner.promises import PromiseResult, promise_paths, run_plugins, run_promises
 from slapkit.runner.supervisor import PARTITION_ID, WATCHDOG_MARK, Supervisor
 
 
@@ -138,8 +139,10 @@ def _deploy_locked(
         counted = set(result.started) | set(result.restarted)
         result.restarted += [n for n in _restart_failed(supervisor) if n not in counted]
         progress("promises: checking")
-        result.promises = run_promises(
-            partition, promise_wait, progress, lambda: _anything_running(supervisor)
+        result.promises = checked_owners(
+            run_promises(partition, promise_wait, progress, lambda: _anything_running(supervisor)),
+            {path.name: path for path in promise_paths(partition)},
+            partition,
         )
         plugins, not_run = run_plugins(partition, wait=promise_wait)
         result.promises += plugins

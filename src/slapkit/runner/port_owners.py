@@ -1,0 +1,131 @@
+"""Who holds a port that a kept port promise checked.
+
+A port promise only asks whether something listens: when the partition's
+own service failed because another process already had its port, the
+promise is kept by that other process, and ``ok`` would be a lie. For each
+kept promise that ``slapkit:promise`` (or ``check_port_listening``) wrote,
+the runner looks up the process listening on its port (``/proc/net/tcp``,
+``tcp6``, and the descriptors of this user's processes): one that is not
+the partition's own (its ``SLAPKIT_PARTITION`` mark, or a descendant of the
+partition's supervisord) makes the promise failing, with its pid and
+command. A listener this user cannot see (another user's) is said as such.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from slapkit.core.files import read_regular_file
+from slapkit.runner.promises import PromiseResult
+from slapkit.runner.supervisor import PARTITION_VARIABLE
+
+# The line slapkit's port check holds (recipes/promise.py): host and port.
+_PORT_LINE = re.compile(rb"^host, port = .+, (\d{1,5})$", re.MULTILINE)
+_WRITTEN_BY = b"# Written by slapkit:"
+_LISTEN = "0A"
+
+
+def checked_port(promise: Path) -> int | None:
+    """The port a slapkit port promise checks, or None (not one, or planted
+    as a link or FIFO: never followed, never opened for reading)."""
+    try:
+        data = read_regular_file(str(promise))
+    except OSError:
+        return None
+    if data is None or _WRITTEN_BY not in data[:400]:
+        return None
+    found = _PORT_LINE.search(data)
+    return int(found.group(1)) if found else None
+
+
+def listening_inodes(port: int) -> set[int]:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table, encoding="ascii", errors="replace") as stream:
+                next(stream, None)
+                for line in stream:
+                    fields = line.split()
+                    if len(fields) < 10 or fields[3] != _LISTEN:
+                        continue
+                    if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(int(fields[9]))
+        except (OSError, ValueError):
+            continue
+    return inodes
+
+
+def _owners(inodes: set[int]) -> list[int]:
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    owners = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            for fd in os.listdir(f"/proc/{name}/fd"):
+                if os.readlink(f"/proc/{name}/fd/{fd}") in wanted:
+                    owners.append(int(name))
+                    break
+        except OSError:
+            continue  # gone, or another user's
+    return owners
+
+
+def _is_partitions(pid: int, partition: Path) -> bool:
+    """Whether ``pid`` or one of its ancestors carries the partition's mark
+    (a program may run its server with an environment of its own)."""
+    marker = b"\0" + f"{PARTITION_VARIABLE}={partition}".encode() + b"\0"
+    for _ in range(64):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as stream:
+                if marker in b"\0" + stream.read() + b"\0":
+                    return True
+            with open(f"/proc/{pid}/stat", "rb") as stream:
+                # "pid (command) state ppid ...": the command may hold blanks
+                pid = int(stream.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+        if pid <= 1:
+            return False
+    return False
+
+
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as stream:
+            text = stream.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
+    return text[:120]
+
+
+def foreign_holder(port: int, partition: Path) -> str | None:
+    """Why the process listening on ``port`` is not the partition's, or None
+    when it is (or nothing listens: the promise says that itself)."""
+    inodes = listening_inodes(port)
+    if not inodes:
+        return None
+    owners = _owners(inodes)
+    if not owners:
+        return f"port {port} is held by a process this user cannot see (another user's)"
+    if any(_is_partitions(pid, partition) for pid in owners):
+        return None
+    pid = owners[0]
+    return (
+        f"port {port} is held by another process, not this partition's: pid {pid}: {_command(pid)}"
+    )
+
+
+def checked_owners(
+    results: list[PromiseResult], paths: dict[str, Path], partition: Path
+) -> list[PromiseResult]:
+    """``results`` with each kept port promise whose port another process
+    holds turned failing."""
+    checked = []
+    for result in results:
+        port = checked_port(paths[result.name]) if result.kept and result.name in paths else None
+        why = foreign_holder(port, partition) if port is not None else None
+        checked.append(PromiseResult(result.name, False, why) if why else result)
+    return checked
