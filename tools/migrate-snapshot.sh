@@ -32,7 +32,7 @@ mapfile -t profiles < <(find software stack -type f | sort)
 status=$?
 set -e
 echo "SlapOS/slapos $rev: $total instance profiles ($missing absent from the snapshot)"
-echo "slapkit migrate --check exit status: $status (1: something would not migrate cleanly)"
+echo "slapkit migrate --check exit status: $status (1: a profile would change, 2: an error)"
 tail -1 "$work/report"
 echo "profiles without any finding: $(grep -c ', clean$' "$work/report")"
 echo "findings by kind:"
