@@ -502,3 +502,14 @@ def test_a_port_promise_kept_by_another_process_is_failing_and_names_it(tmp_path
         assert f"listening: port {port} is held by another process" in status.stdout
     finally:
         holder.close()
+
+
+def test_verbose_shows_buildouts_own_output_live(tmp_path):
+    partition = tmp_path / "partition"
+    result = slapkit("deploy", write_profile(tmp_path), "--partition", partition, "-v")
+    lines = result.stdout.splitlines()
+    assert "Installing seen." in lines
+    assert f"seen: created {partition}/seen" in lines
+    assert not any(line.startswith("[1] ") for line in lines)
+    assert "files        1 changed" in lines  # the changes are still counted
+    slapkit("stop", partition)

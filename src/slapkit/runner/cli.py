@@ -114,7 +114,10 @@ def _parser() -> argparse.ArgumentParser:
         "fails the deploy (default: 60; one still running then is said to be running)",
     )
     run.add_argument(
-        "-v", "--verbose", action="store_true", help="show buildout's traceback when it fails"
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show buildout's own output as it runs, and its traceback when it fails",
     )
     _output_options(run)
     migrate = _command(
@@ -303,7 +306,8 @@ def _deploy(args: argparse.Namespace) -> int:
     assert request.profile is not None
     master = _local_master(args, request.software_type)
     talk = not (args.quiet or args.json)
-    interactive = talk and sys.stdout.isatty()
+    # -v: buildout's own lines, each kept on the terminal, not one progress line.
+    interactive = talk and sys.stdout.isatty() and not args.verbose
 
     def progress(line: str) -> None:
         line = shown(line)

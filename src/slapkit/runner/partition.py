@@ -12,7 +12,10 @@ import fcntl
 import io
 import json
 import os
+import re
 import stat
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -124,6 +127,35 @@ def prepare_partition(
         instance_file=instance_file,
     )
     write_if_changed(str(partition / "buildout.cfg"), text + tail)
+
+
+_SOFTWARE_URL = re.compile(rb"^software-release-url = (file://\S*)$", re.MULTILINE)
+
+
+def copied_profile(partition: Path) -> Path | None:
+    """The profile whose copy the partition's ``buildout.cfg`` still is: the
+    profile's text, unchanged, is then the first lines of ``buildout.cfg``,
+    line for line, so what buildout says of line N there is of line N of the
+    profile. None when either is gone or not a regular file, or when they
+    differ (the profile was edited since)."""
+    config = read_regular_file(str(partition / "buildout.cfg"))
+    if config is None:
+        return None
+    end = config.rfind(f"\n\n{TAIL_MARKER}\n".encode())  # where TAIL starts
+    found = _SOFTWARE_URL.search(config, end) if end >= 0 else None
+    if found is None:
+        return None
+    url = urllib.parse.urlsplit(found.group(1).decode("utf-8", errors="replace"))
+    profile = Path(urllib.request.url2pathname(url.path))
+    try:
+        original = read_regular_file(str(profile))  # never a FIFO opened
+    except OSError:
+        return None
+    if original is None:
+        return None
+    # As prepare_partition read it: line ends made "\n", as buildout reads both.
+    copied = original.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    return profile if copied.encode() == config[:end] else None
 
 
 def make_partition(partition: Path) -> None:
