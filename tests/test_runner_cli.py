@@ -513,3 +513,16 @@ def test_verbose_shows_buildouts_own_output_live(tmp_path):
     assert not any(line.startswith("[1] ") for line in lines)
     assert "files        1 changed" in lines  # the changes are still counted
     slapkit("stop", partition)
+
+
+def test_a_partition_file_the_runner_cannot_write_is_exit_status_2(tmp_path):
+    partition = tmp_path / "partition"
+    profile = write_profile(tmp_path)
+    slapkit("deploy", profile, "--partition", partition)
+    slapkit("stop", partition)
+    (partition / "buildout.cfg").unlink()
+    (partition / "buildout.cfg").mkdir()  # in the way: cannot be written
+    result = slapkit("deploy", "--partition", partition, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("slapkit: ")
+    assert "buildout.cfg" in result.stderr and "Traceback" not in result.stderr

@@ -267,9 +267,11 @@ def _run(args: argparse.Namespace) -> int:
         print(f"slapkit: supervisord refused: {shown(exc.faultString)}", file=sys.stderr)
         return 1
     except OSError as exc:
+        # A file of the partition the runner could not read or write: the
+        # partition is unusable, as when it cannot be made (exit 2 too).
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"slapkit: {shown(where + (exc.strerror or str(exc)))}", file=sys.stderr)
-        return 1
+        return 2
     except RuntimeError as exc:
         print(f"slapkit: {shown(exc)}", file=sys.stderr)
         return 1
