@@ -82,17 +82,106 @@ def test_free_port_as_the_cookbook_picks_it(buildout):
 
 @pytest.mark.parametrize(
     "options, ip, expected",
-    [("minimum = 8080\nmaximum = 8080", "127.0.0.1", "8080"), ("", "not-an-address", "0")],
+    [
+        ("minimum = 8080\nmaximum = 8080", "127.0.0.1", "8080"),
+        ("", "not-an-address", "0"),
+        # The ends of the range a port can be in, each taken as given.
+        ("minimum = 1\nmaximum = 1", "127.0.0.1", "1"),
+        ("minimum = 65535\nmaximum = 65535", "127.0.0.1", "65535"),
+        ("maximum = 1024", "127.0.0.1", "1024"),  # the default minimum
+    ],
+    ids=["fixed", "unknown-family", "port-1", "port-65535", "default-minimum"],
 )
 def test_free_port_fixed_and_unknown_family(buildout, options, ip, expected):
     buildout.run(free_port_profile(options, ip)).check()
     assert shown(buildout, "port")["port"] == expected
 
 
-def test_free_port_bad_range_names_the_option(buildout):
-    result = buildout.run(free_port_profile("minimum = 9000\nmaximum = 8000"))
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        ("minimum = 9000\nmaximum = 8000", "minimum: 9000 is more than the maximum, 8000"),
+        ("minimum = 49152", "minimum: 49152 is more than the maximum, 49151"),  # the default
+        ("minimum = 0\nmaximum = 8000", "minimum: 0 is less than 1"),
+        ("minimum = 65536\nmaximum = 65535", "minimum: 65536 is more than 65535"),
+        ("maximum = 0", "maximum: 0 is less than 1"),
+        ("maximum = 65536", "maximum: 65536 is more than 65535"),
+    ],
+    ids=["min-over-max", "min-over-default-max", "min-0", "min-65536", "max-0", "max-65536"],
+)
+def test_free_port_bad_range_names_the_option(buildout, options, expected):
+    result = buildout.run(free_port_profile(options))
     assert not result.ok
-    assert "[port] minimum: 9000 is more than the maximum, 8000" in result.output
+    assert f"[port] {expected}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_free_port_on_ipv6(buildout):
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+            start = probe.getsockname()[1]
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    buildout.run(free_port_profile(f"minimum = {start}\nmaximum = {start + 20}", "::1")).check()
+    assert start <= int(shown(buildout, "port")["port"]) < start + 20
+
+
+def test_free_port_none_free_gives_0_then_a_port_on_the_next_run(buildout):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        taken = busy.getsockname()[1]
+        profile = free_port_profile(f"minimum = {taken}\nmaximum = {taken + 1}")
+        buildout.run(profile).check()
+        assert shown(buildout, "port")["port"] == "0"
+    # Freed: the 0 saved is not kept, the port is chosen again.
+    buildout.run().check()
+    assert shown(buildout, "port")["port"] == str(taken)
+
+
+def test_free_port_added_to_a_deployed_instance(buildout):
+    """buildout's record of installed parts exists, without this part."""
+    buildout.run("[buildout]\nparts = show-other\n[other]\nx = 1\n" + render("other")).check()
+    assert "[show-other]" in buildout.path(".installed.cfg").read_text()
+    buildout.run(free_port_profile("minimum = 8080\nmaximum = 8080")).check()
+    assert shown(buildout, "port")["port"] == "8080"
+
+
+def test_free_port_a_saved_port_is_kept_even_the_last_one(buildout):
+    fixed = "minimum = {0}\nmaximum = {0}"
+    buildout.run(free_port_profile(fixed.format(65535))).check()
+    buildout.run(free_port_profile(fixed.format(8080))).check()
+    assert shown(buildout, "port")["port"] == "65535"  # whatever the range says now
+
+
+def test_free_port_a_saved_number_that_is_no_port_is_not_kept(buildout):
+    """The cookbook's free_port, which the part used before, takes any
+    minimum = maximum and saved 65536: no port, so one is chosen."""
+    pytest.importorskip("slapos.recipe.free_port")
+    fixed = "minimum = {0}\nmaximum = {0}"
+    cookbook = free_port_profile(fixed.format(65536)).replace(
+        "slapkit:free_port", "slapos.cookbook:free_port"
+    )
+    buildout.run(cookbook).check()
+    assert shown(buildout, "port")["port"] == "65536"
+    buildout.run(free_port_profile(fixed.format(8080))).check()
+    assert shown(buildout, "port")["port"] == "8080"
+
+
+def test_free_port_a_saved_port_edited_into_other_digits_is_not_kept(buildout):
+    """.installed.cfg is a file found in the partition: a saved port of
+    non-ASCII digits (int() would take "\u0668\u0660" as 80) is not a port
+    slapkit saved, and "\u00b2" (a digit to str.isdigit) made a traceback."""
+    profile = free_port_profile("minimum = 20000\nmaximum = 20100")
+    buildout.run(profile).check()
+    saved = shown(buildout, "port")["port"]
+    record = buildout.path(".installed.cfg")
+    for edited in ("\u00b2", "\u0668\u0660"):
+        record.write_text(record.read_text().replace(f"port = {saved}", f"port = {edited}"))
+        result = buildout.run(profile)
+        assert result.ok and "Traceback" not in result.output, result.output
+        saved = shown(buildout, "port")["port"]
+        assert saved.isascii() and 20000 <= int(saved) <= 20100
 
 
 # -- symbolic.link

@@ -60,3 +60,15 @@ def test_a_link_another_part_now_makes_stays(buildout):
     buildout.run(profile(buildout, ["/bin/sh"], part="old")).check()
     buildout.run(profile(buildout, ["/bin/sh"], part="new")).check()
     assert os.readlink(buildout.path("bin", "sh")) == "/bin/sh"
+
+
+def test_one_path_twice_is_one_link_two_paths_of_one_name_an_error(buildout):
+    buildout.path("bin").mkdir()
+    buildout.run(profile(buildout, ["/bin/sh", "/bin/sh"])).check()
+    assert os.readlink(buildout.path("bin", "sh")) == "/bin/sh"
+    result = buildout.run(profile(buildout, ["/bin/sh", "/usr/bin/sh"]))
+    assert not result.ok
+    assert "[links] link-binary: '/bin/sh' and '/usr/bin/sh' would have one link name" in (
+        result.output
+    )
+    assert os.readlink(buildout.path("bin", "sh")) == "/bin/sh"

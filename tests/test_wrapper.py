@@ -112,6 +112,19 @@ def test_multi_line_argument_keeps_its_newline(buildout, tmp_path):
     assert argument.splitlines() == ["first line", "second line"]
 
 
+def test_arguments_are_one_argument_a_line_whatever_they_hold(buildout, tmp_path):
+    record = tmp_path / "record.json"
+    text = wrapper_profile(
+        buildout,
+        f"command-line = {PYTHON} {RECORD} first\nenvironment = RECORD_TO={record}\n"
+        "arguments =\n  two words\n  ${values:quoted}\n  $HOME",
+    ).replace("[directory]", "[values]\nquoted = it's \"one\" 'word'\n\n[directory]")
+    buildout.run(text).check()
+    result = run_wrapper(buildout.path("etc", "service", "service"))
+    assert result.returncode == 0, result.stderr
+    assert read_record(record)["argv"] == ["first", "two words", "it's \"one\" 'word'", "$HOME"]
+
+
 def test_environment_is_exported_literally(buildout, tmp_path):
     record = tmp_path / "record.json"
     buildout.run(
@@ -128,18 +141,18 @@ def test_environment_is_exported_literally(buildout, tmp_path):
     assert env["TRICKY"] == "$HOME 'q' $(id)"
 
 
-@pytest.mark.parametrize("extra", [True, False])
+@pytest.mark.parametrize("extra", ["yes", "off", None], ids=["yes", "off", "default"])
 def test_parameters_extra(buildout, tmp_path, extra):
     record = tmp_path / "record.json"
+    option = "" if extra is None else f"\nparameters-extra = {extra}"
     buildout.run(
         wrapper_profile(
             buildout,
-            f"command-line = {PYTHON} {RECORD} fixed\n"
-            f"environment = RECORD_TO={record}\nparameters-extra = {'yes' if extra else 'off'}",
+            f"command-line = {PYTHON} {RECORD} fixed\nenvironment = RECORD_TO={record}{option}",
         )
     ).check()
     run_wrapper(buildout.path("etc", "service", "service"), "more", "and more")
-    expected = ["fixed", "more", "and more"] if extra else ["fixed"]
+    expected = ["fixed", "more", "and more"] if extra == "yes" else ["fixed"]
     assert read_record(record)["argv"] == expected
 
 
@@ -287,6 +300,29 @@ def test_hash_existing_files_gives_the_final_path_to_other_parts(buildout, tmp_p
     (new_name,) = hashed_wrappers(buildout)
     assert new_name != name
     assert "Uninstalling service." in result.output
+
+
+def test_hash_files_made_by_this_run_beside_hash_existing_files(buildout, tmp_path):
+    """The config is written by an earlier part of the same run: it does not
+    exist yet when buildout reads the wrapper's part."""
+    binary = tmp_path / "binary"
+    binary.write_text("v1")
+
+    def text(port):
+        return wrapper_profile(
+            buildout,
+            f"command-line = {PYTHON} {RECORD}\nhash-existing-files = {binary}\n"
+            "hash-files = ${config:output}\n"
+            f"[config]\nrecipe = slapkit:jinja2\noutput = {buildout.path('service.conf')}\n"
+            f"inline = port = {port}\n",
+        ).replace("parts = directory service", "parts = directory config service")
+
+    buildout.run(text(8080)).check()
+    (name,) = hashed_wrappers(buildout)
+    assert name.startswith("service-")
+    buildout.run(text(8081)).check()
+    (new_name,) = hashed_wrappers(buildout)
+    assert new_name != name
 
 
 def test_removing_the_part_removes_its_wrappers(buildout, tmp_path):

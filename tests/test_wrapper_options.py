@@ -74,6 +74,7 @@ def test_bad_values_are_errors_naming_the_option(buildout, options, expected):
 
 NEVER_IGNORED = "which a command cannot start with ignored"
 NO_SUCH_SIGNAL = "is not a signal of this system (real-time signals: RTMIN+0 to RTMIN+"
+NOT_A_SIGNAL = "is not a signal (a name such as USR1, HUP or RTMIN+1)"
 
 
 @pytest.mark.parametrize(
@@ -91,6 +92,9 @@ NO_SUCH_SIGNAL = "is not a signal of this system (real-time signals: RTMIN+0 to 
         ("sig-ign = RTMIN+-1", "[service] sig-ign: 'RTMIN+-1' is not a signal"),
         ("sig-ign = RTMIN+ 1", "[service] sig-ign: 'RTMIN+ 1' is not a signal"),
         ("sig-ign = \uff35SR1", "[service] sig-ign: '\uff35SR1' is not a signal"),
+        # A letter outside ASCII whose capital is ASCII: "\u0131NT".upper() == "INT".
+        ("sig-ign = \u0131NT", "[service] sig-ign: '\u0131NT' is not a signal"),
+        ("sig-ign = RTMIN+0001", f"[service] sig-ign: 'RTMIN+0001' {NOT_A_SIGNAL}"),
         (
             "redirect-stdout = log\nredirect-signal = KILL",
             f"[service] redirect-signal: 'KILL' is SIGKILL, {NEVER_IGNORED}",
@@ -147,7 +151,8 @@ def test_a_private_tmpfs_of_no_or_an_absurd_size_is_refused(buildout, size, expe
 
 def test_private_tmpfs_sizes_at_the_bounds_are_taken(buildout):
     private = buildout.path("private")
-    sizes = ["1", "1024g", "100%"]
+    # 1 TiB in each unit, and 1 byte.
+    sizes = ["1", str(2**40), "1073741824k", "1048576m", "1024g", "100%"]
     lines = "\n  ".join(f"{size} {private}-{n}" for n, size in enumerate(sizes))
     script = wrapper(buildout, f"command-line = /bin/true\nprivate-tmpfs =\n  {lines}").read_text()
     for n, size in enumerate(sizes):
@@ -207,6 +212,24 @@ def test_redirected_output_is_reopened_on_rotation_and_the_signal_passed_on(buil
     assert log.read_text() == "after rotation\n"  # the new file
 
 
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_redirect_signal_with_one_output_redirected(buildout, stream):
+    code = program(
+        buildout,
+        "show.py",
+        f"import signal, sys; print(signal.getsignal(signal.SIGHUP) == signal.SIG_IGN,"
+        f" file=sys.{stream})",
+    )
+    log = buildout.path(f"{stream}.log")
+    path = wrapper(
+        buildout,
+        f"command-line = {PYTHON} {code}\nredirect-{stream} = {log}\nredirect-signal = HUP",
+    )
+    result = run_wrapper(path)
+    assert result.returncode == 0, result.stderr
+    assert log.read_text() == "True\n"  # the command starts with it ignored
+
+
 def test_stdout_and_stderr_to_one_file(buildout):
     code = program(
         buildout, "both.py", "import sys; print('a', flush=True); print('b', file=sys.stderr)"
@@ -250,6 +273,10 @@ def test_private_tmpfs_or_a_clear_error_when_the_kernel_refuses(buildout):
 
 def test_reserve_cpu_records_the_commands_own_pid(buildout, tmp_path):
     code = program(buildout, "pid.py", "import os; print(os.getpid())")
+    # Without the option, nothing is asked for.
+    plain = wrapper(buildout, f"command-line = {PYTHON} {code}", part="plain")
+    assert run_wrapper(plain, env=dict(os.environ, HOME=str(tmp_path))).returncode == 0
+    assert not (tmp_path / ".slapos-cpu-exclusive").exists()
     path = wrapper(buildout, f"command-line = {PYTHON} {code}\nreserve-cpu = true")
     result = run_wrapper(path, env=dict(os.environ, HOME=str(tmp_path)))
     assert (tmp_path / ".slapos-cpu-exclusive").read_text() == result.stdout

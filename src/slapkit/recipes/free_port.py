@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import os
 import socket
@@ -9,6 +10,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
+from slapkit.core.files import read_regular_file
 
 
 class FreePort(BaseRecipe):
@@ -44,12 +46,15 @@ class FreePort(BaseRecipe):
 
         path = os.path.join(self.directory, self.buildout["buildout"].get("installed") or "")
         try:
-            with open(path, encoding="utf-8") as stream:
-                sections = zc.buildout.configparser.parse(stream, path)
+            # Found in the partition: never a FIFO opened, never through a link.
+            data = read_regular_file(path)
+            if data is None:
+                return None
+            sections = zc.buildout.configparser.parse(io.StringIO(data.decode("utf-8")), path)
         except (OSError, UnicodeDecodeError, zc.buildout.configparser.Error):
             return None
         port = sections.get(self.name, {}).get("port", "").strip()
-        return port if port.isdigit() and int(port) <= 65535 else None
+        return port if port.isascii() and port.isdigit() and int(port) <= 65535 else None
 
     def _choose(self, ip: str, minimum: int, maximum: int) -> int:
         if minimum == maximum:
