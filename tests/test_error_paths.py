@@ -483,15 +483,14 @@ def test_a_file_made_meanwhile_where_a_directory_goes_is_a_user_error(buildout):
 # --- publish -------------------------------------------------------------------------------
 
 
-def test_a_local_connection_record_that_is_not_json_is_a_user_error(buildout):
+def test_a_local_connection_record_slapkit_did_not_write_is_replaced(buildout):
+    # Not JSON, or JSON slapkit did not write (no seal): not the partition's
+    # published values, so nothing of it is kept or shown.
     buildout.path(".slapkit").mkdir()
     record = buildout.path(".slapkit", "connection.json")
     record.write_bytes(b"\xff not json")
-    error_in(
-        buildout.run("[buildout]\nparts = pub\n[pub]\nrecipe = slapkit:publish\nurl = x\n"),
-        f"[pub] connection-section: no master: '{record}' is not JSON; remove it",
-    )
-    assert record.read_bytes() == b"\xff not json"
+    buildout.run("[buildout]\nparts = pub\n[pub]\nrecipe = slapkit:publish\nurl = x\n").check()
+    assert json.loads(record.read_text()) == {"url": "x"}
 
 
 def test_a_master_publication_whose_record_cannot_be_kept_is_a_user_error(buildout, slapos_master):

@@ -785,15 +785,12 @@ def test_hashes_with_values_that_are_not_strings_are_made_again(buildout):
     assert buildout.path("out").read_text().startswith("$5$")
 
 
-def test_a_local_connection_record_holding_a_list_is_a_user_error(buildout):
+def test_a_local_connection_record_holding_a_list_is_replaced(buildout):
     buildout.path(".slapkit").mkdir()
     record = buildout.path(".slapkit", "connection.json")
     record.write_text("[1, 2]")
-    one_error(
-        buildout.run("[buildout]\nparts = pub\n[pub]\nrecipe = slapkit:publish\nurl = x\n"),
-        f"[pub] connection-section: no master: '{record}' holds a JSON list, expected an object",
-    )
-    assert record.read_text() == "[1, 2]"
+    buildout.run("[buildout]\nparts = pub\n[pub]\nrecipe = slapkit:publish\nurl = x\n").check()
+    assert json.loads(record.read_text()) == {"url": "x"}
 
 
 def test_a_local_connection_record_that_cannot_be_written_names_connection_section(buildout):

@@ -195,8 +195,7 @@ def test_a_record_nothing_publishes_to_any_more_is_removed(buildout):
     record = buildout.path(".slapkit", "connection.json")
     assert record.exists()
     result = buildout.run(
-        "[buildout]\nparts = d\n[d]\nrecipe = slapkit:mkdirectory\n"
-        f"etc = {buildout.path('etc')}\n"
+        f"[buildout]\nparts = d\n[d]\nrecipe = slapkit:mkdirectory\netc = {buildout.path('etc')}\n"
     ).check()
     assert not record.exists()
     assert f"removed {record}" in result.output
@@ -219,3 +218,34 @@ def test_a_shared_record_keeps_only_the_references_and_keys_published(buildout):
     record.write_text(json.dumps({"A": {"url": "u", "forged": "x"}, "B": {"url": "evil"}}))
     buildout.run().check()
     assert json.loads(record.read_text()) == {"A": {"url": "u"}}
+
+
+def test_an_edited_record_is_not_the_partitions_memory(buildout):
+    """The local record is the master's memory when there is no master: a
+    value written into it by hand (or by a compromised service) is not used,
+    not even the keys this run publishes again."""
+    buildout.run(profile(buildout, "url = http://a/\nsecret = ${password:passwd}")).check()
+    record = buildout.path(".slapkit", "connection.json")
+    password = connection(buildout)["secret"]
+    record.write_text(json.dumps({"url": "http://a/", "secret": "attacker-chosen"}))
+    result = buildout.run().check()
+    assert connection(buildout) == {"url": "http://a/", "secret": password}
+    assert "published" in result.output  # the record was put right
+
+
+def test_the_runner_shows_no_planted_record(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    slapkit = str(Path(sys.executable).with_name("slapkit"))
+    profile = tmp_path / "instance.cfg"
+    profile.write_text("[buildout]\nparts =\n")
+    partition = tmp_path / "partition"
+    run = [slapkit, "deploy", str(profile), "--partition", str(partition)]
+    subprocess.run(run, check=True, capture_output=True, timeout=120)
+    (partition / ".slapkit" / "connection.json").write_text('{"url": "http://evil.example/"}')
+    result = subprocess.run(run, capture_output=True, text=True, timeout=120)
+    subprocess.run([slapkit, "stop", str(partition)], capture_output=True, timeout=120)
+    assert "evil" not in result.stdout
+    assert "connection   (nothing published)" in result.stdout

@@ -78,6 +78,28 @@ def test_values_are_published_early_and_given_back_on_a_new_partition(buildout):
     assert "published early" not in third.output
 
 
+def test_published_as_publish_serialised_would_so_it_publishes_nothing_more(buildout):
+    """Whatever the order of the -init lines, ``_`` is the JSON object with
+    sorted keys, publish.serialised's text for the same values: a publish
+    part that adds nothing finds it published already."""
+    text = profile().replace(
+        "  admin-password gen-password:passwd\n  token gen-token:passwd",
+        "  token gen-token:passwd\n  admin-password gen-password:passwd",
+    )
+    early_only = text.replace("parts = publish config", "parts = config")
+    buildout.run(early_only).check()
+    record = json.loads(buildout.path(".slapkit", "connection.json").read_text())
+    values = {
+        "admin-password": buildout.path("admin.secret").read_text(),
+        "token": buildout.path("token.secret").read_text(),
+    }
+    assert record["_"] == json.dumps(values, sort_keys=True)
+    before = snapshot(buildout.path(".slapkit"))
+    result = buildout.run(text.replace("url = http://example/\n", "")).check()
+    assert "published" not in result.output
+    assert snapshot(buildout.path(".slapkit")) == before
+
+
 def test_a_forced_value_wins_and_is_published(buildout):
     buildout.run(profile(forced="token = fixed-token")).check()
     assert buildout.path("config").read_text().endswith(" fixed-token")
@@ -85,28 +107,54 @@ def test_a_forced_value_wins_and_is_published(buildout):
     assert not buildout.path("token.secret").exists()  # [gen-token] was never read
 
 
+def sealed(buildout, content: str) -> None:
+    """Write the local record as slapkit would have (sealed with the
+    partition's salt): what a master's memory may hold."""
+    import hashlib
+
+    from slapkit.core.partition_state import keep
+    from slapkit.recipes.publish import seal_of
+
+    buildout.path(".slapkit").mkdir(exist_ok=True)
+    record = buildout.path(".slapkit", "connection.json")
+    record.write_text(content)
+    digest = hashlib.sha256(record.read_bytes()).hexdigest().encode("ascii")
+    keep(str(buildout.directory), seal_of(str(record)), digest)
+
+
 def test_a_published_value_is_data(buildout):
-    buildout.path(".slapkit").mkdir()
     hostile = "p${buildout:directory}$${x}\n[evil]"
-    buildout.path(".slapkit", "connection.json").write_text(
-        json.dumps({"_": json.dumps({"admin-password": hostile})})
-    )
+    sealed(buildout, json.dumps({"_": json.dumps({"admin-password": hostile})}))
     buildout.run(profile()).check()
     assert buildout.path("admin.secret").read_text() == hostile
     assert buildout.path("config").read_text().startswith(hostile)
 
 
+def test_a_record_slapkit_did_not_write_is_not_the_memory(buildout):
+    """An edited .slapkit/connection.json (a hand, a compromised service)
+    must not choose the admin password."""
+    buildout.run(profile()).check()
+    password = buildout.path("admin.secret").read_text()
+    buildout.path("admin.secret").unlink()  # the memory is all that is left
+    record = buildout.path(".slapkit", "connection.json")
+    forged = {"_": json.dumps({"admin-password": "attacker-chosen", "token": "t"})}
+    record.write_text(json.dumps(forged))
+    buildout.run().check()
+    assert buildout.path("admin.secret").read_text() not in ("attacker-chosen", password)
+    assert "attacker-chosen" not in buildout.path("config").read_text()
+
+
 def test_an_unusable_record_is_one_clear_line_and_changes_nothing(buildout):
-    buildout.path(".slapkit").mkdir()
     record = buildout.path(".slapkit", "connection.json")
     contents = {
         "a number": json.dumps({"_": json.dumps({"admin-password": 5})}),
         "a list": json.dumps({"admin-password": ["x"]}),
         "deep _": json.dumps({"_": "[" * 100_000 + "]" * 100_000}),
-        "deep": "[" * 100_000 + "]" * 100_000,
+        # (A record that is not a JSON object at all is not one slapkit
+        # wrote, sealed or not: it counts as nothing published.)
     }
     for what, content in contents.items():
-        record.write_text(content)
+        sealed(buildout, content)
         result = buildout.run(profile())
         assert not result.ok, what
         assert "Traceback" not in result.output, what

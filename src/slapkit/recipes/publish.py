@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 from collections.abc import MutableMapping
@@ -12,7 +13,13 @@ from slapkit.core import BaseRecipe
 from slapkit.core.claims import claim, remove_unclaimed
 from slapkit.core.concealment import conceal, concealed_names
 from slapkit.core.files import read_regular_file, write_if_changed
-from slapkit.core.partition_state import STATE_DIR, authenticated, read_kept, state_directory
+from slapkit.core.partition_state import (
+    STATE_DIR,
+    authenticated,
+    keep,
+    read_kept,
+    state_directory,
+)
 from slapkit.core.run_state import current
 
 CONNECTION_FILE = "connection.json"
@@ -218,10 +225,10 @@ def publish_to_file(
 ) -> bool:
     """Merge ``payload`` into the local record ``path`` (under ``shared``'s
     entry when given); whether the file changed. The record holds what this
-    run's parts published: the run's first write drops what an earlier run
-    (or a hand) put there. ValueError when the record is unusable, OSError
-    when it cannot be written."""
-    published = read_record(path)
+    run's parts published: keys no part of this run publishes (an earlier
+    run's, or a hand's) are dropped, and a record slapkit did not write (its
+    seal does not match) counts as empty. OSError when it cannot be written."""
+    published = trusted_record(directory, path)
     kept = current().published_keys.get(os.path.abspath(path), set())
     merged: dict[str, Any] = {}
     for key, value in published.items():
@@ -237,7 +244,38 @@ def publish_to_file(
     else:
         merged.update(payload)
     state_directory(directory)
-    return write_if_changed(path, json.dumps(merged, indent=2, sort_keys=True) + "\n", 0o600)
+    data = (json.dumps(merged, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    changed = write_if_changed(path, data, 0o600)
+    keep(directory, seal_of(path), hashlib.sha256(data).hexdigest().encode("ascii"))
+    return changed
+
+
+def seal_of(path: str) -> str:
+    """Where the proof that slapkit wrote the record ``path`` is kept."""
+    return os.path.splitext(path)[0] + ".seal"
+
+
+def trusted_record(directory: str, path: str) -> dict[str, Any]:
+    """What this partition's runs published to the local record ``path``: the
+    master's memory when there is no master (publish-early hands it back to
+    the profile, the runner shows it). A record edited, planted or cut short
+    (its digest is not the one slapkit kept, with the partition's salt) is
+    not used: it counts as nothing published."""
+    try:
+        data = read_regular_file(path)
+    except OSError:
+        return {}
+    if data is None:
+        return {}
+    seal = read_kept(directory, seal_of(path))
+    digest = hashlib.sha256(data).hexdigest().encode("ascii")
+    if seal is None or not hmac.compare_digest(seal, digest):
+        return {}
+    try:
+        published = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return {}
+    return published if isinstance(published, dict) else {}
 
 
 def will_publish(path: str, payload: dict[str, str], shared: str | None = None) -> None:
@@ -246,23 +284,3 @@ def will_publish(path: str, payload: dict[str, str], shared: str | None = None) 
     the run's first write."""
     keys = current().published_keys.setdefault(os.path.abspath(path), set())
     keys.update((shared, key) if shared else (key,) for key in payload)
-
-
-def read_record(path: str) -> dict[str, Any]:
-    """What was published to the local file; ValueError when it is unusable."""
-    try:
-        data = read_regular_file(path)
-    except OSError as exc:
-        raise ValueError(f"cannot read {path!r}: {exc.strerror}") from None
-    if data is None:
-        return {}
-    try:
-        published = json.loads(data.decode("utf-8"))
-    except (ValueError, RecursionError):  # not UTF-8, not JSON, absurdly deep
-        raise ValueError(f"{path!r} is not JSON; remove it to publish anew") from None
-    if not isinstance(published, dict):
-        raise ValueError(
-            f"{path!r} holds a JSON {type(published).__name__}, expected an object; "
-            "remove it to publish anew"
-        )
-    return published

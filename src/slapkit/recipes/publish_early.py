@@ -18,8 +18,8 @@ from slapkit.recipes.publish import (
     SERIALISED_KEY,
     publish_to_file,
     publish_to_master,
-    read_record,
     server_url,
+    trusted_record,
     will_publish,
 )
 
@@ -117,10 +117,7 @@ class PublishEarly(BaseRecipe):
                     f"{type(exc).__name__}: {exc}",
                 ) from None
         else:
-            try:
-                published = read_record(self._local_file())
-            except ValueError as exc:
-                raise self.error("-init", str(exc)) from None
+            published = trusted_record(self.directory, self._local_file())
         try:
             return _unwrapped(published)
         except ValueError as exc:

@@ -17,7 +17,7 @@ from slapkit.core.partition_state import (
     read_kept_json,
     without_digest,
 )
-from slapkit.recipes.publish import CONNECTION_FILE, SHARED_CONNECTION_FILE
+from slapkit.recipes.publish import CONNECTION_FILE, SHARED_CONNECTION_FILE, trusted_record
 from slapkit.runner.buildout_run import run_buildout
 from slapkit.runner.local_master import LocalMaster
 from slapkit.runner.near_misses import near_misses
@@ -288,14 +288,9 @@ def failed_services(supervisor: Supervisor) -> list[tuple[str, str]]:
 
 
 def read_connection(partition: Path, name: str = CONNECTION_FILE) -> dict[str, Any]:
-    """What ``slapkit:publish`` wrote to ``.slapkit/NAME`` (a regular file of
-    this user's ``.slapkit``), or nothing."""
+    """What ``slapkit:publish`` wrote to ``.slapkit/NAME``, or nothing (a
+    record edited or planted there is not shown: see ``trusted_record``)."""
     state = partition / STATE_DIR
     if not owned_directory(str(state)):
         return {}
-    try:
-        raw = read_regular_file(str(state / name))
-        data = json.loads(raw.decode("utf-8")) if raw is not None else {}
-    except (OSError, ValueError, RecursionError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return trusted_record(str(partition), str(state / name))
