@@ -1,13 +1,19 @@
 """slapkit:slapconfiguration, .serialised and .jsonschema through real buildout:
 from the answer `slapkit deploy` writes, and from a real master (slapos proxy)."""
 
+import http.server
 import json
 import os
 import re
+import signal
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import pytest
 
 from buildout_harness import keep_json, read_kept_json, snapshot
+from slapos_master import SOFTWARE_URL
 
 ANSWER = {
     "parameter-dict": {
@@ -17,7 +23,14 @@ ANSWER = {
         "slap_computer_id": "COMP-1",
         "slap_computer_partition_id": "slappart3",
         "slap_software_release_url": "file:///srv/software.cfg",
-        "ip_list": [["lo", "127.0.0.1"], ["lo", "::1"], ["tap0", "10.0.0.2"], ["x", "junk"]],
+        "ip_list": [
+            ["lo", "127.0.0.1"],
+            ["lo", "::1"],
+            ["tap0", "10.0.0.2"],
+            ["x", "junk"],
+            ["tap1"],  # a truncated entry: skipped
+            7,
+        ],
         "instance_title": "My instance",
         "root_instance_title": "Root",
         "slave_instance_list": [],
@@ -267,6 +280,24 @@ def test_storage_home_disks_are_linked_under_DATA_once(buildout):
     assert snapshot(buildout.directory) == before
 
 
+def test_every_disk_is_linked_for_the_partition_the_option_names_when_the_answer_does_not(
+    buildout,
+):
+    home = buildout.path("storage")
+    for disk in ("data1", "data2"):
+        (home / disk / "slappart3").mkdir(parents=True)
+    (home / "data3" / "slappart4").mkdir(parents=True)  # another partition's
+    answer = json.loads(json.dumps(ANSWER))
+    del answer["parameter-dict"]["slap_computer_partition_id"]
+    out = template(buildout, "{{ d | tojson }}", "key d slap-configuration:storage-dict")
+    buildout.run(profile(buildout, answer, extra=f"storage-home = {home}", more=out)).check()
+    assert json.loads(buildout.path("out.txt").read_text()) == {
+        disk: str(buildout.path("DATA", disk)) for disk in ("data1", "data2")
+    }
+    for disk in ("data1", "data2"):
+        assert os.readlink(buildout.path("DATA", disk)) == str(home / disk / "slappart3")
+
+
 def test_partition_resource_file_values_are_options(buildout):
     buildout.path(".slapos-resource").write_text(
         json.dumps(
@@ -282,6 +313,21 @@ def test_partition_resource_file_values_are_options(buildout):
     )
     buildout.run(profile(buildout, more=out)).check()
     assert buildout.path("out.txt").read_text() == "10.0.0.9 10.1.0.9 slaptap3"
+
+
+def test_the_resource_file_overrides_neither_the_master_nor_the_profile(buildout):
+    """A name the master's answer gives, or the profile's own section sets,
+    keeps that value whatever .slapos-resource holds."""
+    buildout.path(".slapos-resource").write_text(
+        json.dumps({"instance_title": "forged", "tap": {"ipv4_addr": "10.0.0.9", "name": "x"}})
+    )
+    out = template(
+        buildout,
+        "{{ s['instance-title'] }} {{ s['tap-ipv4-addr'] }} {{ s['tap-name'] }}",
+        "section s slap-configuration",
+    )
+    buildout.run(profile(buildout, extra="tap-name = slaptap-mine", more=out)).check()
+    assert buildout.path("out.txt").read_text() == "My instance 10.0.0.9 slaptap-mine"
 
 
 def test_reads_a_real_master(buildout, slapos_master):
@@ -397,6 +443,8 @@ def test_jsonschema_without_set_default_and_unstringify_validates_as_given(build
     )
     assert "ram: '2048' is not of type 'integer'" in result.output
     assert not buildout.path("out.txt").exists()
+    result = buildout.run(jsonschema_profile(buildout, {"ram": "2048", "tls": "true"}, extra=""))
+    assert "jsonschema: 2 parameter errors for software type 'default'" in result.output
 
 
 def test_jsonschema_reports_every_violation_at_once_and_writes_nothing(buildout):
@@ -456,6 +504,9 @@ def test_jsonschema_unwraps_shared_instances_it_does_not_validate(buildout):
     assert json.loads(buildout.path("out.txt").read_text()) == [
         {"slave_reference": "s1", "url": "https://a"}
     ]
+    extra += "\nunwrap-shared = false"
+    buildout.run(jsonschema_profile(buildout, {}, shared, extra=extra, more=more)).check()
+    assert json.loads(buildout.path("out.txt").read_text()) == shared
 
 
 @pytest.mark.parametrize(
@@ -481,6 +532,17 @@ def test_jsonschema_unknown_software_type_names_the_known_ones(buildout):
     assert not result.ok
     assert "software type 'other' has no entry with a 'request' schema" in result.output
     assert "(types: default, default-slave)" in result.output
+
+
+@pytest.mark.parametrize("request_value", ["", 5])
+def test_jsonschema_an_empty_or_non_text_request_is_no_schema(buildout, request_value):
+    text = jsonschema_profile(buildout, {})
+    data = json.loads(json.dumps(SOFTWARE_JSON))
+    data["software-type"]["default"]["request"] = request_value
+    buildout.path("software.cfg.json").write_text(json.dumps(data))
+    result = buildout.run(text)
+    assert not result.ok and "Traceback" not in result.output
+    assert "software type 'default' has no entry with a 'request' schema" in result.output
 
 
 def test_jsonschema_needs_a_serialisation(buildout):
@@ -674,3 +736,101 @@ def test_a_title_or_a_resource_with_a_line_break_adds_no_environment_variable(bu
     result = buildout.run(text)
     assert "Error: [svc] environment: a parameter value of several lines" in result.output
     assert not buildout.path("svc").exists()
+
+
+@pytest.fixture
+def reporting_master(slapos_master, tmp_path):
+    """The master behind a front that keeps each error reported to it
+    (slapos proxy answers them "Ignored"). Yields the front's URL and a
+    function giving the reports so far, as (message, shared reference).
+    The front is a child process, so that buildout runs stay forked."""
+    kept = tmp_path / "reports.jsonl"
+    kept.touch()
+
+    class Front(http.server.BaseHTTPRequestHandler):
+        def forward(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path.startswith("/softwareInstanceError"):
+                form = urllib.parse.parse_qs(body.decode())
+                report = [form["error_log"][0], form.get("slave_reference", [None])[0]]
+                with open(kept, "a") as stream:
+                    stream.write(json.dumps(report) + "\n")
+            request = urllib.request.Request(
+                slapos_master.url + self.path,
+                data=body if self.command == "POST" else None,
+                method=self.command,
+            )
+            for name in ("Content-Type", "Authorization"):
+                if self.headers.get(name):
+                    request.add_header(name, self.headers[name])
+            try:
+                with urllib.request.urlopen(request) as response:
+                    status, data = response.status, response.read()
+            except urllib.error.HTTPError as exc:
+                status, data = exc.code, exc.read()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = forward
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Front)
+    pid = os.fork()
+    if pid == 0:  # the front: serves until killed
+        try:
+            server.serve_forever()
+        finally:
+            os._exit(0)
+    server.server_close()
+    try:
+        yield (
+            f"http://127.0.0.1:{server.server_address[1]}",
+            lambda: [tuple(json.loads(line)) for line in kept.read_text().splitlines()],
+        )
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+def test_jsonschema_errors_are_reported_to_the_master_per_instance(
+    buildout, slapos_master, reporting_master
+):
+    """A shared instance's errors are reported for that shared instance, the
+    main instance's for the partition; report-error = none reports nothing."""
+    front, reports = reporting_master
+    partition = slapos_master.request("main", {"_": json.dumps({"ram": "2048"})})
+    slapos_master.client().registerOpenOrder().request(
+        SOFTWARE_URL,
+        partition_reference="s1",
+        partition_parameter_kw={"_": json.dumps({"url": "ftp://b"})},
+        shared=True,
+    )
+    connection = slapos_master.connection_section(partition.getId()).replace(
+        slapos_master.url, front
+    )
+
+    def run(extra=""):
+        return buildout.run(
+            "[buildout]\nparts = out\n"
+            + connection
+            + COOKBOOK_SECTION.format(
+                recipe="slapconfiguration.jsonschema",
+                extra=f"jsonschema = {software(buildout)}\nunstringify = main\n{extra}",
+            )
+            + template(buildout, "{{ c | tojson }}", "key c slap-configuration:configuration")
+        )
+
+    run().check()
+    ((message, reference),) = reports()
+    assert reference == "_s1" and message.startswith("url: 'ftp://b' does not match")
+    slapos_master.request("main", {"_": json.dumps({"ram": "lots"})})
+    assert not run().ok  # the main instance's error stops the run: s1 is not reached
+    ((message, reference),) = reports()[1:]
+    assert reference is None
+    assert message.startswith("1 parameter error for software type 'default':\n  ram: 'lots'")
+    assert not run("report-error = none").ok
+    assert len(reports()) == 2

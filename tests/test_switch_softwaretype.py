@@ -2,6 +2,7 @@
 profile run as a sub-buildout in the same partition."""
 
 import json
+import os
 import re
 
 from buildout_harness import snapshot
@@ -184,3 +185,31 @@ def test_hostile_parameters_reach_the_sub_buildout_as_data(buildout):
     assert not re.search(
         r"^\[evil\]", buildout.path(".installed-switch-softwaretype.cfg").read_text(), re.M
     )
+
+
+def test_a_long_parameter_reaches_the_sub_buildout_and_neither_record(buildout):
+    """A value of 1000+ lines is served, not saved (kept out of the main
+    [slap-configuration]'s stored options): the sub-buildout's
+    [slap-configuration] serves it as well."""
+    greeting = "\n".join(f"row {i}" for i in range(1500))
+    text = root(buildout, parameters={"greeting": greeting, "workers": 1})
+    buildout.path("default.cfg").write_text(
+        "[buildout]\nparts = config\n[config]\nrecipe = slapkit:jinja2\n"
+        "output = ${buildout:directory}/greeting\ninline = {{ g }}\n"
+        "context = key g slap-configuration:configuration.greeting\n"
+    )
+    buildout.run(text).check()
+    assert buildout.path("greeting").read_text() == greeting
+    for record in (".installed.cfg", ".installed-switch-softwaretype.cfg"):
+        assert "row 1\n" not in buildout.path(record).read_text(), record
+
+
+def test_with_the_extension_a_rerun_rewrites_no_record_of_the_sub_buildout(buildout):
+    """``extensions = slapkit`` in the root profile is the sub-buildout's too."""
+    text = root(buildout).replace("[buildout]\n", "[buildout]\nextensions = slapkit\n", 1)
+    buildout.run(text).check()
+    record = buildout.path(".installed-switch-softwaretype.cfg")
+    before = os.stat(record)
+    buildout.run().check()
+    after = os.stat(record)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)

@@ -1,4 +1,5 @@
 import errno
+import json
 import os
 import stat
 
@@ -114,6 +115,44 @@ def test_undefined_name_names_template_and_line_and_keeps_previous_output(buildo
     assert output.read_text() == "line one\n8080"
     after = snapshot(buildout.directory)
     assert after["out"] == before["out"]
+
+
+def test_a_template_that_cannot_render_stops_the_run_before_any_part_writes(buildout):
+    first, second = buildout.path("first"), buildout.path("second")
+    result = buildout.run(
+        f"[buildout]\nparts = first second\n"
+        f"[first]\nrecipe = slapkit:jinja2\noutput = {first}\ninline = fine\n"
+        f"[second]\nrecipe = slapkit:jinja2\noutput = {second}\ninline = {{{{ missing }}}}\n"
+    )
+    assert not result.ok
+    assert "Error: [second] inline: rendering failed" in result.output
+    assert not first.exists() and not second.exists()
+
+
+def test_dumps_is_given_only_when_zc_buildout_has_it(buildout):
+    """slapos.recipe.template offers SlapOS's zc.buildout ``dumps``; with
+    upstream zc.buildout, which has none, a template finds it undefined."""
+    import zc.buildout.buildout
+
+    output = buildout.path("out")
+    text = profile(f"output = {output}\ninline = {{{{ dumps is defined }}}}")
+    buildout.run(text).check()
+    assert output.read_text() == str(hasattr(zc.buildout.buildout, "dumps"))
+
+
+def test_a_key_context_gives_the_object_slapconfiguration_set(buildout):
+    """``key`` serves the dict behind an option slapkit:slapconfiguration
+    set, for the section the expression names."""
+    answer = buildout.path("instance.json")
+    answer.write_text(json.dumps({"parameter-dict": {"ram": 2048}, "state": "started"}))
+    output = buildout.path("out")
+    buildout.run(
+        f"[buildout]\nparts = config\n"
+        f"[slap]\nrecipe = slapkit:slapconfiguration\ninstance-file = {answer}\n"
+        f"[config]\nrecipe = slapkit:jinja2\noutput = {output}\n"
+        "inline = {{ c.ram + 1 }} {{ c | tojson }}\ncontext = key c slap:configuration\n"
+    ).check()
+    assert output.read_text() == '2049 {"ram": 2048}'
 
 
 def test_syntax_error_in_inline_template(buildout):
@@ -241,6 +280,9 @@ def test_once_renders_a_single_time(buildout):
     output.write_text("port=9999  # rewritten by the service")
     buildout.run(text.replace("port = 8080", "port = 8081")).check()
     assert output.read_text() == "port=9999  # rewritten by the service"
+    # not rendered at all: a template that could not render now is no error
+    buildout.run(text.replace("{{ port }}", "{{ no_such_name }}")).check()
+    assert output.read_text() == "port=9999  # rewritten by the service"
     # removing the part keeps the file the service owns
     buildout.run("[buildout]\nparts =\n").check()
     assert output.exists()
@@ -289,6 +331,19 @@ def test_removing_the_part_removes_its_output(buildout):
         (
             "inline = x\noutput = /tmp/x\ncontext = key a values:nothing",
             "[config] context: 'values:nothing': no such option",
+        ),
+        (
+            "inline = x\noutput = /tmp/x\ncontext = key a values:",
+            "[config] context: 'values:' is not of the form section:option",
+        ),
+        (
+            "inline = x\noutput = /tmp/x\ncontext =\n  key a values:name\n  raw a text",
+            "[config] context: 'a' is given twice",
+        ),
+        (
+            "inline = {{ 7 // 0 }}\noutput = /tmp/x",
+            "[config] inline: rendering failed at <inline template of [config]>, line 1: "
+            "ZeroDivisionError: integer division or modulo by zero",
         ),
         (
             "inline = x\noutput = /tmp/x\ncontext = section a no-such-section",
