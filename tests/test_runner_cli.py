@@ -433,9 +433,17 @@ def test_parameters_no_part_reads_are_named(tmp_path):
     result = slapkit("deploy", profile, "--partition", partition, "-p", "prot=8081", "-p", "port=1")
     notes = [line for line in result.stdout.splitlines() if line.startswith("note")]
     assert notes == [
-        "note         parameters no part read: prot (a typo? read by this profile: port)"
+        "note         parameters no part read: 'prot' (a typo? read by this profile: 'port')"
     ]
-    quiet = slapkit("deploy", "--partition", partition, "-p", "prot=")
+    # and again on every rerun (zc.buildout's comparison of a part's options
+    # with its record read them all)
+    again = slapkit("deploy", "--partition", partition, "-p", "prto=2")
+    notes = [line for line in again.stdout.splitlines() if line.startswith("note")]
+    assert notes == [
+        "note         parameters no part read: 'prot', 'prto' (a typo? read by this "
+        "profile: 'port')"
+    ]
+    quiet = slapkit("deploy", "--partition", partition, "-p", "prot=", "-p", "prto=")
     assert "note" not in quiet.stdout
 
     # The tutorial's mistake: the section holds defaults, and no recipe.
@@ -443,7 +451,7 @@ def test_parameters_no_part_reads_are_named(tmp_path):
     plain.write_text(PROFILE.replace("recipe = slapkit:parameters\n", ""))
     result = slapkit("deploy", plain, "--partition", tmp_path / "other", "-p", "port=9")
     assert (
-        "note         no part reads the instance parameters (port): a [slap-parameter] section "
+        "note         no part reads the instance parameters ('port'): a [slap-parameter] section "
         "needs recipe = slapkit:parameters (or use slapkit:slapconfiguration)"
     ) in result.stdout
 
@@ -526,3 +534,63 @@ def test_a_partition_file_the_runner_cannot_write_is_exit_status_2(tmp_path):
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith("slapkit: ")
     assert "buildout.cfg" in result.stderr and "Traceback" not in result.stderr
+
+
+SWITCHED_ROOT = """
+[buildout]
+parts = switch-softwaretype
+[slap-configuration]
+recipe = slapkit:slapconfiguration
+[profiles]
+default = {typed}
+[switch-softwaretype]
+recipe = slapkit:switch-softwaretype
+default = profiles:default
+"""
+
+SWITCHED_TYPE = """
+[buildout]
+parts = seen
+[seen]
+recipe = slapkit:jinja2
+output = ${buildout:directory}/seen
+inline = {{ port }}
+context = key port slap-configuration:configuration.port
+"""
+
+
+def test_parameters_no_part_reads_are_named_through_switch_softwaretype(tmp_path):
+    typed = tmp_path / "default.cfg"
+    typed.write_text(SWITCHED_TYPE)
+    root = tmp_path / "instance.cfg"
+    root.write_text(SWITCHED_ROOT.format(typed=typed))
+    partition = tmp_path / "partition"
+    for _ in range(2):
+        result = slapkit(
+            "deploy", root, "--partition", partition, "-p", "port=1", "-p", "rm-size=2"
+        )
+        assert (partition / "seen").read_text().strip() == "1"
+        assert (
+            "note         parameters no part read: 'rm-size' (a typo? read by this profile: "
+            "'port')" in result.stdout
+        )
+    slapkit("stop", partition)
+
+
+def test_a_misspelled_option_is_reported_on_every_run(tmp_path):
+    profile = tmp_path / "instance.cfg"
+    text = "[buildout]\nparts = w\n[w]\nrecipe = slapkit:mkdirectory\nmdoe = 0700\n"
+    profile.write_text(text)
+    partition = tmp_path / "partition"
+    first = slapkit("deploy", profile, "--partition", partition, check=False)
+    assert "'0700' is not an absolute path" in first.stdout  # refused, see mkdirectory
+    profile.write_text(
+        "[buildout]\nparts = w\n[w]\nrecipe = slapkit:wrapper\ncommand-line = /bin/true\n"
+        "wrapper-path = ${buildout:directory}/w\n"
+    )
+    slapkit("deploy", profile, "--partition", partition)
+    profile.write_text(profile.read_text() + "parameter-extra = true\n")
+    for _ in range(2):
+        rerun = slapkit("deploy", "--partition", partition)
+        assert "warning      [w] unused option(s): 'parameter-extra'" in rerun.stdout
+    slapkit("stop", partition)

@@ -116,7 +116,10 @@ def ensure_single_substitution() -> None:
 
     def get(self: Any, option: str, default: Any = None, seen: Any = None) -> Any:
         data = self._data
-        if is_slapkit_run(self.buildout):
+        if seen is not None and is_slapkit_run(self.buildout):
+            # A ${section:option} of another option (zc.buildout passes the
+            # chain it follows): the profile reads it. zc.buildout's own
+            # reads (comparing a part's options with the record) pass none.
             note_read(self.name, option)
         if option not in data:
             current = _is_current(self)
@@ -136,17 +139,25 @@ def ensure_single_substitution() -> None:
                 return cooked
         return original_get(self, option, default, seen)
 
-    original_getitem = options_class.__getitem__
+    original_eq = options_class.__eq__
 
-    def getitem(self: Any, key: str) -> Any:
-        # zc.buildout answers a recipe's own outputs without calling get.
-        if is_slapkit_run(self.buildout):
-            note_read(self.name, key)
-        return original_getitem(self, key)
+    def eq(self: Any, other: Any) -> Any:
+        # zc.buildout compares a part's options with its record on every
+        # rerun, which reads (so "uses") every option: a misspelled one was
+        # reported on a partition's first run only. The comparison leaves
+        # nothing read.
+        if not is_slapkit_run(self.buildout):
+            return original_eq(self, other)
+        before = set(self._data)
+        try:
+            return original_eq(self, other)
+        finally:
+            for option in set(self._data) - before:
+                del self._data[option]
 
     get.__doc__ = original_get.__doc__
     options_class.get = get
-    options_class.__getitem__ = getitem
+    options_class.__eq__ = eq
     setattr(options_class, _ORIGINAL_GET, original_get)
     setattr(options_class, _PATCHED, True)
 

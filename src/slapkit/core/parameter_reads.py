@@ -6,7 +6,9 @@ The recipes that hand the parameters to the profile (``slapkit:parameters``,
 ``slapkit:slapconfiguration``) say, once their outputs are set, which of
 their options carries which parameter (``offer``); a read of such an option
 through ``Options.get`` (a ``${section:option}`` of another part, a recipe
-reading the section) counts that parameter as read (``note_read``). An
+reading the section) counts that parameter as read (``note_read``): a ``${section:option}``
+substitution, or a slapkit template's context naming it (zc.buildout's own
+reads, comparing a part's options with its record, do not count). An
 option that carries all of them (``parameters-json``, ``configuration``)
 counts as reading all. At the end of a successful run, the extension keeps
 the result in ``.slapkit/parameters-read.json`` for ``slapkit deploy``.
@@ -35,6 +37,12 @@ def note_read(section: str, option: str) -> None:
         parameter = carried.get(option)
         if parameter is not None:
             current().parameters_read.add(parameter)
+
+
+def note_read_whole(section: str) -> None:
+    """A part took ``section`` whole (a template's ``section`` context)."""
+    if section in current().parameter_options:
+        current().parameters_read.add(EVERY_PARAMETER)
 
 
 def keep_report(buildout_directory: str) -> None:

@@ -8,7 +8,9 @@ from typing import Any
 
 from slapkit.core import BaseRecipe
 from slapkit.core.concealment import conceal, concealed_names, section_items
+from slapkit.core.parameter_reads import EVERY_PARAMETER, offer
 from slapkit.core.run_state import current, sub_run
+from slapkit.recipes.parameters import PREFIX
 
 CONFIGURATION_SECTION = "slap-configuration"
 DEFAULT_SOFTWARE_TYPE = "default"
@@ -159,6 +161,13 @@ class Inherited(BaseRecipe):
                 options[key] = value
         if concealed:
             conceal(options, concealed, {key: values[key] for key in concealed}.get)
+        offer(
+            name,
+            {
+                **{key: key.removeprefix(PREFIX) for key in values if key.startswith(PREFIX)},
+                "configuration": EVERY_PARAMETER,
+            },
+        )
 
     def install(self) -> list[str]:
         return []

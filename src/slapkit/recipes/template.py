@@ -15,6 +15,7 @@ from slapkit.core.claims import claim, remove_unclaimed
 from slapkit.core.concealment import section_items
 from slapkit.core.files import default_file_mode
 from slapkit.core.options import PartOptions
+from slapkit.core.parameter_reads import note_read, note_read_whole
 from slapkit.core.served_objects import object_behind, with_objects
 
 # The builtins a template may call, as slapos.recipe.template offers them.
@@ -177,6 +178,7 @@ class Jinja2(BaseRecipe):
         value = options.get(key)
         if value is None:
             raise self.error(option, f"{expression!r}: no such option")
+        note_read(section or self.name, key)
         return section, key, value
 
     def _lines(self, option: str, types: tuple[str, ...]) -> list[tuple[str, str, str]]:
@@ -211,7 +213,9 @@ class Jinja2(BaseRecipe):
 
     def _section(self, expression: str) -> dict[str, Any]:
         try:
-            return with_objects(expression, section_items(self.buildout[expression]))
+            items = section_items(self.buildout[expression])
+            note_read_whole(expression)
+            return with_objects(expression, items)
         except KeyError:  # zc.buildout's MissingSection is one
             raise self.error("context", f"no section [{expression}]") from None
 

@@ -183,7 +183,7 @@ def unread_parameters(partition: Path, parameters: dict[str, Any]) -> list[str]:
     offered_by, read = report.get("offered_by"), report.get("read")
     if not isinstance(offered_by, list) or not isinstance(read, list):
         return []  # no report of this run: nothing is claimed
-    listed = ", ".join(sorted(names))
+    listed = ", ".join(repr(name) for name in sorted(names))
     if not offered_by:
         return [
             f"no part reads the instance parameters ({listed}): a [slap-parameter] section "
@@ -194,9 +194,10 @@ def unread_parameters(partition: Path, parameters: dict[str, Any]) -> list[str]:
     unread = sorted(names - set(read))
     if not unread:
         return []
+    read_given = ", ".join(repr(name) for name in sorted(names & set(read)))
     return [
-        f"parameters no part read: {', '.join(unread)} (a typo? read by this profile: "
-        f"{', '.join(sorted(names & set(read))) or 'none of those given'})"
+        f"parameters no part read: {', '.join(repr(name) for name in unread)} (a typo? "
+        f"read by this profile: {read_given or 'none of those given'})"
     ]
 
 
