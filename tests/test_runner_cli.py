@@ -594,3 +594,27 @@ def test_a_misspelled_option_is_reported_on_every_run(tmp_path):
         rerun = slapkit("deploy", "--partition", partition)
         assert "warning      [w] unused option(s): 'parameter-extra'" in rerun.stdout
     slapkit("stop", partition)
+
+
+def test_stop_never_kills_a_process_that_only_names_the_partitions_configuration(tmp_path):
+    import subprocess
+    import sys
+
+    partition = tmp_path / "partition"
+    slapkit("deploy", write_profile(tmp_path), "--partition", partition)
+    config = partition / ".slapkit" / "supervisord.conf"
+    mimic = subprocess.Popen(
+        [sys.executable, "-", "supervisord", "-c", str(config)],
+        stdin=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert mimic.stdin is not None
+        mimic.stdin.write(b"import time\ntime.sleep(120)\n")
+        mimic.stdin.close()
+        stopped = slapkit("stop", partition)
+        assert "note" not in stopped.stdout
+        assert mimic.poll() is None  # still running
+    finally:
+        mimic.kill()
+        mimic.wait()

@@ -475,6 +475,26 @@ class Supervisor:
                 _signal_group(pid, signal.SIGKILL)
         return [f"pid {pid}: {command[:120]}" for pid, command in found]
 
+    def is_orphan(self, pid: int) -> bool:
+        """Whether ``pid`` is a supervisord the runner started for this
+        partition's path whose directory is gone: started as the runner
+        starts it (``python -m supervisor.supervisord -c CONFIG``, nothing
+        else), this user's, and working in a directory that was removed (a
+        partition moved elsewhere keeps its supervisord: its directory is
+        not removed, and it answers on its own socket)."""
+        if not self.is_own_supervisord(pid):
+            return False
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as stream:
+                arguments = stream.read().split(b"\0")
+            directory = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            return False
+        started = [b"-m", b"supervisor.supervisord", b"-c", os.fsencode(str(self.config_path))]
+        return arguments[1:] in (started, [*started, b""]) and directory == (
+            f"{self.partition} (deleted)"
+        )
+
     def stop_orphan_supervisords(self, timeout: float = 70.0) -> list[str]:
         """Stop the supervisords of this partition that no longer answer on
         its socket (the partition was removed without ``slapkit stop``, then
@@ -487,14 +507,14 @@ class Supervisor:
                 answering = self.rpc().supervisor.getPID()
         except (OSError, RuntimeError, xmlrpc.client.Error):
             pass
-        orphans = [pid for pid in _pids() if pid != answering and self.is_own_supervisord(pid)]
+        orphans = [pid for pid in _pids() if pid != answering and self.is_orphan(pid)]
         for pid in orphans:
             _signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while any(_alive(pid) for pid in orphans) and time.monotonic() < deadline:
             time.sleep(0.05)
         for pid in orphans:
-            if _alive(pid):
+            if _alive(pid) and self.is_orphan(pid):  # not a new process with its pid
                 _signal_group(pid, signal.SIGKILL)
         return [
             f"stopped a supervisord of this partition that no longer answered on its socket "
