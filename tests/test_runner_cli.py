@@ -618,3 +618,46 @@ def test_stop_never_kills_a_process_that_only_names_the_partitions_configuration
     finally:
         mimic.kill()
         mimic.wait()
+
+
+def test_a_service_with_an_environment_of_its_own_keeps_its_port_promise(tmp_path, stopped_after):
+    import sys
+
+    from slapos_master import free_port
+    from test_runner import promise_profile
+
+    port = free_port()
+    service = f"env -i {sys.executable} -m http.server --bind 127.0.0.1 {port}"
+    result = slapkit(
+        "deploy", promise_profile(tmp_path, service, port), "--partition", stopped_after
+    )
+    assert "  kept      listening" in result.stdout.splitlines()
+
+
+def test_the_port_holder_is_looked_up_on_the_promises_own_address(tmp_path, stopped_after):
+    import socket
+    import sys
+
+    from test_runner import promise_profile
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        # The partition's service listens on [::1]:port; another process holds
+        # 127.0.0.1:port, which the promise checks.
+        service = f"{sys.executable} -m http.server --bind ::1 {port}"
+        result = slapkit(
+            "deploy",
+            promise_profile(tmp_path, service, port),
+            "--partition",
+            stopped_after,
+            check=False,
+        )
+        assert result.returncode == 1
+        assert f"FAILING   listening: port {port} is held by another process" in result.stdout
+    finally:
+        holder.close()

@@ -3,8 +3,10 @@
 A port promise only asks whether something listens: when the partition's
 own service failed because another process already had its port, the
 promise is kept by that other process, and ``ok`` would be a lie. For each
-kept promise that ``slapkit:promise`` (or ``check_port_listening``) wrote,
-the runner looks up the process listening on its port (``/proc/net/tcp``,
+kept promise that ``slapkit:promise`` (or ``check_port_listening``) wrote
+for an address of this machine (a literal address or ``localhost``: a name
+is not looked up, another machine's address is a dependency, not checked),
+the runner looks up the process listening there (``/proc/net/tcp``,
 ``tcp6``, and the descriptors of this user's processes): one that is not
 the partition's own (its ``SLAPKIT_PARTITION`` mark, or a descendant of the
 partition's supervisord) makes the promise failing, with its pid and
@@ -13,23 +15,27 @@ command. A listener this user cannot see (another user's) is said as such.
 
 from __future__ import annotations
 
+import ast
+import ipaddress
 import os
 import re
+import socket
 from pathlib import Path
+from typing import Any
 
 from slapkit.core.files import read_regular_file
 from slapkit.runner.promises import PromiseResult
-from slapkit.runner.supervisor import PARTITION_VARIABLE
+from slapkit.runner.supervisor import PARTITION_ID, PARTITION_VARIABLE, Supervisor
 
 # The line slapkit's port check holds (recipes/promise.py): host and port.
-_PORT_LINE = re.compile(rb"^host, port = .+, (\d{1,5})$", re.MULTILINE)
+_PORT_LINE = re.compile(rb"^host, port = (.+), (\d{1,5})$", re.MULTILINE)
 _WRITTEN_BY = b"# Written by slapkit:"
 _LISTEN = "0A"
 
 
-def checked_port(promise: Path) -> int | None:
-    """The port a slapkit port promise checks, or None (not one, or planted
-    as a link or FIFO: never followed, never opened for reading)."""
+def checked_address(promise: Path) -> tuple[str, int] | None:
+    """The host and port a slapkit port promise checks, or None (not one,
+    or planted as a link or FIFO: never followed, never opened for reading)."""
     try:
         data = read_regular_file(str(promise))
     except OSError:
@@ -37,10 +43,48 @@ def checked_port(promise: Path) -> int | None:
     if data is None or _WRITTEN_BY not in data[:400]:
         return None
     found = _PORT_LINE.search(data)
-    return int(found.group(1)) if found else None
+    if not found:
+        return None
+    try:
+        host = ast.literal_eval(found.group(1).decode("utf-8"))
+    except (ValueError, SyntaxError, UnicodeDecodeError, RecursionError, MemoryError):
+        return None
+    return (host, int(found.group(2))) if isinstance(host, str) else None
 
 
-def listening_inodes(port: int) -> set[int]:
+def local_addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses ``host`` names on this machine; none for a name (looking
+    it up may ask the network) or for another machine's address."""
+    if host == "localhost":
+        candidates = ["127.0.0.1", "::1"]
+    else:
+        candidates = [host.strip("[]")]
+    found = []
+    for candidate in candidates:
+        try:
+            address = ipaddress.ip_address(candidate)
+        except ValueError:
+            continue
+        family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.bind((str(address), 0))  # only a local address binds
+        except OSError:
+            continue
+        found.append(address)
+    return found
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An address of /proc/net/tcp (hex, each 32-bit word little-endian)."""
+    raw = bytes.fromhex(text)
+    words = b"".join(raw[n : n + 4][::-1] for n in range(0, len(raw), 4))
+    return ipaddress.ip_address(words)
+
+
+def listening_inodes(addresses: list[Any], port: int) -> set[int]:
+    """The sockets listening on ``port`` that accept connections to one of
+    ``addresses`` (bound to it, or to every address)."""
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -50,7 +94,12 @@ def listening_inodes(port: int) -> set[int]:
                     fields = line.split()
                     if len(fields) < 10 or fields[3] != _LISTEN:
                         continue
-                    if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    text, port_text = fields[1].rsplit(":", 1)
+                    if int(port_text, 16) != port:
+                        continue
+                    bound = _address(text)
+                    mapped = getattr(bound, "ipv4_mapped", None)
+                    if bound.is_unspecified or bound in addresses or mapped in addresses:
                         inodes.add(int(fields[9]))
         except (OSError, ValueError):
             continue
@@ -74,10 +123,14 @@ def _owners(inodes: set[int]) -> list[int]:
 
 
 def _is_partitions(pid: int, partition: Path) -> bool:
-    """Whether ``pid`` or one of its ancestors carries the partition's mark
-    (a program may run its server with an environment of its own)."""
+    """Whether ``pid`` or one of its ancestors carries the partition's mark,
+    or is the partition's supervisord (a program may run its server with an
+    environment of its own, ``env -i``)."""
     marker = b"\0" + f"{PARTITION_VARIABLE}={partition}".encode() + b"\0"
+    supervisor = Supervisor(partition, PARTITION_ID)
     for _ in range(64):
+        if supervisor.is_own_supervisord(pid):
+            return True
         try:
             with open(f"/proc/{pid}/environ", "rb") as stream:
                 if marker in b"\0" + stream.read() + b"\0":
@@ -101,10 +154,14 @@ def _command(pid: int) -> str:
     return text[:120]
 
 
-def foreign_holder(port: int, partition: Path) -> str | None:
-    """Why the process listening on ``port`` is not the partition's, or None
-    when it is (or nothing listens: the promise says that itself)."""
-    inodes = listening_inodes(port)
+def foreign_holder(host: str, port: int, partition: Path) -> str | None:
+    """Why the process listening on ``host``:``port`` is not the partition's,
+    or None when it is, when nothing listens (the promise says that itself),
+    or when the host is not this machine's (a dependency elsewhere)."""
+    addresses = local_addresses(host)
+    if not addresses:
+        return None
+    inodes = listening_inodes(addresses, port)
     if not inodes:
         return None
     owners = _owners(inodes)
@@ -125,7 +182,9 @@ def checked_owners(
     holds turned failing."""
     checked = []
     for result in results:
-        port = checked_port(paths[result.name]) if result.kept and result.name in paths else None
-        why = foreign_holder(port, partition) if port is not None else None
+        where = (
+            checked_address(paths[result.name]) if result.kept and result.name in paths else None
+        )
+        why = foreign_holder(*where, partition) if where is not None else None
         checked.append(PromiseResult(result.name, False, why) if why else result)
     return checked
