@@ -6,6 +6,7 @@ import json
 import pytest
 
 from slapkit.runner.supervisor import Supervisor
+from test_runner import SLAPKIT as SLAPKIT_COMMAND
 from test_runner import slapkit
 
 
@@ -661,3 +662,54 @@ def test_the_port_holder_is_looked_up_on_the_promises_own_address(tmp_path, stop
         assert f"FAILING   listening: port {port} is held by another process" in result.stdout
     finally:
         holder.close()
+
+
+def test_huge_logs_and_planted_huge_files_are_not_read_whole(tmp_path):
+    import subprocess
+    import sys
+
+    partition = tmp_path / "partition"
+    slapkit("deploy", write_profile(tmp_path), "--partition", partition)
+    slapkit("stop", partition)
+    big = partition / ".slappart0_big.log"
+    with open(big, "wb") as log:
+        log.truncate(2 * 1024**3)  # sparse: 2 GiB that cost no disk
+        log.seek(0, 2)
+        log.write(b"\nlast but one\nlast\n")
+    with open(partition / ".slapkit" / "request.json", "r+b") as planted:
+        planted.truncate(2 * 1024**3)
+    command = [str(SLAPKIT_COMMAND), "logs", "big", "--partition", str(partition), "-n", "2"]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import resource, subprocess, sys;"
+            "subprocess.run(sys.argv[1:], check=True);"
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)",
+            *command,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    *lines, peak_kib = result.stdout.splitlines()
+    assert lines == ["last but one", "last"]
+    assert int(peak_kib) < 300 * 1024  # far below the 2 GiB
+    status = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import resource, subprocess, sys;"
+            "subprocess.run(sys.argv[1:]);"
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)",
+            str(SLAPKIT_COMMAND),
+            "status",
+            str(partition),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "is not a request slapkit kept" in status.stdout
+    assert int(status.stdout.splitlines()[-1]) < 300 * 1024

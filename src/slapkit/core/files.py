@@ -67,13 +67,18 @@ def open_regular_file(path: str) -> int | None:
     return _open_regular(path)
 
 
-def read_regular_file(path: str) -> bytes | None:
-    """The content of ``path`` if it is a regular file (never through a symlink)."""
+def read_regular_file(path: str, max_bytes: int | None = None) -> bytes | None:
+    """The content of ``path`` if it is a regular file (never through a
+    symlink), and not bigger than ``max_bytes`` when given (a file planted
+    to fill the memory is not read)."""
     fd = _open_regular(path)
     if fd is None:
         return None
     with os.fdopen(fd, "rb") as stream:
-        return stream.read()
+        if max_bytes is None:
+            return stream.read()
+        data = stream.read(max_bytes + 1)
+        return None if len(data) > max_bytes else data
 
 
 def write_if_changed(path: str, content: bytes | str, mode: int | None = None) -> bool:

@@ -92,6 +92,10 @@ _KEPT_TAG = b"slapkit-kept-1 "
 _MAC_LENGTH = 64
 
 
+# No file slapkit keeps comes near it: a bigger one was not written by slapkit.
+KEPT_MAX_BYTES = 64 * 1024 * 1024
+
+
 def _mac(key: bytes, path: str, data: bytes) -> bytes:
     name = os.path.basename(os.path.dirname(path)) + "/" + os.path.basename(path)
     message = name.encode("utf-8", "surrogateescape") + b"\0" + data
@@ -106,7 +110,7 @@ def read_kept(buildout_directory: str, path: str) -> bytes | None:
     if not owned_directory(os.path.dirname(path)):
         return None
     key = existing_salt(buildout_directory)
-    data = read_regular_file(path) if key is not None else None
+    data = read_regular_file(path, KEPT_MAX_BYTES) if key is not None else None
     if key is None or data is None or not data.startswith(_KEPT_TAG):
         return None
     start = len(_KEPT_TAG)
@@ -214,7 +218,7 @@ def _read_salt(path: str) -> bytes:
         )
     if not os.path.lexists(path):
         raise FileNotFoundError(errno.ENOENT, "no salt yet", path)
-    data = read_regular_file(path)  # no symlink followed, no FIFO opened
+    data = read_regular_file(path, 4096)  # no symlink, no FIFO, nothing huge
     salt = data.strip() if data is not None else b""
     if len(salt) < 32:
         raise OSError(errno.EINVAL, "the partition's salt is damaged; remove it", path)

@@ -14,6 +14,7 @@ from slapkit.core.claims import claim, remove_unclaimed
 from slapkit.core.concealment import conceal, concealed_names
 from slapkit.core.files import read_regular_file, write_if_changed
 from slapkit.core.partition_state import (
+    KEPT_MAX_BYTES,
     STATE_DIR,
     authenticated,
     keep,
@@ -262,7 +263,7 @@ def trusted_record(directory: str, path: str) -> dict[str, Any]:
     (its digest is not the one slapkit kept, with the partition's salt) is
     not used: it counts as nothing published."""
     try:
-        data = read_regular_file(path)
+        data = read_regular_file(path, KEPT_MAX_BYTES)
     except OSError:
         return {}
     if data is None:

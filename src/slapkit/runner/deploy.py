@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slapkit.core.files import read_regular_file, remove_file
+from slapkit.core.files import remove_file
 from slapkit.core.parameter_reads import EVERY_PARAMETER, REPORT_FILE
 from slapkit.core.partition_state import (
     STATE_DIR,
@@ -20,6 +20,7 @@ from slapkit.core.partition_state import (
 from slapkit.recipes.publish import CONNECTION_FILE, SHARED_CONNECTION_FILE, trusted_record
 from slapkit.runner.buildout_run import run_buildout
 from slapkit.runner.local_master import LocalMaster
+from slapkit.runner.logs import tail
 from slapkit.runner.near_misses import near_misses
 from slapkit.runner.partition import (
     deploy_lock,
@@ -63,14 +64,14 @@ class Deployment:
 
 
 def log_tail(partition: Path, program_id: str, lines: int = 5) -> str:
+    path = partition / f".{program_id}.log"
     try:
-        data = read_regular_file(str(partition / f".{program_id}.log"))
+        if not path.is_file() or path.is_symlink():
+            return "(no log)"
+        text, _ = tail(path, lines)
     except OSError:
-        data = None
-    if data is None:  # missing, or not a file (never a FIFO opened)
         return "(no log)"
-    text = data.decode("utf-8", errors="replace")
-    return "\n".join(text.strip().splitlines()[-lines:]) or "(empty log)"
+    return "\n".join(line for line in text if line.strip()) or "(empty log)"
 
 
 def deploy(

@@ -50,17 +50,31 @@ def chosen_logs(partition: Path, program: str | None) -> dict[str, Path]:
     return found
 
 
+_BLOCK = 64 * 1024
+# However long its lines, no more than this is read from the end of a log.
+_TAIL_MAX_BYTES = 16 * 1024 * 1024
+
+
 def tail(path: Path, lines: int) -> tuple[list[str], int]:
     """The last ``lines`` lines of the log and the offset its end is at;
     nothing when it is missing or not a regular file (never a FIFO, never
-    through a symlink)."""
+    through a symlink). Read from its end, block by block: a log of
+    gigabytes costs what its last lines cost."""
     fd = open_regular_file(str(path))
     if fd is None:
         return [], 0
     with os.fdopen(fd, "rb") as stream:
-        data = stream.read()
+        size = os.fstat(stream.fileno()).st_size
+        start, data = size, b""
+        while start > 0 and data.count(b"\n") <= lines and size - start < _TAIL_MAX_BYTES:
+            step = min(_BLOCK, start)
+            start -= step
+            stream.seek(start)
+            data = stream.read(step) + data
     text = data.decode("utf-8", errors="replace").splitlines()
-    return (text[-lines:] if lines > 0 else []), len(data)
+    if start > 0 and text:
+        text = text[1:]  # the first one is cut
+    return (text[-lines:] if lines > 0 else []), size
 
 
 def follow(
