@@ -270,8 +270,93 @@ def test_logs_never_read_through_a_planted_link_or_a_fifo(tmp_path):
     os.mkfifo(partition / ".slappart0_pipe.log")
     result = slapkit("logs", "--partition", partition)
     assert "the secret" not in result.stdout
-    assert slapkit("logs", "pipe", "--partition", partition).stdout == ""
+    assert f"evil: {partition}/.slappart0_evil.log is not a regular file" in result.stdout
+    assert slapkit("logs", "pipe", "--partition", partition).stdout == (
+        f"pipe: {partition}/.slappart0_pipe.log is not a regular file (a link, a FIFO): not read\n"
+    )
     slapkit("stop", partition)
+
+
+def test_logs_buildout_is_buildouts_own_and_a_program_so_named_is_apart(tmp_path):
+    partition = tmp_path / "partition"
+    slapkit("deploy", write_profile(tmp_path), "--partition", partition)
+    slapkit("stop", partition)
+    (partition / ".slappart0_buildout.log").write_text("a program named buildout\n")
+    own = slapkit("logs", "buildout", "--partition", partition).stdout
+    assert "Installing seen." in own and "a program named buildout" not in own
+    program = slapkit("logs", "slappart0_buildout", "--partition", partition).stdout
+    assert program == "a program named buildout\n"
+
+
+def test_logs_show_a_hashed_wrappers_latest_version_only(tmp_path):
+    import os
+
+    partition = tmp_path / "partition"
+    slapkit("deploy", write_profile(tmp_path), "--partition", partition)
+    slapkit("stop", partition)
+    old = partition / ".slappart0_web-0123456789abcdef.log"
+    new = partition / ".slappart0_web-fedcba9876543210.log"
+    old.write_text("Address already in use (an earlier version)\n")
+    new.write_text("serving\n")
+    os.utime(old, (1_000_000, 1_000_000))
+    assert slapkit("logs", "web", "--partition", partition).stdout == "serving\n"
+    assert "earlier version" not in slapkit("logs", "--partition", partition).stdout
+
+
+def test_logs_follow_a_rotated_and_a_truncated_log_without_losing_a_line(tmp_path):
+    import subprocess
+    import threading
+
+    partition = tmp_path / "partition"
+    slapkit("deploy", write_profile(tmp_path), "--partition", partition)
+    slapkit("stop", partition)
+    log = partition / ".slappart0_app.log"
+    log.write_text("")
+    follow = subprocess.Popen(
+        [SLAPKIT_COMMAND, "logs", "app", "--partition", str(partition), "-n", "0", "-f"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(60, follow.kill)
+    watchdog.start()
+    try:
+        assert follow.stdout is not None
+        # Until a line arrives, the follower may not have started: write marks.
+        started = threading.Event()
+
+        def mark() -> None:
+            while not started.is_set():
+                with open(log, "a") as stream:
+                    stream.write("mark\n")
+                started.wait(0.2)
+
+        marker = threading.Thread(target=mark)
+        marker.start()
+        try:
+            assert follow.stdout.readline() == "mark\n"
+        finally:
+            started.set()
+            marker.join()
+        with open(log, "a") as stream:
+            stream.write("before rotation\n")
+        log.rename(partition / ".slappart0_app.log.1")
+        log.write_text("after rotation\n")
+        seen = []
+        while "after rotation\n" not in seen:
+            seen.append(follow.stdout.readline())
+            assert seen[-1], seen
+        assert [line for line in seen if line != "mark\n"] == [
+            "before rotation\n",
+            "after rotation\n",
+        ]
+        # Cut short (as tail -f, a log cut short and written past its old end
+        # within one poll looks appended to: this one stays shorter).
+        log.write_text("short\n")
+        assert follow.stdout.readline() == "short\n"
+    finally:
+        watchdog.cancel()
+        follow.kill()
+        follow.wait()
 
 
 def test_quiet_says_only_the_problems_and_the_result(tmp_path, stopped_after):
