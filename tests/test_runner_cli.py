@@ -798,3 +798,36 @@ def test_huge_logs_and_planted_huge_files_are_not_read_whole(tmp_path):
     )
     assert "is not a request slapkit kept" in status.stdout
     assert int(status.stdout.splitlines()[-1]) < 300 * 1024
+
+
+def test_two_deploys_waiting_for_each_other_both_keep_their_parameter(tmp_path):
+    import fcntl
+    import subprocess
+    import time
+
+    partition = tmp_path / "partition"
+    slapkit("deploy", write_profile(tmp_path), "--partition", partition)
+    lock = open(partition / ".slapkit" / "deploy.lock", "a+")
+    fcntl.flock(lock, fcntl.LOCK_EX)  # a deploy that runs meanwhile
+    waiting = []
+    try:
+        for assignment in ("port=3", "greeting=hi"):
+            process = subprocess.Popen(
+                [SLAPKIT_COMMAND, "deploy", "--partition", str(partition), "-p", assignment],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            waiting.append(process)
+            assert process.stdout is not None
+            deadline = time.monotonic() + 60
+            while "waiting for another slapkit deploy" not in process.stdout.readline():
+                assert time.monotonic() < deadline
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+    for process in waiting:
+        process.communicate(timeout=120)
+        assert process.returncode == 0
+    status = slapkit("status", partition).stdout
+    assert "parameters   \n  greeting = hi\n  port = 3\n" in status
+    slapkit("stop", partition)

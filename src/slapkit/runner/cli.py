@@ -11,7 +11,7 @@ from typing import Any
 from slapkit import __version__
 from slapkit.core.partition_state import STATE_DIR
 from slapkit.recipes.publish import SHARED_CONNECTION_FILE
-from slapkit.runner.deploy import deploy, failed_services, read_connection
+from slapkit.runner.deploy import deploy_resolved, failed_services, read_connection
 from slapkit.runner.display import shown
 from slapkit.runner.local_master import LocalMaster, MasterInputError, checked_address, read_shared
 from slapkit.runner.logs import show_logs
@@ -298,18 +298,10 @@ def _interrupted(args: argparse.Namespace) -> str:
 
 def _deploy(args: argparse.Namespace) -> int:
     partition = args.partition.resolve()
-    earlier, note = remembered(partition)
-    try:
-        request = requested(
-            earlier, args.profile, args.software_type, args.parameter, args.parameters, args.reset
-        )
-    except DeployError as exc:
-        raise DeployError(f"{exc} ({note})" if note else str(exc)) from None
-    assert request.profile is not None
-    master = _local_master(args, request.software_type)
     talk = not (args.quiet or args.json)
     # -v: buildout's own lines, each kept on the terminal, not one progress line.
     interactive = talk and sys.stdout.isatty() and not args.verbose
+    made: dict[str, Any] = {}
 
     def progress(line: str) -> None:
         line = shown(line)
@@ -318,28 +310,46 @@ def _deploy(args: argparse.Namespace) -> int:
         elif talk:
             print(line, flush=True)
 
-    if talk:
-        print(f"slapkit deploy {shown(request.profile)} -> {shown(args.partition)}", flush=True)
-        print_request(request, sys.stdout)
+    def resolve() -> tuple[Path, dict[str, Any], LocalMaster]:
+        # Under the partition's deploy lock: from what the deploy before
+        # this one left, not from what was there before waiting for it.
+        earlier, note = remembered(partition)
+        try:
+            request = requested(
+                earlier,
+                args.profile,
+                args.software_type,
+                args.parameter,
+                args.parameters,
+                args.reset,
+            )
+        except DeployError as exc:
+            raise DeployError(f"{exc} ({note})" if note else str(exc)) from None
+        assert request.profile is not None
+        master = _local_master(args, request.software_type)
+        made.update(request=request, note=note)
+        if talk:
+            print(f"slapkit deploy {shown(request.profile)} -> {shown(args.partition)}", flush=True)
+            print_request(request, sys.stdout)
+        return request.profile, request.parameters, master
+
     try:
-        result = deploy(
-            request.profile,
+        result = deploy_resolved(
             args.partition,
-            request.parameters,
+            resolve,
             progress,
             args.promise_timeout,
             args.verbose,
-            master,
             args.oneshot_timeout,
-            lambda: remember(partition, request),
+            lambda: remember(partition, made["request"]),
         )
     finally:
         if interactive:
             print("\r\033[K", end="")
-    if note:
-        result.notes.insert(0, note)
+    if made["note"]:
+        result.notes.insert(0, made["note"])
     if args.json:
-        print_json(deployment_json(result, request), sys.stdout)
+        print_json(deployment_json(result, made["request"]), sys.stdout)
     else:
         print_summary(result, sys.stdout, args.quiet)
     return 0 if result.ok else 1

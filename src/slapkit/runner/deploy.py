@@ -87,10 +87,39 @@ def deploy(
 ) -> Deployment:
     """Deploy ``profile`` in ``partition``; ``prepared`` is called once the
     profile was read and the partition prepared, before buildout runs."""
+    return deploy_resolved(
+        partition,
+        lambda: (profile, parameters, master),
+        progress,
+        promise_wait,
+        verbose,
+        oneshot_wait,
+        prepared,
+    )
+
+
+Resolver = Callable[[], tuple[Path, dict[str, Any], LocalMaster | None]]
+
+
+def deploy_resolved(
+    partition: Path,
+    resolve: Resolver,
+    progress: Callable[[str], None] = lambda line: None,
+    promise_wait: float = 20.0,
+    verbose: bool = False,
+    oneshot_wait: float = 60.0,
+    prepared: Callable[[], None] = lambda: None,
+) -> Deployment:
+    """``deploy``, with the profile, parameters and master given by
+    ``resolve`` once the partition's deploy lock is held: a request that
+    builds on what the partition remembers (``slapkit deploy -p x=1``) is
+    then made from what the deploy before it left, never from what it found
+    before waiting for it."""
     started_at = time.monotonic()
     partition = partition.resolve()
     make_partition(partition)
     with deploy_lock(partition, progress):
+        profile, parameters, master = resolve()
         prepare_partition(profile, partition, parameters, master)
         prepared()
         result = _deploy_locked(
