@@ -182,8 +182,12 @@ def test_ctrl_c_is_one_line_saying_what_still_runs_and_exits_130(tmp_path):
         assert process.returncode == 130
         assert stderr.strip() == (
             f"slapkit: deploy interrupted; supervisord still runs for {partition}, with 1 "
-            "programs (slapkit status); slapkit deploy again finishes the job"
+            "program (slapkit status); slapkit deploy again finishes the job"
         )
+        status = slapkit("status", partition, check=False)
+        assert status.returncode == 1
+        assert "was interrupted: the request shown is not applied yet" in status.stdout
+        assert status.stdout.endswith("NOT OK\n")
     finally:
         process.kill()
         slapkit("stop", partition, check=False)
@@ -203,7 +207,7 @@ def test_status_shows_connection_values_and_logs_shows_a_programs_output(tmp_pat
         slapkit("deploy", HELLO_WEB, "--partition", partition, "-p", f"port={port}")
         status = slapkit("status", partition)
         assert "\nconnection   \n" in status.stdout
-        assert status.stdout.endswith(f"\n  url = http://127.0.0.1:{port}/\n")
+        assert status.stdout.endswith(f"\n  url = http://127.0.0.1:{port}/\nok\n")
 
         # the wsgiref server logs each request on stderr, which supervisord keeps
         logs = sorted(partition.glob(".slappart0_hello-web*.log"))
@@ -831,3 +835,63 @@ def test_two_deploys_waiting_for_each_other_both_keep_their_parameter(tmp_path):
     status = slapkit("status", partition).stdout
     assert "parameters   \n  greeting = hi\n  port = 3\n" in status
     slapkit("stop", partition)
+
+
+def test_status_says_when_the_last_deploy_failed(tmp_path):
+    partition = tmp_path / "partition"
+    profile = write_profile(tmp_path)
+    slapkit("deploy", profile, "--partition", partition)
+    assert slapkit("status", partition, "-q").stdout == "ok\n"
+    broken = tmp_path / "broken.cfg"
+    broken.write_text("[buildout\n")
+    assert slapkit("deploy", broken, "--partition", partition, check=False).returncode == 1
+    status = slapkit("status", "--partition", partition, check=False)
+    assert status.returncode == 1
+    assert "ended NOT OK: the request shown may not be applied" in status.stdout
+    assert json.loads(slapkit("status", partition, "--json", check=False).stdout)["ok"] is False
+    slapkit("deploy", profile, "--partition", partition)
+    assert slapkit("status", partition).returncode == 0
+    slapkit("stop", "--partition", partition)
+
+
+def test_json_on_a_failure_before_any_deploy_is_still_a_document(tmp_path):
+    parameters = tmp_path / "nan.json"
+    parameters.write_text('{"name": NaN, "big": 1e999}')
+    result = slapkit(
+        "deploy",
+        write_profile(tmp_path),
+        "--partition",
+        tmp_path / "p",
+        "--json",
+        "--parameters",
+        parameters,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "NaN is not a JSON value" in result.stderr
+    document = json.loads(result.stdout)
+    assert document["format"] == "slapkit-deploy" and document["ok"] is False
+    assert "NaN is not a JSON value" in document["error"]
+    parameters.write_text('{"big": 1e999}')
+    big = slapkit("deploy", write_profile(tmp_path), "--parameters", parameters, check=False)
+    assert big.returncode == 2 and "1e999 is too big" in big.stderr
+
+
+def test_a_closed_pipe_is_no_error(tmp_path):
+    import subprocess
+
+    partition = tmp_path / "partition"
+    slapkit("deploy", write_profile(tmp_path), "--partition", partition)
+    # more than a pipe holds, so that the writer meets the closed pipe
+    (partition / ".slappart0_big.log").write_text("".join(f"{n}\n" for n in range(200_000)))
+    try:
+        pipeline = subprocess.run(
+            f"{SLAPKIT_COMMAND} logs big -n 200000 --partition {partition} | head -1",
+            shell=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert pipeline.stderr == "" and len(pipeline.stdout.splitlines()) == 1
+    finally:
+        slapkit("stop", partition)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Mapping
 from typing import Any
@@ -57,9 +58,22 @@ def parse_parameters(text: str) -> dict[str, Any]:
     return decode_serialised(parameters)
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value (JSON has no NaN or Infinity)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is too big for a JSON number a reader takes")
+    return value
+
+
 def _load_json(text: str) -> Any:
     try:
-        value = json.loads(text)
+        # NaN and Infinity are Python's extension of JSON: what they would
+        # pass on, a strict reader (a master, a script reading --json) refuses.
+        value = json.loads(text, parse_constant=_not_json, parse_float=_finite)
     except RecursionError:
         raise SourceError(f"the parameters nest deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import xmlrpc.client
 from pathlib import Path
@@ -13,12 +14,15 @@ from slapkit.core.partition_state import STATE_DIR
 from slapkit.recipes.publish import SHARED_CONNECTION_FILE
 from slapkit.runner.deploy import deploy_resolved, failed_services, read_connection
 from slapkit.runner.display import shown
+from slapkit.runner.last_deploy import began, ended
+from slapkit.runner.last_deploy import problem as last_deploy_problem
 from slapkit.runner.local_master import LocalMaster, MasterInputError, checked_address, read_shared
 from slapkit.runner.logs import show_logs
 from slapkit.runner.partition import DeployError
 from slapkit.runner.port_owners import checked_owners
 from slapkit.runner.promises import promise_paths, run_plugins, run_promises
 from slapkit.runner.report import (
+    JSON_VERSION,
     Status,
     deployment_json,
     print_json,
@@ -142,9 +146,15 @@ def _parser() -> argparse.ArgumentParser:
             "partition",
             type=Path,
             nargs="?",
-            default=Path("partition"),
             metavar="DIR",
             help="the partition directory (default: ./partition, as deploy's)",
+        )
+        command.add_argument(
+            "--partition",
+            type=Path,
+            dest="partition_option",
+            metavar="DIR",
+            help="the same, spelled as deploy's and logs' option",
         )
         if name == "status":
             _output_options(command)
@@ -206,6 +216,10 @@ def _command(commands: Any, name: str, text: str, *examples: str) -> argparse.Ar
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args, unknown = parser.parse_known_args(argv)
+    if args.command in ("status", "stop"):
+        if args.partition is not None and args.partition_option is not None:
+            unknown.append(f"--partition {args.partition_option} (DIR was given)")
+        args.partition = args.partition or args.partition_option or Path("partition")
     if unknown:
         # The subcommand's usage, not the top-level one: that is where the
         # options a user mistyped are.
@@ -260,21 +274,35 @@ def _run(args: argparse.Namespace) -> int:
             except KeyboardInterrupt:  # how one leaves -f, as tail -f
                 return 0
         return _stop(args.partition)
+    except BrokenPipeError:
+        # stdout closed early (slapkit status | head): nothing more to say.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes it at exit
+        return 141
     except DeployError as exc:
-        print(f"slapkit: {shown(exc)}", file=sys.stderr)
-        return 2
+        return _failed(args, str(exc), 2)
     except xmlrpc.client.Fault as exc:
-        print(f"slapkit: supervisord refused: {shown(exc.faultString)}", file=sys.stderr)
-        return 1
+        return _failed(args, f"supervisord refused: {exc.faultString}", 1)
     except OSError as exc:
         # A file of the partition the runner could not read or write: the
         # partition is unusable, as when it cannot be made (exit 2 too).
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"slapkit: {shown(where + (exc.strerror or str(exc)))}", file=sys.stderr)
-        return 2
+        return _failed(args, where + (exc.strerror or str(exc)), 2)
     except RuntimeError as exc:
-        print(f"slapkit: {shown(exc)}", file=sys.stderr)
-        return 1
+        return _failed(args, str(exc), 1)
+
+
+def _failed(args: argparse.Namespace, message: str, status: int) -> int:
+    """One line on stderr; with --json, a document saying so on stdout too."""
+    print(f"slapkit: {shown(message)}", file=sys.stderr)
+    if getattr(args, "json", False):
+        document = {
+            "format": f"slapkit-{args.command}",
+            "version": JSON_VERSION,
+            "ok": False,
+            "error": message,
+        }
+        print_json(document, sys.stdout)
+    return status
 
 
 def _interrupted(args: argparse.Namespace) -> str:
@@ -290,7 +318,8 @@ def _interrupted(args: argparse.Namespace) -> str:
     if not running:
         still = f"no supervisord runs for {where}"
     else:
-        still = f"supervisord still runs for {where}, with {count} programs (slapkit status)"
+        programs = "program" if count == 1 else "programs"
+        still = f"supervisord still runs for {where}, with {count} {programs} (slapkit status)"
     if args.command == "deploy":
         return f"{said}; {still}; slapkit deploy again finishes the job"
     return f"{said}; {still}"
@@ -333,6 +362,10 @@ def _deploy(args: argparse.Namespace) -> int:
             print_request(request, sys.stdout)
         return request.profile, request.parameters, master
 
+    def prepared() -> None:
+        remember(partition, made["request"])
+        began(partition)
+
     try:
         result = deploy_resolved(
             args.partition,
@@ -341,11 +374,12 @@ def _deploy(args: argparse.Namespace) -> int:
             args.promise_timeout,
             args.verbose,
             args.oneshot_timeout,
-            lambda: remember(partition, made["request"]),
+            prepared,
         )
     finally:
         if interactive:
             print("\r\033[K", end="")
+    ended(partition, result.ok)
     if made["note"]:
         result.notes.insert(0, made["note"])
     if args.json:
@@ -394,12 +428,14 @@ def _status(args: argparse.Namespace) -> int:
 def gather_status(partition: Path) -> Status:
     supervisor = Supervisor(partition, PARTITION_ID)
     request, note = remembered(supervisor.partition)
+    last = last_deploy_problem(supervisor.partition)
     status = Status(
         str(supervisor.partition),
         supervisor.is_running(),
         request if request.profile is not None else None,
-        [note] if note else [],
+        [note for note in (note, last) if note],
     )
+    status.last_deploy_ok = last is None
     if not status.running:
         return status
     for info in sorted(supervisor.process_info(), key=lambda i: i["name"]):
@@ -440,7 +476,8 @@ def _stop(partition: Path) -> int:
     else:
         count = len(supervisor.process_info())
         note = supervisor.shutdown()
-        print(f"{shown(supervisor.partition)}: stopped supervisord and its {count} programs")
+        programs = "program" if count == 1 else "programs"
+        print(f"{shown(supervisor.partition)}: stopped supervisord and its {count} {programs}")
     for line in orphans + ([note] if note else []):
         print(f"note: {shown(line)}")
     return 0

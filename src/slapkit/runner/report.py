@@ -42,11 +42,14 @@ class Status:
     promises: list[PromiseResult] = field(default_factory=list)
     connection: dict[str, Any] = field(default_factory=dict)
     shared_connection: dict[str, Any] = field(default_factory=dict)
+    # False when the last deploy failed or was interrupted (see last_deploy).
+    last_deploy_ok: bool = True
 
     @property
     def ok(self) -> bool:
         return (
             self.running
+            and self.last_deploy_ok
             and not self.failed
             and not self.skipped
             and all(p.kept for p in self.promises)
@@ -179,6 +182,7 @@ def print_status(status: Status, out: TextIO, quiet: bool = False) -> None:
     _promise_lines(status.promises, out, quiet)
     if not quiet:
         print_connection(status.connection, status.shared_connection, out)
+    write("ok" if status.ok else "NOT OK")
 
 
 def _request_json(request: Request | None) -> dict[str, Any] | None:

@@ -1,0 +1,70 @@
+"""How the last ``slapkit deploy`` of a partition ended, for ``slapkit
+status``: the request it shows is the one asked for, which a deploy that
+failed or was interrupted did not apply.
+
+Kept in ``.slapkit/last-deploy.json`` (authenticated with the partition's
+salt: one edited or planted is not used): ``running`` from the moment the
+profile was read, then ``ok`` or ``not ok`` when the deploy ends. One still
+``running`` while no deploy holds the partition's lock was interrupted.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from pathlib import Path
+
+from slapkit.core.files import open_regular_file
+from slapkit.core.partition_state import STATE_DIR, keep_json, read_kept_json
+
+LAST_DEPLOY_FILE = "last-deploy.json"
+
+
+def _path(partition: Path) -> str:
+    return str(partition / STATE_DIR / LAST_DEPLOY_FILE)
+
+
+def began(partition: Path) -> None:
+    keep_json(str(partition), _path(partition), {"state": "running", "at": time.time()})
+
+
+def ended(partition: Path, ok: bool) -> None:
+    state = "ok" if ok else "not ok"
+    keep_json(str(partition), _path(partition), {"state": state, "at": time.time()})
+
+
+def _deploy_running(partition: Path) -> bool:
+    fd = open_regular_file(str(partition / STATE_DIR / "deploy.lock"))
+    if fd is None:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def problem(partition: Path) -> str | None:
+    """What ``status`` must say about the last deploy, or None when it ended
+    well (or none is known)."""
+    kept = read_kept_json(str(partition), _path(partition))
+    state, at = kept.get("state"), kept.get("at")
+    if not isinstance(at, (int, float)):
+        return None
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+    if state == "running":
+        if _deploy_running(partition):
+            return f"a deploy is running now (since {when}): what runs may change"
+        return (
+            f"the last deploy (started {when}) was interrupted: the request shown is not "
+            "applied yet; slapkit deploy finishes it"
+        )
+    if state == "not ok":
+        return (
+            f"the last deploy ({when}) ended NOT OK: the request shown may not be applied "
+            "(slapkit logs buildout)"
+        )
+    return None
