@@ -333,10 +333,14 @@ def test_a_recipe_that_does_not_exist_is_one_line(partition):
     failed = next(n for n, text in enumerate(lines) if text.startswith("buildout     FAILED"))
     (line,) = lines[failed + 1 : -1]
     assert lines[-1].startswith("NOT OK in ")
-    head = "  [x] recipe: slapkit has no recipe 'slapkit:switch-softwaretypo' (it has: "
+    head = (
+        "  [x] recipe: slapkit has no recipe 'slapkit:switch-softwaretypo' "
+        "(did you mean 'slapkit:switch-softwaretype'? it has: "
+    )
     assert line.startswith(head) and line.endswith(")")
     names = line[len(head) : -1].split(", ")
     assert names == sorted(names) and {"jinja2", "switch-softwaretype", "wrapper"} <= set(names)
+    assert "switch-softwaretype.inherited" not in names  # set by the switch itself
 
 
 def test_a_distribution_that_is_not_installed_is_one_line():

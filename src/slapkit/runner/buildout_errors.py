@@ -117,7 +117,9 @@ def _options(text: str) -> dict[tuple[str, str], list[tuple[int, str]]]:
 def slapkit_recipes() -> list[str]:
     from slapkit.migration.rule import provided
 
-    return sorted(name.split(":", 1)[1] for name in provided())
+    # switch-softwaretype.inherited is set by switch-softwaretype itself.
+    names = (name.split(":", 1)[1] for name in provided())
+    return sorted(name for name in names if not name.endswith(".inherited"))
 
 
 def buildout_error(lines: list[str], verbose: bool = False, origin: Origin | None = None) -> str:
@@ -218,7 +220,10 @@ def _missing_recipe(lines: list[str], origin: Origin) -> str | None:
             "option continues its value; write it at the start of the line"
         )
     if spec.startswith("slapkit:"):
-        return f"{where}: slapkit has no recipe {spec!r} (it has: {', '.join(slapkit_recipes())})"
+        names = slapkit_recipes()
+        close = difflib.get_close_matches(spec.removeprefix("slapkit:"), names, n=1, cutoff=0.7)
+        hint = f"did you mean 'slapkit:{close[0]}'? " if close else ""
+        return f"{where}: slapkit has no recipe {spec!r} ({hint}it has: {', '.join(names)})"
     return f"{where}: no recipe {spec!r}"
 
 
@@ -255,7 +260,10 @@ def _not_installed(where: str, missing: str, recipe: str | None, origin: Origin)
             f"use {slapkit_spelling}"
         )
     elif close and close[0] != recipe:
+        # A typo: no line that would install a distribution so named (it may
+        # not exist, or be someone else's).
         hints.append(f"did you mean {close[0]}? (a recipe is DISTRIBUTION:ENTRY)")
+        return "\n  ".join(hints)
     python = shlex.quote(sys.executable)
     hints.append(
         f"to use {missing}, install it into the runner's Python: "

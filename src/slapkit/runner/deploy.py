@@ -145,7 +145,10 @@ def _deploy_locked(
             f"moved to {broken}"
         )
     report = partition / STATE_DIR / REPORT_FILE
-    remove_file(str(report))  # what an earlier run read is not this one's
+    try:
+        remove_file(str(report))  # what an earlier run read is not this one's
+    except OSError:
+        pass  # (a directory in the way: no report is read from it either)
     started = time.monotonic()
     run = run_buildout(partition, progress, verbose)
     result.buildout_seconds = time.monotonic() - started
