@@ -895,3 +895,34 @@ def test_a_closed_pipe_is_no_error(tmp_path):
         assert pipeline.stderr == "" and len(pipeline.stdout.splitlines()) == 1
     finally:
         slapkit("stop", partition)
+
+
+def test_a_write_only_parameter_is_never_shown_back(tmp_path):
+    schema = tmp_path / "schema.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "type": "object",
+                "properties": {"admin-password": {"type": "string", "writeOnly": True}},
+            }
+        )
+    )
+    profile = tmp_path / "instance.cfg"
+    profile.write_text(
+        "[buildout]\nparts = seen\n"
+        f"[slap-parameter]\nrecipe = slapkit:parameters\nschema = {schema}\nport = 1\n"
+        "[seen]\nrecipe = slapkit:jinja2\noutput = ${buildout:directory}/seen\nmode = 0600\n"
+        "inline = {{ p }}\ncontext = key p slap-parameter:admin-password\n"
+    )
+    partition = tmp_path / "partition"
+    first = slapkit(
+        "deploy", profile, "--partition", partition, "-p", "admin-password=TopSecret123"
+    )
+    assert (partition / "seen").read_text().strip() == "TopSecret123"  # it reached the part
+    status = slapkit("status", partition)
+    as_json = slapkit("status", partition, "--json")
+    again = slapkit("deploy", "--partition", partition, "--json")
+    for output in (first.stdout, status.stdout, as_json.stdout, again.stdout):
+        assert "TopSecret123" not in output
+    assert "  admin-password = (a secret: not shown)" in status.stdout
+    slapkit("stop", partition)

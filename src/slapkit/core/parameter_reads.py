@@ -39,6 +39,12 @@ def note_read(section: str, option: str) -> None:
             current().parameters_read.add(parameter)
 
 
+def mark_secret(parameters: set[str]) -> None:
+    """These parameters are secrets (a schema's writeOnly): the runner does
+    not show their values back."""
+    current().secret_parameters.update(parameters)
+
+
 def note_read_whole(section: str) -> None:
     """A part took ``section`` whole (a template's ``section`` context)."""
     if section in current().parameter_options:
@@ -52,6 +58,7 @@ def keep_report(buildout_directory: str) -> None:
     report: dict[str, Any] = {
         "offered_by": sorted(state.parameter_options),
         "read": sorted(state.parameters_read),
+        "secret": sorted(state.secret_parameters),
     }
     state_directory(buildout_directory)
     keep_json(buildout_directory, os.path.join(buildout_directory, STATE_DIR, REPORT_FILE), report)

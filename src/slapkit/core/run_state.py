@@ -62,6 +62,8 @@ class RunState:
     # parameters read (see parameter_reads).
     parameter_options: dict[str, dict[str, str]] = field(default_factory=dict)
     parameters_read: set[str] = field(default_factory=set)
+    # The user's parameters a schema marks writeOnly: never shown back.
+    secret_parameters: set[str] = field(default_factory=set)
     # What a switch-softwaretype part hands to its sub-buildout's
     # [slap-configuration]: {"values": {...}, "concealed": (...)}.
     inherited: dict[str, Any] = field(default_factory=dict)
@@ -83,6 +85,7 @@ class RunState:
             # The same: a sub-buildout's reads are the main run's.
             parameter_options=self.parameter_options,
             parameters_read=self.parameters_read,
+            secret_parameters=self.secret_parameters,
         )
 
 

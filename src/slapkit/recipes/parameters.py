@@ -10,7 +10,7 @@ from typing import Any
 from slapkit.core import BaseRecipe
 from slapkit.core.buildout_internals import as_read_back
 from slapkit.core.concealment import conceal, kept_out_of_installed_cfg
-from slapkit.core.parameter_reads import EVERY_PARAMETER, offer
+from slapkit.core.parameter_reads import EVERY_PARAMETER, mark_secret, offer
 from slapkit.core.secrets import register_secret
 from slapkit.core.user_values import register_user_values
 from slapkit.instance.schema_results import SchemaError, SchemaResults
@@ -182,6 +182,7 @@ class Parameters(BaseRecipe):
         outputs[JSON_OUTPUT] = everything = json.dumps(merged, sort_keys=True)
         if secret or self.secret_keys or kept_out_of_installed_cfg(everything):
             secret.add(JSON_OUTPUT)
+        mark_secret(self.secret_keys)
         carried = {option: option.removeprefix(PREFIX) for option in outputs}
         offer(self.name, {**carried, JSON_OUTPUT: EVERY_PARAMETER})
         for option, text in outputs.items():

@@ -26,12 +26,17 @@ from slapkit.runner.report import (
     Status,
     deployment_json,
     print_json,
-    print_request,
     print_status,
     print_summary,
     status_json,
 )
-from slapkit.runner.request import remember, remembered, requested
+from slapkit.runner.request import (
+    masked,
+    remember,
+    remembered,
+    requested,
+    secret_parameters,
+)
 from slapkit.runner.supervisor import PARTITION_ID, Supervisor
 
 
@@ -359,7 +364,6 @@ def _deploy(args: argparse.Namespace) -> int:
         made.update(request=request, note=note)
         if talk:
             print(f"slapkit deploy {shown(request.profile)} -> {shown(args.partition)}", flush=True)
-            print_request(request, sys.stdout)
         return request.profile, request.parameters, master
 
     def prepared() -> None:
@@ -382,10 +386,12 @@ def _deploy(args: argparse.Namespace) -> int:
     ended(partition, result.ok)
     if made["note"]:
         result.notes.insert(0, made["note"])
+    # After the run: a schema's writeOnly parameters are known then.
+    request = masked(made["request"], secret_parameters(partition))
     if args.json:
-        print_json(deployment_json(result, made["request"]), sys.stdout)
+        print_json(deployment_json(result, request), sys.stdout)
     else:
-        print_summary(result, sys.stdout, args.quiet)
+        print_summary(result, sys.stdout, args.quiet, request)
     return 0 if result.ok else 1
 
 
@@ -428,6 +434,7 @@ def _status(args: argparse.Namespace) -> int:
 def gather_status(partition: Path) -> Status:
     supervisor = Supervisor(partition, PARTITION_ID)
     request, note = remembered(supervisor.partition)
+    request = masked(request, secret_parameters(supervisor.partition))
     last = last_deploy_problem(supervisor.partition)
     status = Status(
         str(supervisor.partition),

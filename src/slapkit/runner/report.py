@@ -101,7 +101,9 @@ def _promise_lines(promises: list[PromiseResult], out: TextIO, quiet: bool) -> N
             print(f"  FAILING   {shown(promise.name)}: {shown(promise.message)}", file=out)
 
 
-def print_summary(result: Deployment, out: TextIO, quiet: bool = False) -> None:
+def print_summary(
+    result: Deployment, out: TextIO, quiet: bool = False, request: Request | None = None
+) -> None:
     """The deploy's summary; with ``quiet`` only its problems and the last line."""
 
     def write(text: str = "") -> None:
@@ -110,6 +112,8 @@ def print_summary(result: Deployment, out: TextIO, quiet: bool = False) -> None:
     if not quiet:
         write()
         write(f"partition    {shown(result.partition)}")
+        if request is not None:
+            print_request(request, out)
     for note in result.notes:
         write(f"note         {shown(note)}")
     for warning in result.warnings:

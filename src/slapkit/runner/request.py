@@ -105,3 +105,25 @@ def remember(partition: Path, request: Request) -> None:
             "parameters": request.parameters,
         },
     )
+
+
+SECRET_SHOWN = "(a secret: not shown)"
+
+
+def secret_parameters(partition: Path) -> set[str]:
+    """The parameters the profile's schema marks writeOnly, as the last run
+    found them (``.slapkit/parameters-read.json``)."""
+    from slapkit.core.parameter_reads import REPORT_FILE
+
+    report = read_kept_json(str(partition), str(partition / STATE_DIR / REPORT_FILE))
+    names = report.get("secret")
+    return {name for name in names if isinstance(name, str)} if isinstance(names, list) else set()
+
+
+def masked(request: Request, secrets: set[str]) -> Request:
+    """``request`` to show: the values of secret parameters hidden."""
+    parameters = {
+        name: SECRET_SHOWN if name in secrets else value
+        for name, value in request.parameters.items()
+    }
+    return Request(request.profile, request.software_type, parameters)
