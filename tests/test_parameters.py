@@ -538,3 +538,108 @@ def test_a_write_only_value_escaped_is_still_secret(buildout):
     assert not result.ok and "Error: [svc] command-line: cannot split" in result.output
     for form in (secret, repr(secret)[1:-1], "Secret"):
         assert form not in result.output, result.output
+
+
+def test_only_plain_parameter_names_become_options(buildout):
+    """A name buildout would read as syntax stays in parameters-json: as an
+    option it would write a section of the user's choosing into
+    .installed.cfg, or an option buildout reads back as another."""
+    odd = {"x\n[injected]\nrecipe": "r", "_private": "p", "a = b": "c", "ram-size": "2048"}
+    buildout.run(kvm(buildout, odd)).check()
+    head, everything = rendered(buildout)
+    assert head == "ram=2048 disk=[]"
+    assert everything == {**odd, "second-disk-location": ""}
+    installed = buildout.path(".installed.cfg").read_text()
+    assert "\n[injected]" not in installed
+    assert "\n_private = " not in installed and "\na = b = " not in installed
+    before = snapshot(buildout.directory)
+    assert "Installing" not in buildout.run().check().output
+    assert snapshot(buildout.directory) == before
+
+
+def test_the_order_of_the_parameters_changes_nothing(buildout):
+    """A master may send the same parameters in another order: objects and
+    parameters-json are written with their keys sorted, so nothing is
+    installed again."""
+    parameters = {"zone": {"b": 1, "a": [2]}, "all-zones": "yes"}
+    text = kvm(buildout, parameters) + (
+        "\n[show]\nrecipe = slapkit:jinja2\n"
+        f"output = {buildout.path('show')}\n"
+        "inline = {{ zone }}|{{ all }}\n"
+        "context =\n  key zone slap-parameter:zone\n  key all slap-parameter:parameters-json\n"
+    )
+    buildout.run(text.replace("parts = config", "parts = config show")).check()
+    expected = (
+        '{"a": [2], "b": 1}|{"all-zones": "yes", "ram-size": "1024", '
+        '"second-disk-location": "", "zone": {"a": [2], "b": 1}}'
+    )
+    assert buildout.path("show").read_text() == expected
+    reordered = {"all-zones": "yes", "zone": {"a": [2], "b": 1}}
+    buildout.path("parameters.json").write_text(json.dumps(reordered))
+    before = snapshot(buildout.directory)
+    assert "Installing" not in buildout.run().check().output
+    assert snapshot(buildout.directory) == before
+
+
+@pytest.mark.parametrize(
+    "parameters, heading",
+    [
+        ({"ram-size": "12"}, "1 parameter error:"),
+        ({"ram-size": "12", "disk": 500}, "2 parameter errors:"),
+    ],
+)
+def test_schema_errors_are_counted(buildout, schema, parameters, heading):
+    result = buildout.run(schema_profile(buildout, schema, parameters))
+    assert not result.ok
+    assert f"Error: [slap-parameter] schema: {heading}\n" in result.output
+
+
+def write_only_schema(buildout, properties):
+    path = buildout.path("schema.json")
+    path.write_text(json.dumps({"type": "object", "properties": properties}))
+    return path
+
+
+def test_a_write_only_parameter_with_an_odd_name_stays_secret(buildout):
+    """Not an option of its own (see above), it is still in parameters-json:
+    that one is served, never saved."""
+    path = write_only_schema(buildout, {"_token": {"type": "string", "writeOnly": True}})
+    secret = "Zq3x-odd-name-Secret"
+    result = buildout.run(schema_profile(buildout, path, {"_token": secret}), "-vv").check()
+    assert json.loads(buildout.path("config").read_text()) == {"_token": secret}
+    assert oct(buildout.path("config").stat().st_mode & 0o777) == "0o600"
+    assert secret not in buildout.path(".installed.cfg").read_text()
+    assert secret not in result.output
+
+
+def test_a_write_only_object_is_secret_leaf_by_leaf_and_whole(buildout):
+    """Each value inside a writeOnly object is a secret, and the object as
+    one JSON text is one secret (an error quoting it shows none of its
+    keys); its true and null (in JSON or Python spelling) are not secrets,
+    or every file saying true would be made private."""
+    path = write_only_schema(buildout, {"login": {"type": "object", "writeOnly": True}})
+    login = {"zed-user": "admin", "pass": "Zq3x-leaf-Secret", "port": 8443, "tls": True, "p": None}
+    text = schema_profile(buildout, path, {"login": login})
+    # First, while no schema check is kept: the object is then in the order
+    # the user wrote it, its option text in sorted order.
+    quoting = text + (
+        "\n[svc]\nrecipe = slapkit:wrapper\nwrapper-path = ${buildout:directory}/svc\n"
+        "command-line = /bin/echo '${slap-parameter:login}\n"
+    )
+    result = buildout.run(quoting.replace("parts = config", "parts = config svc"))
+    assert "Error: [svc] command-line: cannot split" in result.output
+    for shown in ("zed-user", "Zq3x-leaf-Secret", "8443"):
+        assert shown not in result.output, result.output
+    text += (
+        "\n[leaf]\nrecipe = slapkit:jinja2\n"
+        f"output = {buildout.path('leaf')}\n"
+        "inline = {{ login.pass }}\n"
+        "context = jsonkey login slap-parameter:login\n"
+        "\n[python]\nrecipe = slapkit:jinja2\n"
+        f"output = {buildout.path('python')}\n"
+        "inline = TLS = True; PROXY = None; tls: true, proxy: null\n"
+    )
+    buildout.run(text.replace("parts = config", "parts = config leaf python")).check()
+    assert buildout.path("leaf").read_text() == "Zq3x-leaf-Secret"
+    assert oct(buildout.path("leaf").stat().st_mode & 0o777) == "0o600"
+    assert oct(buildout.path("python").stat().st_mode & 0o777) == "0o640"

@@ -1,3 +1,5 @@
+import hashlib
+import json
 import os
 import stat
 import string
@@ -210,6 +212,39 @@ def test_hashes_verify_and_stay_identical_on_later_runs(buildout, scheme, handle
     assert buildout.path("config").read_text() == hashed
 
 
+def fingerprinted(password: str, hashes) -> str:
+    """A hashes file as slapkit writes it, for ``password``, holding ``hashes``."""
+    salt = "0123456789abcdef"
+    fingerprint = hashlib.sha256((salt + "\0" + password).encode()).hexdigest()
+    return json.dumps({"salt": salt, "for": fingerprint, "hashes": hashes})
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "[1]",
+        '{"salt": 5, "hashes": {"sha512-crypt": "$6$x"}}',
+        "FINGERPRINTED",  # the right password's, but a hash that is no string
+    ],
+)
+def test_an_unusable_hashes_file_is_made_anew(buildout, content):
+    text = profile(
+        buildout, template="{{ hash }}", extra="    key hash password:passwd-sha512-crypt"
+    )
+    buildout.run(text).check()
+    password = stored(buildout)
+    hashes = buildout.path("parts", "password.hashes")
+    if content == "FINGERPRINTED":
+        content = fingerprinted(password, {"sha512-crypt": 5})
+    hashes.write_text(content)
+    result = buildout.run(text).check()
+    assert "Traceback" not in result.output
+    assert stored(buildout) == password
+    hashed = buildout.path("config").read_text()
+    assert passlib.hash.sha512_crypt.verify(password, hashed)
+    assert json.loads(hashes.read_text())["hashes"] == {"sha512-crypt": hashed}
+
+
 def test_hash_follows_an_imposed_password(buildout):
     text = profile(
         buildout, template="{{ hash }}", extra="    key hash password:passwd-sha256-crypt"
@@ -226,12 +261,14 @@ def test_hash_follows_an_imposed_password(buildout):
     assert passlib.hash.sha256_crypt.verify("another-one", buildout.path("config").read_text())
 
 
-def test_unknown_hash_scheme_is_a_user_error(buildout):
+# "--doc--" names passlib.hash's __doc__: an attribute, but no hash handler.
+@pytest.mark.parametrize("scheme", ["rot13", "--doc--"])
+def test_unknown_hash_scheme_is_a_user_error(buildout, scheme):
     result = buildout.run(
-        profile(buildout, template="{{ hash }}", extra="    key hash password:passwd-rot13")
+        profile(buildout, template="{{ hash }}", extra=f"    key hash password:passwd-{scheme}")
     )
     assert result.returncode != 0
-    assert "Error: [password] passwd-rot13: unknown hash scheme 'rot13'" in result.output
+    assert f"Error: [password] passwd-{scheme}: unknown hash scheme '{scheme}'" in result.output
     assert "Traceback" not in result.output
 
 
@@ -245,6 +282,7 @@ def test_unknown_hash_scheme_is_a_user_error(buildout):
             "[password] bytes: 99999999999999999999 is more than 4096",
         ),
         ("chars = a", "[password] chars: needs at least two different characters"),
+        ("chars = a b", "[password] chars: may hold no blank, line break or control character"),
     ],
 )
 def test_bad_options_are_user_errors_and_store_nothing(buildout, options, message):
@@ -353,6 +391,8 @@ def test_password_stored_by_slapos_cookbook_is_taken_over(buildout):
         ('{"": "Zq3xCookbookPw"}\n', "Zq3xCookbookPw"),
         ('{"not": "the cookbook format"}', '{"not": "the cookbook format"}'),
         ("{plain password with a brace", "{plain password with a brace"),
+        # A hash that is no string is not taken: made anew
+        ('{"": "Zq3xCookbookPw", "passwd-sha512-crypt": 5}', "Zq3xCookbookPw"),
     ],
 )
 def test_cookbook_storage_format_is_read(buildout, content, kept):

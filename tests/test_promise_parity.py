@@ -6,6 +6,7 @@ slapgrid reads)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -15,6 +16,7 @@ import subprocess
 import pytest
 
 from test_error_paths import error_in
+from test_promise import self_signed_https_server
 
 
 def closed_port() -> int:
@@ -80,6 +82,24 @@ def test_check_url_available_keeps_and_breaks_as_the_cookbooks(buildout, http_se
             continue
         build(buildout, f"{origin}:check_url_available", parts)
         assert {name: kept(buildout, name) for name in parts} == expected, origin
+        buildout.run("[buildout]\nparts =\n").check()
+        assert not os.path.exists(buildout.path("ok"))  # removed with its part
+
+
+def test_check_url_available_does_not_verify_https_certificates_as_the_cookbooks(
+    buildout, tmp_path
+):
+    """The cookbook's check runs ``curl -k``: a partition's self-signed
+    certificate keeps the promise (slapkit's is checked without the
+    cookbook too)."""
+    origins = ["slapkit"]
+    if shutil.which("curl") and importlib.util.find_spec("slapos.recipe.librecipe"):
+        origins.insert(0, "slapos.cookbook")
+    tools = f"dash_path = {shutil.which('dash') or '/bin/sh'}\ncurl_path = {shutil.which('curl')}"
+    with self_signed_https_server(tmp_path) as url:
+        for origin in origins:
+            build(buildout, f"{origin}:check_url_available", {"c": f"url = {url}/\n{tools}"})
+            assert kept(buildout, "c"), origin
 
 
 def test_a_url_is_never_run_as_shell(buildout, tmp_path):
@@ -101,6 +121,16 @@ def test_a_url_is_never_run_as_shell(buildout, tmp_path):
             "check_url_available",
             "url = ftp://x/",
             "[c] url: 'ftp://x/' is not an http:// or https:// URL",
+        ),
+        (
+            "check_url_available",
+            "url = http://x/\nhttp_code = 99",
+            "[c] http_code: 99 is less than 100",
+        ),
+        (
+            "check_url_available",
+            "url = http://x/\nhttp_code = 600",
+            "[c] http_code: 600 is more than 599",
         ),
         (
             "check_url_available",

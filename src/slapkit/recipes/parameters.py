@@ -51,12 +51,16 @@ def secret_texts(value: Any) -> list[str]:
     """The texts under which a secret value may show: itself, and as JSON."""
     if isinstance(value, str):
         return [value]
+    if isinstance(value, bool) or value is None:
+        # A yes, a no or nothing hides nothing, and as a secret every "true"
+        # of every file and message would be blanked (and the file 0600).
+        return []
     texts = [json.dumps(value, sort_keys=True)]
     if isinstance(value, (dict, list)):
         children = value.values() if isinstance(value, dict) else value
         for child in children:
             texts += secret_texts(child)
-    elif not isinstance(value, bool) and value is not None:
+    else:
         texts.append(str(value))
     return texts
 
