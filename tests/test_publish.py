@@ -249,3 +249,18 @@ def test_the_runner_shows_no_planted_record(tmp_path):
     subprocess.run([slapkit, "stop", str(partition)], capture_output=True, timeout=120)
     assert "evil" not in result.stdout
     assert "connection   (nothing published)" in result.stdout
+
+
+def test_two_shared_instances_published_by_one_run_are_written_once(buildout):
+    text = (
+        "[buildout]\nparts = a b\n"
+        "[a]\nrecipe = slapkit:publish\n-slave-reference = A\nurl = http://a/\n"
+        "[b]\nrecipe = slapkit:publish\n-slave-reference = B\nurl = http://b/\n"
+    )
+    buildout.run(text).check()
+    record = buildout.path(".slapkit", "shared-connection.json")
+    assert json.loads(record.read_text()) == {"A": {"url": "http://a/"}, "B": {"url": "http://b/"}}
+    before = snapshot(buildout.directory)
+    result = buildout.run().check()
+    assert snapshot(buildout.directory) == before
+    assert "published" not in result.output
