@@ -1,3 +1,4 @@
+import json
 import stat
 
 import pytest
@@ -221,3 +222,34 @@ def test_a_file_in_place_of_a_parent_is_a_clear_error_naming_it(buildout):
         f"'{buildout.path('etc')}' is not a directory" in result.output
     )
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("value", ["../../escaped", "a/../../escaped", "..", "x\\..\\y/.."])
+def test_a_parameter_climbing_out_with_dot_dot_is_refused(buildout, tmp_path, value):
+    parameters = tmp_path / "parameters.json"
+    parameters.write_text(json.dumps({"sub": value}))
+    result = buildout.run(
+        "[buildout]\nparts = directory\n"
+        f"[slap-parameter]\nrecipe = slapkit:parameters\nparameters-file = {parameters}\n"
+        "sub = default\n"
+        "[directory]\nrecipe = slapkit:mkdirectory\n"
+        "data = ${buildout:directory}/srv/${slap-parameter:sub}\n"
+    )
+    assert not result.ok
+    assert "[directory] data:" in result.output
+    assert f"holds a parameter's value, {value!r}, that climbs out" in result.output
+    assert not (tmp_path / "escaped").exists()
+    assert not buildout.path("srv").exists()
+
+
+def test_a_parameter_naming_a_subdirectory_is_taken(buildout, tmp_path):
+    parameters = tmp_path / "parameters.json"
+    parameters.write_text(json.dumps({"sub": "a/b..c"}))
+    buildout.run(
+        "[buildout]\nparts = directory\n"
+        f"[slap-parameter]\nrecipe = slapkit:parameters\nparameters-file = {parameters}\n"
+        "sub = default\n"
+        "[directory]\nrecipe = slapkit:mkdirectory\n"
+        "data = ${buildout:directory}/srv/${slap-parameter:sub}\n"
+    ).check()
+    assert buildout.path("srv", "a", "b..c").is_dir()

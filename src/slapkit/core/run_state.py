@@ -45,6 +45,8 @@ class RunState:
     multiline_user_values: set[str] = field(default_factory=set)
     # The user's parameter values a shell would not take as one plain word.
     shell_special_user_values: set[str] = field(default_factory=set)
+    # The user's parameter values with a ".." path component.
+    climbing_user_values: set[str] = field(default_factory=set)
     # Names that look like temporaries, by directory, listed once.
     temporaries: dict[str, set[str]] = field(default_factory=dict)
     # Hashed wrappers by directory (see recipes/wrapper.py), listed once.
@@ -78,6 +80,7 @@ class RunState:
             secrets=secrets,
             multiline_user_values=set(self.multiline_user_values),
             shell_special_user_values=set(self.shell_special_user_values),
+            climbing_user_values=set(self.climbing_user_values),
             objects=dict(self.objects),
             inherited=dict(self.inherited),
             # The same dict: the main run and its sub-buildout make one record.

@@ -10,6 +10,10 @@ option that holds one.
 A shell command line written by slapkit (``cron.d``'s ``command``) must not
 hold a user value that a shell would read as more than one plain word
 (``x; rm -rf ~``, ``$(…)``, a blank): such values are remembered too.
+
+A directory a profile names with a user value in it must stay where the
+profile puts it: a value holding a ``..`` path component (``../../x``) is
+remembered, and ``mkdirectory`` refuses a path that holds one.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ def register_user_values(value: Any) -> None:
             current().multiline_user_values.add(value)
         if _SHELL_SPECIAL.search(value) and not value.isspace():
             current().shell_special_user_values.add(value)
+        if ".." in value.replace("\\", "/").split("/"):
+            current().climbing_user_values.add(value)
     elif isinstance(value, dict):
         for key, item in value.items():
             register_user_values(key)
@@ -49,6 +55,14 @@ def holds_multiline_user_value(text: str) -> bool:
 def shell_special_user_value_in(text: str) -> str | None:
     """A user value held by ``text`` that a shell would not read as one plain word."""
     for value in current().shell_special_user_values:
+        if value in text:
+            return value
+    return None
+
+
+def climbing_user_value_in(text: str) -> str | None:
+    """A user value held by ``text`` with a ``..`` path component."""
+    for value in current().climbing_user_values:
         if value in text:
             return value
     return None

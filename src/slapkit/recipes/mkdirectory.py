@@ -9,6 +9,7 @@ from typing import Any
 
 from slapkit.core import BaseRecipe
 from slapkit.core.claims import is_claimed
+from slapkit.core.user_values import climbing_user_value_in
 
 CONTROL_OPTIONS = frozenset({"recipe", "mode"})
 
@@ -46,6 +47,13 @@ class MkDirectory(BaseRecipe):
                 continue
             if not os.path.isabs(path):
                 raise self.error(option, _not_absolute(option, path))
+            climbing = climbing_user_value_in(path)
+            if climbing is not None:
+                raise self.error(
+                    option,
+                    f"{path!r} holds a parameter's value, {climbing!r}, that climbs out of the "
+                    "directory the profile names ('..'): refused",
+                )
             path = os.path.normpath(path)
             blocker = _first_existing_non_directory(path)
             if blocker == path:
