@@ -10,6 +10,16 @@ from test_runner import SLAPKIT as SLAPKIT_COMMAND
 from test_runner import slapkit
 
 
+@pytest.fixture(autouse=True)
+def _no_supervisord_left(tmp_path):
+    """Every supervisord a test of this file started is stopped after it,
+    whatever partition it used under tmp_path, also when the test fails."""
+    yield
+    for state in tmp_path.glob("**/.slapkit"):
+        if state.is_dir() and not state.is_symlink():
+            Supervisor(state.parent).shutdown()
+
+
 @pytest.fixture
 def stopped_after(tmp_path):
     """A partition directory whose programs are stopped after the test."""
