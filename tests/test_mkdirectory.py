@@ -224,7 +224,9 @@ def test_a_file_in_place_of_a_parent_is_a_clear_error_naming_it(buildout):
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("value", ["../../escaped", "a/../../escaped", "..", "x\\..\\y/.."])
+@pytest.mark.parametrize(
+    "value", ["../../escaped", "a/../../escaped", "..", "x\\..\\y/..", "../../escaped ", " .. /x"]
+)
 def test_a_parameter_climbing_out_with_dot_dot_is_refused(buildout, tmp_path, value):
     parameters = tmp_path / "parameters.json"
     parameters.write_text(json.dumps({"sub": value}))
@@ -237,7 +239,7 @@ def test_a_parameter_climbing_out_with_dot_dot_is_refused(buildout, tmp_path, va
     )
     assert not result.ok
     assert "[directory] data:" in result.output
-    assert f"holds a parameter's value, {value!r}, that climbs out" in result.output
+    assert "that climbs out of the directory the profile names" in result.output
     assert not (tmp_path / "escaped").exists()
     assert not buildout.path("srv").exists()
 

@@ -484,8 +484,8 @@ def test_a_supervisord_left_by_a_removed_partition_is_stopped(tmp_path):
     try:
         again = slapkit("deploy", profile, "--partition", partition, "--oneshot-timeout", "0")
         assert (
-            "note         stopped a supervisord of this partition that no longer answered on "
-            f"its socket (the partition was removed while it ran?): pid {old}"
+            "note         stopped a supervisord of this partition whose directory was removed "
+            f"while it ran: pid {old}"
         ) in again.stdout
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -936,3 +936,118 @@ def test_a_write_only_parameter_is_never_shown_back(tmp_path):
         assert "TopSecret123" not in output
     assert "  admin-password = (a secret: not shown)" in status.stdout
     slapkit("stop", partition)
+
+
+def test_a_write_only_value_a_failed_check_refused_is_not_shown_either(tmp_path):
+    schema = tmp_path / "schema.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "type": "object",
+                "properties": {
+                    "password": {"type": "string", "writeOnly": True},
+                    "ram": {"type": "integer"},
+                },
+            }
+        )
+    )
+    profile = tmp_path / "instance.cfg"
+    profile.write_text(
+        f"[buildout]\nparts = p\n[slap-parameter]\nrecipe = slapkit:parameters\nschema = {schema}\n"
+        "ram = 1\n[p]\nrecipe = slapkit:jinja2\noutput = ${buildout:directory}/p\n"
+        "inline = {{ r }}\ncontext = key r slap-parameter:ram\n"
+    )
+    partition = tmp_path / "partition"
+    first = slapkit(
+        "deploy",
+        profile,
+        "--partition",
+        partition,
+        "-p",
+        "password=Leaked1",
+        "-p",
+        "ram=x",
+        "--json",
+        check=False,
+    )
+    assert first.returncode == 1
+    status = slapkit("status", partition, check=False)
+    for output in (first.stdout, first.stderr, status.stdout):
+        assert "Leaked1" not in output
+
+
+def test_a_port_promise_on_the_unspecified_address_is_checked_on_the_loopback(
+    tmp_path, stopped_after
+):
+    import socket
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    profile = tmp_path / "instance.cfg"
+    profile.write_text(
+        "[buildout]\nparts = d p\n[d]\nrecipe = slapkit:mkdirectory\n"
+        "promise = ${buildout:directory}/etc/promise\n"
+        "[p]\nrecipe = slapkit:promise\npromise-path = ${d:promise}/port\n"
+        f"host = 0.0.0.0\nport = {port}\n"
+    )
+    try:
+        result = slapkit("deploy", profile, "--partition", stopped_after, check=False)
+        assert result.returncode == 1
+        assert f"FAILING   port: port {port} is held by another process" in result.stdout
+    finally:
+        holder.close()
+
+
+def test_a_supervisord_of_a_partition_moved_then_removed_is_stopped(tmp_path):
+    import os
+    import shutil
+
+    from test_runner import oneshot_profile
+
+    partition = tmp_path / "partition"
+    profile = oneshot_profile(tmp_path, "'sleep 300'")
+    slapkit("deploy", profile, "--partition", partition, "--oneshot-timeout", "0")
+    old = int((partition / ".slapkit" / "supervisord.pid").read_text())
+    (tmp_path / "trash").mkdir()
+    partition.rename(tmp_path / "trash" / "partition")
+    shutil.rmtree(tmp_path / "trash")
+    again = slapkit("deploy", profile, "--partition", partition, "--oneshot-timeout", "0")
+    assert f"whose directory was removed while it ran: pid {old}" in again.stdout
+    assert slapkit("status", partition, check=False).returncode in (0, 1)
+    slapkit("stop", partition)
+    try:
+        os.kill(old, 0)
+        alive = True
+    except ProcessLookupError:
+        alive = False
+    assert not alive or open(f"/proc/{old}/stat").read().split(") ", 1)[1][0] == "Z"
+
+
+def test_a_planted_state_link_is_never_read_through(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "buildout.log").write_text("someone else's\n")
+    partition = tmp_path / "partition"
+    partition.mkdir()
+    (partition / ".slapkit").symlink_to(elsewhere)
+    for command in (["logs", "buildout", "--partition"], ["status"], ["stop"]):
+        result = slapkit(*command, partition, check=False)
+        assert result.returncode == 2
+        assert "not a directory of this user's own (a symlink?)" in result.stderr
+        assert "someone else's" not in result.stdout
+
+
+def test_an_old_record_of_a_good_deploy_put_back_does_not_make_status_ok(tmp_path):
+    partition = tmp_path / "partition"
+    slapkit("deploy", write_profile(tmp_path), "--partition", partition)
+    record = partition / ".slapkit" / "last-deploy.json"
+    saved = record.read_bytes()
+    broken = tmp_path / "broken.cfg"
+    broken.write_text("[buildout\n")
+    slapkit("deploy", broken, "--partition", partition, check=False)
+    record.write_bytes(saved)
+    status = slapkit("status", partition, check=False)
+    assert status.returncode == 1
+    assert "no record of how the deploy of the request shown ended" in status.stdout

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from slapkit.core.partition_state import STATE_DIR, keep_json, state_directory
+from slapkit.core.partition_state import STATE_DIR, keep_json, read_kept_json, state_directory
 from slapkit.core.run_state import current
 
 EVERY_PARAMETER = "*"
@@ -39,10 +39,27 @@ def note_read(section: str, option: str) -> None:
             current().parameters_read.add(parameter)
 
 
-def mark_secret(parameters: set[str]) -> None:
+SECRETS_FILE = "secret-parameters.json"
+
+
+def mark_secret(buildout_directory: str, parameters: set[str]) -> None:
     """These parameters are secrets (a schema's writeOnly): the runner does
-    not show their values back."""
+    not show their values back. Kept at once, not at the end of the run: a
+    run that then fails (the schema refused a value) must not let the
+    runner show the value it refused. Names are only added: hiding one that
+    stopped being secret costs nothing."""
     current().secret_parameters.update(parameters)
+    if not parameters:
+        return
+    path = os.path.join(buildout_directory, STATE_DIR, SECRETS_FILE)
+    known = read_kept_json(buildout_directory, path).get("secret")
+    names = (
+        set(parameters) | {n for n in known if isinstance(n, str)}
+        if isinstance(known, list)
+        else set(parameters)
+    )
+    state_directory(buildout_directory)
+    keep_json(buildout_directory, path, {"secret": sorted(names)})
 
 
 def note_read_whole(section: str) -> None:
@@ -58,7 +75,6 @@ def keep_report(buildout_directory: str) -> None:
     report: dict[str, Any] = {
         "offered_by": sorted(state.parameter_options),
         "read": sorted(state.parameters_read),
-        "secret": sorted(state.secret_parameters),
     }
     state_directory(buildout_directory)
     keep_json(buildout_directory, os.path.join(buildout_directory, STATE_DIR, REPORT_FILE), report)

@@ -36,8 +36,10 @@ def register_user_values(value: Any) -> None:
             current().multiline_user_values.add(value)
         if _SHELL_SPECIAL.search(value) and not value.isspace():
             current().shell_special_user_values.add(value)
-        if ".." in value.replace("\\", "/").split("/"):
-            current().climbing_user_values.add(value)
+        components = [part.strip() for part in value.replace("\\", "/").split("/")]
+        if ".." in components:
+            # As buildout keeps it in an option (stripped), and as it is.
+            current().climbing_user_values.update({value, value.strip()} - {""})
     elif isinstance(value, dict):
         for key, item in value.items():
             register_user_values(key)

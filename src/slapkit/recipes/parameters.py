@@ -161,6 +161,7 @@ class Parameters(BaseRecipe):
             self.secret_keys.add(str(secret_path[0]))
             for text in secret_texts(value):
                 register_secret(text)
+        mark_secret(self.directory, self.secret_keys)  # before a failed check stops the run
         problems, completed = checked.problems, checked.completed
         if problems:
             count = len(problems)
@@ -186,7 +187,6 @@ class Parameters(BaseRecipe):
         outputs[JSON_OUTPUT] = everything = json.dumps(merged, sort_keys=True)
         if secret or self.secret_keys or kept_out_of_installed_cfg(everything):
             secret.add(JSON_OUTPUT)
-        mark_secret(self.secret_keys)
         carried = {option: option.removeprefix(PREFIX) for option in outputs}
         offer(self.name, {**carried, JSON_OUTPUT: EVERY_PARAMETER})
         for option, text in outputs.items():

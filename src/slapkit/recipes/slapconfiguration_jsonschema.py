@@ -8,6 +8,7 @@ import json
 import os
 from typing import Any, NamedTuple
 
+from slapkit.core.parameter_reads import mark_secret
 from slapkit.instance.answer import DEFAULT_SOFTWARE_TYPE, OLD_DEFAULT_SOFTWARE_TYPE, InstanceAnswer
 from slapkit.instance.schema_results import SchemaError, SchemaResults
 from slapkit.instance.sources import SourceError
@@ -185,6 +186,7 @@ class SlapConfigurationJsonSchema(SlapConfiguration):
         except ValueError as exc:
             raise self.error("jsonschema", str(exc)) from None
         completed, problems, secrets = self._check(path, values, defaults.main, convert.main)
+        mark_secret(self.directory, {str(secret_path[0]) for secret_path, _ in secrets})
         for secret_path, value in secrets:
             self.hide(value, "configuration", "configuration." + str(secret_path[0]))
         if problems:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from slapkit import __version__
-from slapkit.core.partition_state import STATE_DIR
+from slapkit.core.partition_state import STATE_DIR, owned_directory
 from slapkit.recipes.publish import SHARED_CONNECTION_FILE
 from slapkit.runner.deploy import deploy_resolved, failed_services, read_connection
 from slapkit.runner.display import shown
@@ -260,10 +260,16 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "deploy":
             return _deploy(args)
-        if not (args.partition / STATE_DIR).is_dir():
+        state = args.partition / STATE_DIR
+        if not state.is_dir():
             # A typo must not read as "stopped": the real partition runs on.
             raise DeployError(
                 f"{args.partition}: not a partition slapkit deploy made (no {STATE_DIR} in it)"
+            )
+        if not owned_directory(str(state)):
+            # Nothing is read or written through a link planted in its place.
+            raise DeployError(
+                f"{state}: not a directory of this user's own (a symlink?): not used; remove it"
             )
         if args.command == "status":
             return _status(args)
@@ -379,11 +385,11 @@ def _deploy(args: argparse.Namespace) -> int:
             args.verbose,
             args.oneshot_timeout,
             prepared,
+            lambda result: ended(partition, result.ok),
         )
     finally:
         if interactive:
             print("\r\033[K", end="")
-    ended(partition, result.ok)
     if made["note"]:
         result.notes.insert(0, made["note"])
     # After the run: a schema's writeOnly parameters are known then.

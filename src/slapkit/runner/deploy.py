@@ -109,6 +109,7 @@ def deploy_resolved(
     verbose: bool = False,
     oneshot_wait: float = 60.0,
     prepared: Callable[[], None] = lambda: None,
+    finished: Callable[[Deployment], None] = lambda result: None,
 ) -> Deployment:
     """``deploy``, with the profile, parameters and master given by
     ``resolve`` once the partition's deploy lock is held: a request that
@@ -125,6 +126,7 @@ def deploy_resolved(
         result = _deploy_locked(
             partition, parameters, progress, promise_wait, verbose, oneshot_wait
         )
+        finished(result)  # still under the lock: no later deploy's record overwritten
     result.seconds = time.monotonic() - started_at
     return result
 

@@ -11,12 +11,14 @@ profile was read, then ``ok`` or ``not ok`` when the deploy ends. One still
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import time
 from pathlib import Path
 
-from slapkit.core.files import open_regular_file
-from slapkit.core.partition_state import STATE_DIR, keep_json, read_kept_json
+from slapkit.core.files import open_regular_file, read_regular_file
+from slapkit.core.partition_state import KEPT_MAX_BYTES, STATE_DIR, keep_json, read_kept_json
+from slapkit.runner.request import REQUEST_FILE
 
 LAST_DEPLOY_FILE = "last-deploy.json"
 
@@ -25,13 +27,28 @@ def _path(partition: Path) -> str:
     return str(partition / STATE_DIR / LAST_DEPLOY_FILE)
 
 
+def _request_digest(partition: Path) -> str | None:
+    """The digest of the kept request: a record of how a deploy ended holds
+    the one it was for, so that an old record put back says nothing of
+    today's request."""
+    try:
+        data = read_regular_file(str(partition / STATE_DIR / REQUEST_FILE), KEPT_MAX_BYTES)
+    except OSError:
+        return None
+    return hashlib.sha256(data).hexdigest() if data is not None else None
+
+
+def _keep(partition: Path, state: str) -> None:
+    record = {"state": state, "at": time.time(), "request": _request_digest(partition)}
+    keep_json(str(partition), _path(partition), record)
+
+
 def began(partition: Path) -> None:
-    keep_json(str(partition), _path(partition), {"state": "running", "at": time.time()})
+    _keep(partition, "running")
 
 
 def ended(partition: Path, ok: bool) -> None:
-    state = "ok" if ok else "not ok"
-    keep_json(str(partition), _path(partition), {"state": state, "at": time.time()})
+    _keep(partition, "ok" if ok else "not ok")
 
 
 def _deploy_running(partition: Path) -> bool:
@@ -52,8 +69,14 @@ def problem(partition: Path) -> str | None:
     well (or none is known)."""
     kept = read_kept_json(str(partition), _path(partition))
     state, at = kept.get("state"), kept.get("at")
-    if not isinstance(at, (int, float)):
-        return None
+    request = _request_digest(partition)
+    if request is None:
+        return None  # nothing was requested: nothing to say
+    if not isinstance(at, (int, float)) or kept.get("request") != request:
+        return (
+            "no record of how the deploy of the request shown ended (a deploy by an older "
+            "slapkit, or a record put back): slapkit deploy tells"
+        )
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
     if state == "running":
         if _deploy_running(partition):

@@ -55,10 +55,17 @@ def checked_address(promise: Path) -> tuple[str, int] | None:
 def local_addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     """The addresses ``host`` names on this machine; none for a name (looking
     it up may ask the network) or for another machine's address."""
-    if host == "localhost":
+    host = host.strip("[]")
+    if host in ("localhost", "0.0.0.0", "::", ""):
+        # A connection to the unspecified address reaches the loopback.
         candidates = ["127.0.0.1", "::1"]
     else:
-        candidates = [host.strip("[]")]
+        try:
+            mapped = ipaddress.ip_address(host)
+        except ValueError:
+            mapped = None
+        ipv4 = getattr(mapped, "ipv4_mapped", None)
+        candidates = [host] + ([str(ipv4)] if ipv4 is not None else [])
     found = []
     for candidate in candidates:
         try:

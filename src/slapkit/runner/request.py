@@ -111,11 +111,11 @@ SECRET_SHOWN = "(a secret: not shown)"
 
 
 def secret_parameters(partition: Path) -> set[str]:
-    """The parameters the profile's schema marks writeOnly, as the last run
-    found them (``.slapkit/parameters-read.json``)."""
-    from slapkit.core.parameter_reads import REPORT_FILE
+    """The parameters the profile's schema marks (or marked) writeOnly
+    (``.slapkit/secret-parameters.json``)."""
+    from slapkit.core.parameter_reads import SECRETS_FILE
 
-    report = read_kept_json(str(partition), str(partition / STATE_DIR / REPORT_FILE))
+    report = read_kept_json(str(partition), str(partition / STATE_DIR / SECRETS_FILE))
     names = report.get("secret")
     return {name for name in names if isinstance(name, str)} if isinstance(names, list) else set()
 

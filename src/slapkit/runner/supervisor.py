@@ -480,8 +480,7 @@ class Supervisor:
         partition's path whose directory is gone: started as the runner
         starts it (``python -m supervisor.supervisord -c CONFIG``, nothing
         else), this user's, and working in a directory that was removed (a
-        partition moved elsewhere keeps its supervisord: its directory is
-        not removed, and it answers on its own socket)."""
+        partition moved elsewhere, and still there, keeps its supervisord)."""
         if not self.is_own_supervisord(pid):
             return False
         try:
@@ -491,23 +490,18 @@ class Supervisor:
         except OSError:
             return False
         started = [b"-m", b"supervisor.supervisord", b"-c", os.fsencode(str(self.config_path))]
-        return arguments[1:] in (started, [*started, b""]) and directory == (
-            f"{self.partition} (deleted)"
-        )
+        # Its directory removed: this partition's path, or wherever the
+        # partition was moved before it was removed.
+        return arguments[1:] in (started, [*started, b""]) and directory.endswith(" (deleted)")
 
     def stop_orphan_supervisords(self, timeout: float = 70.0) -> list[str]:
-        """Stop the supervisords of this partition that no longer answer on
-        its socket (the partition was removed without ``slapkit stop``, then
-        deployed again): each is this user's, runs this partition's
-        configuration file, and is not the one that answers. TERM (it stops
-        its programs first), KILL after ``timeout``. One line for each."""
-        answering = None
-        try:
-            if self.is_running():
-                answering = self.rpc().supervisor.getPID()
-        except (OSError, RuntimeError, xmlrpc.client.Error):
-            pass
-        orphans = [pid for pid in _pids() if pid != answering and self.is_orphan(pid)]
+        """Stop the supervisords of this partition whose directory was removed
+        (the partition removed without ``slapkit stop``, then deployed again):
+        see ``is_orphan``. TERM (it stops its programs first), KILL after
+        ``timeout``. One line for each."""
+        # The one answering on the socket too, when its directory is gone (a
+        # socket outside the partition, for a long path, outlives it).
+        orphans = [pid for pid in _pids() if self.is_orphan(pid)]
         for pid in orphans:
             _signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
@@ -517,8 +511,8 @@ class Supervisor:
             if _alive(pid) and self.is_orphan(pid):  # not a new process with its pid
                 _signal_group(pid, signal.SIGKILL)
         return [
-            f"stopped a supervisord of this partition that no longer answered on its socket "
-            f"(the partition was removed while it ran?): pid {pid}"
+            f"stopped a supervisord of this partition whose directory was removed while it "
+            f"ran: pid {pid}"
             for pid in orphans
         ]
 
