@@ -10,6 +10,15 @@ from test_runner import SLAPKIT as SLAPKIT_COMMAND
 from test_runner import slapkit
 
 
+def interruptible() -> None:
+    """In the child: Ctrl-C as in a terminal. A test run in the background
+    of a shell without job control (a CI script's `cmd &`) inherits SIGINT
+    ignored, and Python then never raises KeyboardInterrupt."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(autouse=True)
 def _no_supervisord_left(tmp_path):
     """Every supervisord a test of this file started is stopped after it,
@@ -179,6 +188,7 @@ def test_ctrl_c_is_one_line_saying_what_still_runs_and_exits_130(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     try:
         assert process.stdout is not None
@@ -243,6 +253,7 @@ def test_status_shows_connection_values_and_logs_shows_a_programs_output(tmp_pat
             [SLAPKIT, "logs", "hello-web", "--partition", str(partition), "-n", "0", "-f"],
             stdout=subprocess.PIPE,
             text=True,
+            preexec_fn=interruptible,
         )
         # It starts at the log's end, at a moment the test cannot see: append
         # until a line arrives (the process is killed at the deadline, which
@@ -857,7 +868,7 @@ def test_status_says_when_the_last_deploy_failed(tmp_path):
     assert slapkit("deploy", broken, "--partition", partition, check=False).returncode == 1
     status = slapkit("status", "--partition", partition, check=False)
     assert status.returncode == 1
-    assert "ended NOT OK: the request shown may not be applied" in status.stdout
+    assert "failed in buildout: the request shown is not applied" in status.stdout
     assert json.loads(slapkit("status", partition, "--json", check=False).stdout)["ok"] is False
     slapkit("deploy", profile, "--partition", partition)
     assert slapkit("status", partition).returncode == 0

@@ -100,7 +100,7 @@ def test_a_state_directory_that_is_a_symlink_is_refused(partition, tmp_path):
     error = one_line_error(run("deploy", instance, "--partition", partition), 2)
     assert ".slapkit" in error and "not a directory of this user's own" in error
     for command in ("status", "stop"):
-        error = one_line_error(run(command, partition), 1)
+        error = one_line_error(run(command, partition), 2)
         assert ".slapkit" in error and "not a directory of this user's own" in error
     assert list(elsewhere.iterdir()) == []
     assert not (partition / "buildout.cfg").exists()
@@ -300,7 +300,7 @@ def test_stop_stops_the_real_supervisord_whatever_the_pidfile_says(partition, tm
         (partition / ".slapkit" / "supervisord.pid").write_text(f"{bystander.pid}\n")
         stopped = run("stop", partition, timeout=60)
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-        assert "stopped supervisord and its 1 programs" in stopped.stdout
+        assert "stopped supervisord and its 1 program" in stopped.stdout
         assert wait_until(lambda: not alive(supervisord))
         assert bystander.poll() is None
     finally:

@@ -133,6 +133,7 @@ class Publish(BaseRecipe):
         path = self._record()
         try:
             self.remove_stale_temporaries(path)
+            self.remove_stale_temporaries(seal_of(path))
             changed = publish_to_file(self.directory, path, self.payload, shared)
         except ValueError as exc:
             raise self.error("connection-section", f"no master: {exc}") from None

@@ -18,6 +18,7 @@ from slapkit.recipes.publish import (
     SERIALISED_KEY,
     publish_to_file,
     publish_to_master,
+    seal_of,
     server_url,
     trusted_record,
     will_publish,
@@ -155,6 +156,8 @@ class PublishEarly(BaseRecipe):
             return
         path = self._local_file()
         try:
+            self.remove_stale_temporaries(path)
+            self.remove_stale_temporaries(seal_of(path))
             written = publish_to_file(self.directory, path, payload)
         except (OSError, ValueError) as exc:
             raise self.error("-init", f"cannot publish to {path!r}: {exc}") from None

@@ -385,7 +385,7 @@ def _deploy(args: argparse.Namespace) -> int:
             args.verbose,
             args.oneshot_timeout,
             prepared,
-            lambda result: ended(partition, result.ok),
+            lambda result: ended(partition, result.buildout_ok),
         )
     finally:
         if interactive:

@@ -4,8 +4,10 @@ failed or was interrupted did not apply.
 
 Kept in ``.slapkit/last-deploy.json`` (authenticated with the partition's
 salt: one edited or planted is not used): ``running`` from the moment the
-profile was read, then ``ok`` or ``not ok`` when the deploy ends. One still
-``running`` while no deploy holds the partition's lock was interrupted.
+profile was read, then ``ok`` when its buildout succeeded (the request is
+applied: a promise still failing then is status's own to tell) or ``not
+ok``. One still ``running`` while no deploy holds the partition's lock was
+interrupted.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ def began(partition: Path) -> None:
     _keep(partition, "running")
 
 
-def ended(partition: Path, ok: bool) -> None:
-    _keep(partition, "ok" if ok else "not ok")
+def ended(partition: Path, applied: bool) -> None:
+    """The deploy ended; ``applied``: its buildout succeeded."""
+    _keep(partition, "ok" if applied else "not ok")
 
 
 def _deploy_running(partition: Path) -> bool:
@@ -87,7 +90,7 @@ def problem(partition: Path) -> str | None:
         )
     if state == "not ok":
         return (
-            f"the last deploy ({when}) ended NOT OK: the request shown may not be applied "
+            f"the last deploy ({when}) failed in buildout: the request shown is not applied "
             "(slapkit logs buildout)"
         )
     return None
