@@ -63,6 +63,8 @@ def test_publishes_to_a_real_slapos_master(buildout, slapos_master):
     assert published["url"] == "http://[::1]:8080/"
     assert published["admin-password"] == password
     assert not buildout.path(".slapkit", "connection.json").exists()
+    record = buildout.path(".slapkit", "published-publish")  # what was sent, 0600
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600
     # Unchanged values: nothing reaches the master. To see it, the master's
     # copy is changed behind slapkit's back; an unchanged run must leave it.
     from slapos_master import COMPUTER_ID
@@ -264,3 +266,17 @@ def test_two_shared_instances_published_by_one_run_are_written_once(buildout):
     result = buildout.run().check()
     assert snapshot(buildout.directory) == before
     assert "published" not in result.output
+
+
+def test_control_options_are_not_published_but_an_extended_sections_are(buildout):
+    result = buildout.run(
+        "[buildout]\nparts = publish\n"
+        "[other]\nconnection-section = an option of another section\n"
+        "[publish]\nrecipe = slapkit:publish\nconnection-section = slap-connection\n"
+        "-extends = other\nurl = http://a/\n"
+    ).check()
+    assert connection(buildout) == {
+        "url": "http://a/",
+        "connection-section": "an option of another section",
+    }
+    assert "published connection-section, url" in result.output
