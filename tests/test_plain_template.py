@@ -193,3 +193,28 @@ def test_a_template_that_is_not_utf8_is_a_user_error(buildout, tmp_path):
         buildout.run(profile(buildout, url=str(template))),
         f"[t] url: cannot read '{template}': not UTF-8 text",
     )
+
+
+def test_missing_directories_above_the_output_are_made_never_through_a_planted_link(
+    buildout, tmp_path
+):
+    nested = "${buildout:parts-directory}/${:_buildout_section_name_}/etc/app.cfg"
+    part = buildout.path("parts", "t")
+    first = buildout.run(profile(buildout, output=nested, inline="x=${v:x}")).check()
+    assert (part / "etc" / "app.cfg").read_text() == "x=1"
+    assert stat.S_IMODE((part / "etc").stat().st_mode) == 0o750
+    assert f"created directory {part / 'etc'}" in first.output
+    before = snapshot(buildout.directory)
+    buildout.run().check()
+    assert snapshot(buildout.directory) == before
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    buildout.run("[buildout]\nparts =\n").check()
+    (part / "etc" / "app.cfg").unlink(missing_ok=True)
+    (part / "etc").rmdir()
+    part.rmdir()
+    part.symlink_to(elsewhere)
+    result = buildout.run(profile(buildout, output=nested, inline="x=${v:x}"))
+    error_in(result, "[t] output: cannot write ")
+    assert list(elsewhere.iterdir()) == []

@@ -6,6 +6,7 @@ import stat
 import pytest
 
 from buildout_harness import snapshot
+from test_error_paths import error_in
 
 
 def profile(options: str, extra: str = "") -> str:
@@ -494,3 +495,43 @@ def test_no_compiled_template_is_ever_loaded_from_the_partition(buildout, tmp_pa
     buildout.run(subprocess=True).check()
     assert buildout.path("config").read_text() == "hello 2"
     assert not witness.exists()
+
+
+NESTED = "output = ${buildout:parts-directory}/${:_buildout_section_name_}/etc/app.cfg\ninline = x"
+
+
+def test_missing_directories_above_the_output_are_made_once_and_kept(buildout):
+    part = buildout.path("parts", "config")
+    first = buildout.run(profile(NESTED)).check()
+    assert (part / "etc" / "app.cfg").read_text() == "x"
+    for made in (part, part / "etc"):
+        assert stat.S_IMODE(made.stat().st_mode) == 0o750  # 0777 less the umask (027)
+        assert f"created directory {made}" in first.output
+    before = snapshot(buildout.directory)
+    second = buildout.run().check()
+    assert snapshot(buildout.directory) == before
+    assert "created" not in second.output
+    # Removing the part removes its output; the directories stay, as
+    # slapos.recipe.template leaves them (something else may be in them).
+    (part / "etc" / "data").write_text("kept")
+    buildout.run("[buildout]\nparts =\n").check()
+    assert not (part / "etc" / "app.cfg").exists()
+    assert (part / "etc" / "data").read_text() == "kept"
+
+
+def test_no_directory_is_made_through_a_planted_link_or_over_a_file(buildout, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    buildout.path("parts").mkdir(exist_ok=True)
+    buildout.path("parts", "config").symlink_to(elsewhere)
+    result = buildout.run(profile(NESTED))
+    error_in(result, "[config] output: cannot write ")
+    assert f"{buildout.path('parts', 'config')}' is a symbolic link that no part" in result.output
+    assert list(elsewhere.iterdir()) == []
+
+    buildout.path("parts", "config").unlink()
+    buildout.path("parts", "config").write_text("a file")
+    result = buildout.run(profile(NESTED))
+    error_in(result, "[config] output: cannot write ")
+    assert f"{buildout.path('parts', 'config')}' is not a directory" in result.output
+    assert buildout.path("parts", "config").read_text() == "a file"

@@ -19,7 +19,7 @@ pytest.importorskip("slapos.recipe.template", reason="compared with slapos.recip
 
 PROFILE = """
 [buildout]
-parts = from-file inline old-inline old-file imports script not-a-script private
+parts = from-file inline old-inline old-file imports script not-a-script private nested
 
 [values]
 name = world
@@ -90,6 +90,13 @@ output = ${buildout:directory}/out/private
 mode = 0600
 inline = secret={{ name }}
 context = key name values:name
+
+# Into directories nobody made: the template makes them (many root profiles).
+[nested]
+recipe = RECIPE
+output = ${buildout:parts-directory}/${:_buildout_section_name_}/etc/nested.cfg
+inline = nested {{ name }}
+context = key name values:name
 """
 
 # Every context type, for both the new and the old option names.
@@ -133,7 +140,15 @@ def build(directory: Path, recipe: str) -> dict[str, tuple[bytes, int]]:
     for own in ("output", "rendered"):
         profile = profile.replace(f"CONTEXT_OF_{own.upper()}", CONTEXT.replace("OWN", own))
     BuildoutDir(directory).run(profile).check()
-    return {
+    made = {
+        str(path.relative_to(directory)): (
+            b"" if path.is_dir() else path.read_bytes(),
+            stat.S_IMODE(path.stat().st_mode),
+        )
+        for path in sorted((directory / "parts" / "nested").rglob("*"))
+    }
+    made["parts/nested"] = (b"", stat.S_IMODE((directory / "parts" / "nested").stat().st_mode))
+    return made | {
         path.name: (path.read_bytes(), stat.S_IMODE(path.stat().st_mode))
         for path in sorted((directory / "out").iterdir())
     }
@@ -152,6 +167,9 @@ def test_same_bytes_and_modes_as_slapos_recipe_template(tmp_path):
             "not-a-script",
             "old-file",
             "old-inline",
+            "parts/nested",
+            "parts/nested/etc",
+            "parts/nested/etc/nested.cfg",
             "private",
             "script",
         ]
@@ -166,3 +184,6 @@ def test_same_bytes_and_modes_as_slapos_recipe_template(tmp_path):
     assert ours["script"][1] == 0o750  # a #! script is executable (umask 027)
     assert ours["not-a-script"][1] == 0o640
     assert ours["private"][1] == 0o600
+    # Missing directories are made 0777 less the umask, the file inside them as any other.
+    assert ours["parts/nested"][1] == ours["parts/nested/etc"][1] == 0o750
+    assert ours["parts/nested/etc/nested.cfg"] == (b"nested world", 0o640)

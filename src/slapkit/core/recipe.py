@@ -13,6 +13,7 @@ from slapkit.core.concealment import (
     concealed_names,
     ensure_unused_concealed_reported,
 )
+from slapkit.core.directories import first_existing_non_directory, make_directories, planted_link
 from slapkit.core.errors import option_error
 from slapkit.core.files import remove_file, remove_stale_temporaries, write_if_changed
 from slapkit.core.options import PartOptions
@@ -98,6 +99,30 @@ class BaseRecipe:
     def report(self, verb: str, path: str) -> None:
         """The one line said for each file or directory created, changed or removed."""
         self.log.info("%s %s", verb, path)
+
+    def make_parent_directory(self, option: str, path: str) -> None:
+        """Make the missing directories above ``path`` (0777 less the umask),
+        as slapos.recipe.template does for its output; say so. Never through a
+        symbolic link in the buildout directory that no part of this run
+        makes, never over a file. They are kept on uninstall (other files may
+        be in them by then)."""
+        parent = os.path.dirname(os.path.normpath(path))
+        if os.path.isdir(parent):
+            return
+        link = planted_link(parent, self.directory)
+        if link is not None:
+            raise self.error(
+                option,
+                f"cannot write {path!r}: {link!r} is a symbolic link that no part of this"
+                " buildout makes; nothing is created or written through it",
+            )
+        blocker = first_existing_non_directory(parent)
+        if blocker is not None:
+            raise self.error(option, f"cannot write {path!r}: {blocker!r} is not a directory")
+        try:
+            make_directories(parent, None, lambda made: self.report("created directory", made))
+        except OSError as exc:
+            raise self.error(option, f"cannot create {parent!r}: {exc.strerror}") from None
 
     def write(
         self,

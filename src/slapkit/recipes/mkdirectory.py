@@ -8,7 +8,11 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
-from slapkit.core.claims import is_claimed
+from slapkit.core.directories import (
+    first_existing_non_directory,
+    make_directories,
+    planted_link,
+)
 from slapkit.core.user_values import climbing_user_value_in
 
 CONTROL_OPTIONS = frozenset({"recipe", "mode"})
@@ -55,7 +59,7 @@ class MkDirectory(BaseRecipe):
                     "directory the profile names ('..'): refused",
                 )
             path = os.path.normpath(path)
-            blocker = _first_existing_non_directory(path)
+            blocker = first_existing_non_directory(path)
             if blocker == path:
                 raise self.error(option, f"{path!r} exists and is not a directory")
             if blocker is not None:
@@ -66,8 +70,7 @@ class MkDirectory(BaseRecipe):
         # At install, not in the constructor: a link that a symbolic.link part
         # makes is claimed by that part's constructor, which may run after ours.
         for option, path in self.directories:
-            roots = (os.path.normpath(self.directory), os.path.realpath(self.directory))
-            link = _planted_link(path, roots)
+            link = planted_link(path, self.directory)
             if link is not None:
                 raise self.error(
                     option,
@@ -80,51 +83,13 @@ class MkDirectory(BaseRecipe):
         return []
 
     def _make(self, option: str, path: str) -> None:
-        if os.path.isdir(path):
-            return
-        parent = os.path.dirname(path)
-        if parent != path and not os.path.isdir(parent):
-            self._make(option, parent)
         try:
-            os.mkdir(path) if self.mode is None else os.mkdir(path, self.mode)
-            if self.mode is not None:
-                # mkdir's mode is reduced by the umask; "exactly that mode" needs chmod.
-                os.chmod(path, self.mode)
-        except FileExistsError:
-            if not os.path.isdir(path):
-                raise self.error(option, f"{path!r} exists and is not a directory") from None
-            return
+            make_directories(path, self.mode, lambda made: self.report("created directory", made))
+        except FileExistsError as exc:
+            found = exc.filename or path
+            raise self.error(option, f"{found!r} exists and is not a directory") from None
         except OSError as exc:
             raise self.error(option, f"cannot create {path!r}: {exc.strerror}") from None
-        self.report("created directory", path)
-
-
-def _planted_link(path: str, roots: tuple[str, ...]) -> str | None:
-    """The first symbolic link from the buildout directory down to ``path``
-    (the path itself included) that the current run does not claim. For a
-    path outside it, only the path itself: the directories above the
-    partition are the operator's."""
-    candidates = [path]
-    for root in roots:
-        if path.startswith(root + os.sep):
-            parts = os.path.relpath(path, root).split(os.sep)
-            candidates = [os.path.join(root, *parts[: n + 1]) for n in range(len(parts))]
-            break
-    for candidate in candidates:
-        if os.path.islink(candidate) and not is_claimed(candidate):
-            return candidate
-    return None
-
-
-def _first_existing_non_directory(path: str) -> str | None:
-    """The path itself or its nearest existing ancestor, if that is not a directory."""
-    current = path
-    while not os.path.lexists(current):
-        parent = os.path.dirname(current)
-        if parent == current:
-            return None
-        current = parent
-    return None if os.path.isdir(current) else current
 
 
 def _not_absolute(option: str, path: str) -> str:

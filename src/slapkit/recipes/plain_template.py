@@ -24,7 +24,10 @@ class Template(BaseRecipe):
                final newline too. Or:
       inline   the template text (buildout has substituted it, like any
                option). Exactly one of the two.
-      output   (required) the file to write.
+      output   (required) the file to write. Missing directories above it are made
+               (0777 less the umask) and kept on uninstall, as
+               slapos.recipe.template does; never through a symbolic link
+               in the buildout directory that no part makes.
       mode     octal mode of the output. Default: 0666 less the umask, 0777
                less the umask for a ``#!`` script whose interpreter is
                executable.
@@ -74,6 +77,7 @@ class Template(BaseRecipe):
 
     def install(self) -> list[str]:
         mode = self.mode if self.mode is not None else default_file_mode(self.rendered)
+        self.make_parent_directory("output", self.output)
         self.write("output", self.output, self.rendered, mode)
         return []
 

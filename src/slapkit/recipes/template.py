@@ -64,7 +64,10 @@ class Jinja2(BaseRecipe):
       url          the template file (a path, relative to the buildout
                    directory, or ``file://``); or
       inline       the template text. Exactly one of the two.
-      output       (required) the file to write.
+      output       (required) the file to write. Missing directories above it are made
+                   (0777 less the umask) and kept on uninstall, as
+                   slapos.recipe.template does; never through a symbolic link
+                   in the buildout directory that no part makes.
       template, rendered
                    the older names of ``url`` (or ``inline:`` and the text)
                    and ``output``, used when ``output`` is not given.
@@ -347,6 +350,7 @@ class Jinja2(BaseRecipe):
         mode = self.mode if self.mode is not None else default_file_mode(self.rendered)
         if self.once and not os.path.isdir(os.path.dirname(self.once)):
             raise self.error("once", f"the directory of {self.once!r} does not exist")
+        self.make_parent_directory(self.output_option, self.output)
         self.write(self.output_option, self.output, self.rendered, mode)
         if self.once and not os.path.lexists(self.once):
             # Often the output itself: only made when missing, never truncated.
