@@ -221,3 +221,41 @@ def test_a_missing_egg_is_looked_for_in_what_is_installed_only(buildout, empty_i
     # production) was not read: the profile says offline = true.
     assert "Couldn't find index page" not in result.output, result.output
     assert "Scanning index of all packages" not in result.output, result.output
+
+
+TEST_LESS_PLUGIN = PLUGIN.replace(
+    "class RunPromise(GenericPromise):\n",
+    "class RunPromise(GenericPromise):\n"
+    "    def __init__(self, config):\n"
+    "        super().__init__(config)\n"
+    "        self.setTestLess()\n\n",
+)
+
+
+def test_a_test_less_plugin_is_not_run_at_deploy_and_status_checks_its_anomaly(tmp_path, partition):
+    pytest.importorskip("slapos.grid.promise")
+    plugin = tmp_path / "ready_promise.py"
+    plugin.write_text(TEST_LESS_PLUGIN)
+    profile = tmp_path / "instance.cfg"
+    profile.write_text(PROFILE.format(plugin=plugin, theirs_part=""))
+    # What an earlier run left is not this run's answer.
+    result = partition / ".slapgrid" / "promise" / "result"
+    result.mkdir(parents=True)
+    (result / "check-ready.status.json").write_text(
+        '{"result": {"failed": true, "message": "planted"}}'
+    )
+    deployed = slapkit("deploy", profile, "--partition", partition, "--promise-timeout", "0")
+    assert "promises     0 kept, 0 failing, 1 not run (test-less)" in deployed.stdout
+    assert (
+        "not run   plugin/check-ready.py: test-less: slapgrid runs it only in its anomaly "
+        "check, as slapkit status does"
+    ) in deployed.stdout
+    assert deployed.stdout.rstrip().splitlines()[-1].startswith("ok in ")
+    assert "planted" not in deployed.stdout
+
+    status = slapkit("status", partition, check=False)
+    assert status.returncode == 1
+    assert f"FAILING   plugin/check-ready.py: {partition / 'ready'} is missing" in status.stdout
+    (partition / "ready").write_text("")
+    status = slapkit("status", partition)
+    assert "kept      plugin/check-ready.py" in status.stdout

@@ -1062,3 +1062,71 @@ def test_an_old_record_of_a_good_deploy_put_back_does_not_make_status_ok(tmp_pat
     status = slapkit("status", partition, check=False)
     assert status.returncode == 1
     assert "no record of how the deploy of the request shown ended" in status.stdout
+
+
+SOFTWARE_RELEASE_PROFILE = """
+[buildout]
+parts = directory service
+
+[directory]
+recipe = slapkit:mkdirectory
+service = ${buildout:directory}/etc/service
+
+[service]
+recipe = slapkit:wrapper
+command-line = sleep 600
+wrapper-path = ${buildout:directory}/etc/service/sleeper
+hash-files = ${buildout:directory}/software_release/buildout.cfg
+"""
+
+
+def test_software_release_is_linked_as_slapgrid_links_it_and_remembered(tmp_path):
+    partition = tmp_path / "partition"
+    profile = tmp_path / "instance.cfg"
+    profile.write_text(SOFTWARE_RELEASE_PROFILE)
+    link = partition / "software_release"
+
+    first = slapkit("deploy", profile, "--partition", partition)
+    assert "services     1 started" in first.stdout
+    assert link.is_symlink()
+    assert link.resolve() == (partition / ".slapkit" / "software-release").resolve()
+    assert f"extends = {profile.resolve().as_uri()}\n" in (link / "buildout.cfg").read_text()
+
+    # A software release of one's own: its buildout.cfg changed, the service restarts.
+    release = tmp_path / "release"
+    release.mkdir()
+    (release / "buildout.cfg").write_text("[buildout]\nextends = software.cfg\n")
+    moved = slapkit("deploy", "--partition", partition, "--software-release", release)
+    assert "1 restarted" in moved.stdout, moved.stdout
+    assert str(link.readlink()) == str(release.resolve())
+    again = slapkit("deploy", "--partition", partition)  # remembered, also through --reset
+    assert "0 started, 0 restarted" in again.stdout, again.stdout
+    assert f"software     {release.resolve()}" in slapkit("status", partition).stdout
+    slapkit("deploy", "--partition", partition, "--reset")
+    assert str(link.readlink()) == str(release.resolve())
+
+    missing = slapkit(
+        "deploy", "--partition", partition, "--software-release", tmp_path / "nosuch", check=False
+    )
+    assert missing.returncode == 2
+    assert f"--software-release {tmp_path / 'nosuch'}: not a directory" in missing.stderr
+
+
+def test_software_release_replaces_a_planted_link_and_never_removes_a_directory(tmp_path):
+    partition = tmp_path / "partition"
+    profile = write_profile(tmp_path)
+    partition.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (partition / "software_release").symlink_to(elsewhere)
+    slapkit("deploy", profile, "--partition", partition)
+    assert (partition / "software_release").resolve() != elsewhere
+    assert list(elsewhere.iterdir()) == []
+
+    (partition / "software_release").unlink()
+    (partition / "software_release").mkdir()
+    (partition / "software_release" / "data").write_text("mine")
+    refused = slapkit("deploy", "--partition", partition, check=False)
+    assert refused.returncode == 2
+    assert f"{partition / 'software_release'} is not a symbolic link" in refused.stderr
+    assert (partition / "software_release" / "data").read_text() == "mine"

@@ -81,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
         help="the software type requested (default: the last deploy's, first: default)",
     )
     run.add_argument(
+        "--software-release",
+        type=Path,
+        metavar="DIR",
+        help="the software release's directory, which the partition's software_release "
+        "links to as under slapgrid (default: the last deploy's, first: a directory the "
+        "runner makes, whose buildout.cfg names the profile)",
+    )
+    run.add_argument(
         "--reset",
         action="store_true",
         help="forget the parameters and software type of earlier deploys (the partition "
@@ -362,11 +370,12 @@ def _deploy(args: argparse.Namespace) -> int:
                 args.parameter,
                 args.parameters,
                 args.reset,
+                args.software_release,
             )
         except DeployError as exc:
             raise DeployError(f"{exc} ({note})" if note else str(exc)) from None
         assert request.profile is not None
-        master = _local_master(args, request.software_type)
+        master = _local_master(args, request.software_type, request.software_release)
         made.update(request=request, note=note)
         if talk:
             print(f"slapkit deploy {shown(request.profile)} -> {shown(args.partition)}", flush=True)
@@ -401,7 +410,9 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def _local_master(args: argparse.Namespace, software_type: str) -> LocalMaster:
+def _local_master(
+    args: argparse.Namespace, software_type: str, software_release: Path | None = None
+) -> LocalMaster:
     software_type = software_type.strip()
     if shown(software_type) != software_type:
         # A name: it would make lines of its own in buildout's output and log.
@@ -415,6 +426,7 @@ def _local_master(args: argparse.Namespace, software_type: str) -> LocalMaster:
             ipv6=None if args.ipv6 is None else checked_address("--ipv6", args.ipv6, 6),
             title=args.title,
             shared=read_shared(args.shared) if args.shared else [],
+            software_release=software_release,
         )
     except MasterInputError as exc:
         raise DeployError(str(exc)) from None
@@ -468,7 +480,7 @@ def gather_status(partition: Path) -> Status:
         {path.name: path for path in promise_paths(supervisor.partition)},
         supervisor.partition,
     )
-    plugins, not_run = run_plugins(supervisor.partition)
+    plugins, not_run = run_plugins(supervisor.partition, anomalies=True)
     status.promises += plugins
     if not_run:
         status.notes.append(not_run)

@@ -59,7 +59,7 @@ class Deployment:
             self.buildout_ok
             and not self.failed_services
             and not self.skipped
-            and all(p.kept for p in self.promises)
+            and all(p.kept or p.skipped for p in self.promises)
         )
 
 

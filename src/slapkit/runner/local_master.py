@@ -12,6 +12,7 @@ import ipaddress
 import json
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from slapkit.instance.answer import DEFAULT_SOFTWARE_TYPE
@@ -53,6 +54,8 @@ class LocalMaster:
     ipv6: str | None = None
     title: str = "slapkit-local"
     shared: list[dict[str, Any]] = field(default_factory=list)
+    # The directory the partition's software_release links to (None: the runner's own).
+    software_release: Path | None = None
 
     def answer(
         self, parameters: dict[str, Any], computer_id: str, partition_id: str, software_url: str

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from slapkit.core.files import read_regular_file, write_if_changed
+from slapkit.core.files import read_regular_file, replace_symlink, write_if_changed
 from slapkit.core.partition_state import state_directory
 from slapkit.instance.sources import SourceError, read_parameters_file
 from slapkit.runner.display import shown
@@ -127,6 +127,50 @@ def prepare_partition(
         instance_file=instance_file,
     )
     write_if_changed(str(partition / "buildout.cfg"), text + tail)
+    link_software_release(partition, master.software_release if master else None, software_url)
+
+
+SOFTWARE_RELEASE_LINK = "software_release"
+RUNNERS_SOFTWARE_RELEASE = "software-release"
+
+
+def link_software_release(partition: Path, directory: Path | None, software_url: str) -> None:
+    """``software_release`` in the partition: a link to the software
+    release's directory, as slapgrid makes it (profiles hash its
+    ``buildout.cfg`` to restart services when the software changes).
+    Without ``directory``, the runner's own in ``.slapkit``, whose
+    ``buildout.cfg`` names the profile: it changes when another profile is
+    deployed, as slapgrid's changes with the software release's URL. A link
+    found there is replaced; anything else there is refused, never removed."""
+    if directory is None:
+        own = Path(checked_state_directory(partition)) / RUNNERS_SOFTWARE_RELEASE
+        try:
+            own.mkdir(mode=0o750, exist_ok=True)
+            if own.is_symlink() or not own.is_dir():
+                raise DeployError(f"{own}: not a directory slapkit made; remove it")
+            write_if_changed(
+                str(own / "buildout.cfg"),
+                "# Made by slapkit deploy, which was given no --software-release: the\n"
+                "# software release is the profile's.\n"
+                f"[buildout]\nextends = {software_url}\n",
+            )
+        except OSError as exc:
+            raise DeployError(f"{exc.filename or own}: {exc.strerror}") from None
+        directory = own
+    link = partition / SOFTWARE_RELEASE_LINK
+    target = str(directory)
+    if link.is_symlink():
+        if os.readlink(link) == target:
+            return
+    elif os.path.lexists(link):
+        raise DeployError(
+            f"{link} is not a symbolic link: slapkit deploy links the software release "
+            "there, as slapgrid does; move it away"
+        )
+    try:
+        replace_symlink(target, str(link))
+    except OSError as exc:
+        raise DeployError(f"{link}: {exc.strerror}") from None
 
 
 _SOFTWARE_URL = re.compile(rb"^software-release-url = (file://\S*)$", re.MULTILINE)

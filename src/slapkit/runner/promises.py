@@ -24,6 +24,9 @@ class PromiseResult:
     name: str
     kept: bool
     message: str
+    # A test-less plugin at deploy: slapgrid's launcher does not run it at
+    # instantiation (only its anomaly check does, as slapkit status).
+    skipped: bool = False
 
 
 def run_promise(path: Path, partition: Path) -> PromiseResult:
@@ -96,40 +99,67 @@ def run_promises(
 
 # slapgrid's promise launcher (slapos.core) on one partition's etc/plugin,
 # in a process of its own (it changes directory, sys.path and sys.modules);
-# it prints each plugin's result as JSON.
+# it prints each plugin's result as JSON: [kept, message], kept null for a
+# plugin the launcher skipped in this mode (test-less ones at deploy, as
+# slapgrid skips them at instantiation; anomaly-less ones in anomaly mode).
 _LAUNCH = """
 import json, logging, os, stat, sys
 from slapos.grid.promise import PromiseError, PromiseLauncher
-partition = sys.argv[1]
+partition, timeout, mode = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 folder = os.path.join(partition, "etc", "plugin")
 logger = logging.getLogger("slapkit-promises")
 logger.addHandler(logging.NullHandler())
 logger.propagate = False
-names = [n for n in sorted(os.listdir(folder))
-         if n.endswith(".py") and not n.startswith("__init__")]
+names = sys.argv[4:] or [n for n in sorted(os.listdir(folder))
+                         if n.endswith(".py") and not n.startswith("__init__")]
+done = os.path.join(partition, ".slapgrid", "promise", "result")
+cache = os.path.join(partition, ".slapgrid", "promise", "cache")
+def remove(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+def read_json(path):
+    # never through a symlink, never a FIFO
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(path)
+        return json.loads(stream.read(1 << 20).decode("utf-8", "replace"))
+# What an earlier run left is not this run's answer: a skipped plugin leaves
+# no result, and the launcher skips a plugin its cache calls test-less.
+for name in names:
+    remove(os.path.join(done, name[:-3] + ".status.json"))
+    remove(os.path.join(cache, name[:-3]))
 # Only the plugins: etc/promise is run by slapkit itself.
 launcher = PromiseLauncher(config={
     "partition-folder": partition, "promise-folder": folder, "log-folder": None,
-    "force": True, "promise-timeout": float(sys.argv[2]), "run-only-promise-list": names,
+    "force": True, "promise-timeout": timeout, "run-only-promise-list": names,
+    "check-anomaly": mode == "anomaly",
 }, logger=logger)
+# An anomaly found here is reported, never sent to a master ("bang").
+launcher.bang_called = True
 try:
     launcher.run()
 except PromiseError:
     pass
 results = {}
-done = os.path.join(partition, ".slapgrid", "promise", "result")
 for name in names:
-    path = os.path.join(done, name[:-3] + ".status.json")
     try:
-        # never through a symlink, never a FIFO
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        with os.fdopen(fd, "rb") as stream:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise ValueError(path)
-            result = json.loads(stream.read().decode("utf-8", "replace"))["result"]
+        result = read_json(os.path.join(done, name[:-3] + ".status.json"))["result"]
         results[name] = [not result["failed"], str(result["message"] or "")]
+        continue
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
-        results[name] = [False, "the launcher left no result"]
+        pass
+    try:
+        ran = read_json(os.path.join(cache, name[:-3]))
+        flag = "is_anomaly_detected" if mode == "anomaly" else "is_tested"
+        if ran[flag] is False:
+            results[name] = [None, mode]
+            continue
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        pass
+    results[name] = [False, "the launcher left no result"]
 print(json.dumps(results))
 """
 
@@ -145,10 +175,12 @@ def plugin_paths(partition: Path) -> list[Path]:
     ]
 
 
-def _launch_plugins(partition: Path) -> list[PromiseResult]:
+def _launch_plugins(
+    partition: Path, mode: str = "test", names: tuple[str, ...] = ()
+) -> list[PromiseResult]:
     try:
         proc = subprocess.run(
-            [sys.executable, "-c", _LAUNCH, str(partition), str(ONE_RUN_TIMEOUT)],
+            [sys.executable, "-c", _LAUNCH, str(partition), str(ONE_RUN_TIMEOUT), mode, *names],
             cwd=partition,
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -165,9 +197,17 @@ def _launch_plugins(partition: Path) -> list[PromiseResult]:
         why = lines[-1] if lines else f"exited {proc.returncode}"
         return [PromiseResult("etc/plugin", False, f"the promise launcher failed: {why}")]
     return [
-        PromiseResult(f"plugin/{name}", bool(kept), _last_line(str(message)))
+        PromiseResult(f"plugin/{name}", False, _SKIPPED[mode], skipped=True)
+        if kept is None
+        else PromiseResult(f"plugin/{name}", bool(kept), _last_line(str(message)))
         for name, (kept, message) in sorted(results.items())
     ]
+
+
+_SKIPPED = {
+    "test": "test-less: slapgrid runs it only in its anomaly check, as slapkit status does",
+    "anomaly": "test-less and anomaly-less: never run",
+}
 
 
 def _last_line(text: str) -> str:
@@ -175,9 +215,15 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def run_plugins(partition: Path, wait: float = 0.0) -> tuple[list[PromiseResult], str | None]:
+def run_plugins(
+    partition: Path, wait: float = 0.0, anomalies: bool = False
+) -> tuple[list[PromiseResult], str | None]:
     """Run ``etc/plugin``'s promise plugins with slapgrid's launcher, retried
-    while some fail for ``wait`` seconds; or say why they were not run."""
+    while some fail for ``wait`` seconds; or say why they were not run.
+
+    As slapgrid at instantiation, a test-less plugin is skipped (reported
+    so, not as failing). With ``anomalies`` (slapkit status), those are then
+    run as slapos node's anomaly check runs them."""
     paths = plugin_paths(partition)
     if not paths:
         return [], None
@@ -191,7 +237,11 @@ def run_plugins(partition: Path, wait: float = 0.0) -> tuple[list[PromiseResult]
         )
     deadline = time.monotonic() + wait
     results = _launch_plugins(partition)
-    while time.monotonic() < deadline and not all(r.kept for r in results):
+    while time.monotonic() < deadline and not all(r.kept or r.skipped for r in results):
         time.sleep(0.5)
         results = _launch_plugins(partition)
+    skipped = tuple(r.name.removeprefix("plugin/") for r in results if r.skipped)
+    if anomalies and skipped:
+        checked = {r.name: r for r in _launch_plugins(partition, "anomaly", skipped)}
+        results = [checked.get(r.name, r) for r in results]
     return results, None

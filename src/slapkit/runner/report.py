@@ -52,7 +52,7 @@ class Status:
             and self.last_deploy_ok
             and not self.failed
             and not self.skipped
-            and all(p.kept for p in self.promises)
+            and all(p.kept or p.skipped for p in self.promises)
         )
 
 
@@ -64,6 +64,8 @@ def print_request(request: Request, out: TextIO) -> None:
     """The profile, software type and parameters a deploy uses (or used last)."""
     print(f"profile      {shown(request.profile)}", file=out)
     print(f"type         {shown(request.software_type)}", file=out)
+    if request.software_release is not None:
+        print(f"software     {shown(request.software_release)}", file=out)
     none = "" if request.parameters else "(none: the profile's defaults)"
     print(f"parameters   {none}", file=out)
     for name, value in sorted(request.parameters.items()):
@@ -95,10 +97,19 @@ def _failures(failed: list[tuple[str, str]], out: TextIO) -> None:
 
 def _promise_lines(promises: list[PromiseResult], out: TextIO, quiet: bool) -> None:
     for promise in promises:
-        if promise.kept and not quiet:
+        if promise.skipped and not quiet:
+            print(f"  not run   {shown(promise.name)}: {shown(promise.message)}", file=out)
+        elif promise.kept and not quiet:
             print(f"  kept      {shown(promise.name)}", file=out)
-        elif not promise.kept:
+        elif not promise.kept and not promise.skipped:
             print(f"  FAILING   {shown(promise.name)}: {shown(promise.message)}", file=out)
+
+
+def _promise_counts(promises: list[PromiseResult]) -> str:
+    kept = sum(p.kept for p in promises)
+    skipped = sum(p.skipped for p in promises)
+    counts = f"{kept} kept, {len(promises) - kept - skipped} failing"
+    return counts + (f", {skipped} not run (test-less)" if skipped else "")
 
 
 def print_summary(
@@ -145,8 +156,7 @@ def print_summary(
     for line in result.skipped:
         write(f"  SKIPPED   {shown(line)}")
     if not quiet:
-        kept = sum(p.kept for p in result.promises)
-        write(f"promises     {kept} kept, {len(result.promises) - kept} failing")
+        write(f"promises     {_promise_counts(result.promises)}")
     _promise_lines(result.promises, out, quiet)
     if not quiet:
         print_connection(result.connection, result.shared_connection, out)
@@ -196,6 +206,9 @@ def _request_json(request: Request | None) -> dict[str, Any] | None:
         "profile": str(request.profile),
         "software_type": request.software_type,
         "parameters": request.parameters,
+        "software_release": (
+            None if request.software_release is None else str(request.software_release)
+        ),
     }
 
 

@@ -1,9 +1,10 @@
 """What ``slapkit deploy`` was asked last: the runner plays the master, and
 a master remembers an instance's request.
 
-The profile, the software type and the parameters of the last deploy are
-kept in ``.slapkit/request.json`` (0600, authenticated with the partition's
-salt: a file edited or planted there is not used). ``slapkit deploy`` with
+The profile, the software type, the parameters and the software release
+(``--software-release``) of the last deploy are kept in
+``.slapkit/request.json`` (0600, authenticated with the partition's salt: a
+file edited or planted there is not used). ``slapkit deploy`` with
 none of them deploys the same instance again; ``-p NAME=VALUE`` changes that
 one parameter (an empty value removes it: an empty parameter is no
 parameter); ``--parameters FILE`` replaces the whole set; ``--reset``
@@ -29,6 +30,8 @@ class Request:
     profile: Path | None = None
     software_type: str = DEFAULT_SOFTWARE_TYPE
     parameters: dict[str, Any] = field(default_factory=dict)
+    # --software-release: the directory the partition's software_release links to.
+    software_release: Path | None = None
 
 
 def _path(partition: Path) -> str:
@@ -50,14 +53,17 @@ def remembered(partition: Path) -> tuple[Request, str | None]:
     profile = kept.get("profile")
     software_type = kept.get("software_type")
     parameters = kept.get("parameters")
+    software_release = kept.get("software_release")
     if not (
         isinstance(profile, str)
         and isinstance(software_type, str)
         and isinstance(parameters, dict)
         and all(isinstance(name, str) for name in parameters)
+        and (software_release is None or isinstance(software_release, str))
     ):
         return Request(), f"{path} does not hold a request: not used"
-    return Request(Path(profile), software_type, parameters), None
+    release = None if software_release is None else Path(software_release)
+    return Request(Path(profile), software_type, parameters, release), None
 
 
 def requested(
@@ -67,10 +73,12 @@ def requested(
     assignments: list[str],
     parameters_file: str | None,
     reset: bool,
+    software_release: Path | None = None,
 ) -> Request:
-    """This deploy's request: what is given now over what was kept."""
+    """This deploy's request: what is given now over what was kept (the
+    profile and the software release are kept through ``--reset``)."""
     if reset:
-        earlier = Request(earlier.profile)
+        earlier = Request(earlier.profile, software_release=earlier.software_release)
     parameters = (
         collect_parameters([], parameters_file) if parameters_file else dict(earlier.parameters)
     )
@@ -86,10 +94,20 @@ def requested(
                 "slapkit deploy PROFILE"
             )
         profile = earlier.profile
+    release = earlier.software_release if software_release is None else software_release
+    if release is not None:
+        release = release.resolve()
+        if not release.is_dir():
+            given = "--software-release" if software_release is not None else "the last deploy's"
+            raise DeployError(
+                f"{given} {release}: not a directory (the software release the partition's "
+                "software_release links to, as slapgrid makes it)"
+            )
     return Request(
         profile.resolve(),
         earlier.software_type if software_type is None else software_type,
         parameters,
+        release,
     )
 
 
@@ -103,6 +121,9 @@ def remember(partition: Path, request: Request) -> None:
             "profile": str(request.profile),
             "software_type": request.software_type,
             "parameters": request.parameters,
+            "software_release": (
+                None if request.software_release is None else str(request.software_release)
+            ),
         },
     )
 
@@ -126,4 +147,4 @@ def masked(request: Request, secrets: set[str]) -> Request:
         name: SECRET_SHOWN if name in secrets else value
         for name, value in request.parameters.items()
     }
-    return Request(request.profile, request.software_type, parameters)
+    return Request(request.profile, request.software_type, parameters, request.software_release)
