@@ -280,3 +280,48 @@ def test_control_options_are_not_published_but_an_extended_sections_are(buildout
         "connection-section": "an option of another section",
     }
     assert "published connection-section, url" in result.output
+
+
+SERIALISED_VALUES = (
+    "nodes = !py!{'a': [1, 2], 'cost': '5$$'}\ncount = !py!3\non = !py!True\n"
+    "plain = text\nuser = ${slap-parameter:hostile}"
+)
+
+
+def parameter_section(buildout) -> str:
+    parameters = buildout.path("parameters.json")
+    parameters.write_text(json.dumps({"hostile": "!py![1, 2]"}))
+    return f"[slap-parameter]\nrecipe = slapkit:parameters\nparameters-file = {parameters}\n"
+
+
+def test_a_profiles_serialised_values_are_published_as_the_objects_they_stand_for(buildout):
+    """A sub-profile rendered with dumps (SlapOS's fork's !py! form): the
+    master gets text for each value, JSON for a list or a dict; a user's
+    parameter that looks serialised is published as the text it is."""
+    buildout.run(profile(buildout, SERIALISED_VALUES, parameter_section(buildout))).check()
+    assert connection(buildout) == {
+        "nodes": '{"a": [1, 2], "cost": "5$"}',
+        "count": "3",
+        "on": "true",
+        "plain": "text",
+        "user": "!py![1, 2]",
+    }
+    text = profile(buildout, SERIALISED_VALUES, parameter_section(buildout))
+    buildout.run(text.replace("slapkit:publish", "slapkit:publish.serialised")).check()
+    assert json.loads(connection(buildout)["_"]) == {
+        "nodes": {"a": [1, 2], "cost": "5$"},
+        "count": 3,
+        "on": True,
+        "plain": "text",
+        "user": "!py![1, 2]",
+    }
+
+
+def test_a_serialised_value_that_is_no_literal_is_refused_before_anything_is_published(
+    buildout,
+):
+    result = buildout.run(profile(buildout, "url = !py!__import__('os').getcwd()"))
+    assert result.returncode == 1
+    assert "Error: [publish] url: " in result.output
+    assert "is not a Python literal" in result.output
+    assert not buildout.path(".slapkit", "connection.json").exists()

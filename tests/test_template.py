@@ -130,15 +130,16 @@ def test_a_template_that_cannot_render_stops_the_run_before_any_part_writes(buil
     assert not first.exists() and not second.exists()
 
 
-def test_dumps_is_given_only_when_zc_buildout_has_it(buildout):
-    """slapos.recipe.template offers SlapOS's zc.buildout ``dumps``; with
-    upstream zc.buildout, which has none, a template finds it undefined."""
+def test_dumps_is_given_as_zc_buildouts_own_or_slapkits(buildout):
+    """slapos.recipe.template offers SlapOS's zc.buildout ``dumps`` (its
+    fork has one); with PyPI's zc.buildout, which has none, slapkit's."""
     import zc.buildout.buildout
 
     output = buildout.path("out")
-    text = profile(f"output = {output}\ninline = {{{{ dumps is defined }}}}")
+    text = profile(f"output = {output}\ninline = {{{{ dumps([1]) }}}}")
     buildout.run(text).check()
-    assert output.read_text() == str(hasattr(zc.buildout.buildout, "dumps"))
+    if not hasattr(zc.buildout.buildout, "dumps"):
+        assert output.read_text() == "!py![1]"
 
 
 def test_a_key_context_gives_the_object_slapconfiguration_set(buildout):
@@ -535,3 +536,133 @@ def test_no_directory_is_made_through_a_planted_link_or_over_a_file(buildout, tm
     error_in(result, "[config] output: cannot write ")
     assert f"{buildout.path('parts', 'config')}' is not a directory" in result.output
     assert buildout.path("parts", "config").read_text() == "a file"
+
+
+# SlapOS's profiles render sub-profiles with {{ dumps(value) }}, for SlapOS's
+# zc.buildout fork to read back as the object; slapkit does the same on PyPI's.
+SUB_PROFILE = """[buildout]
+parts = out
+
+[profile-common]
+data = {{ dumps(data) }}
+word = {{ dumps(word) }}
+count = {{ dumps(3) }}
+odd = {{ dumps(odd) }}
+flag = {{ dumps(True) }}
+literal = {{ dumps('${x:y}') }}
+command = {{ dumps('/bin/echo $HOME') }}
+
+[out]
+recipe = slapkit:jinja2
+url = ${buildout:directory}/out.in
+output = ${buildout:directory}/out.txt
+context =
+  key d profile-common:data
+  key word profile-common:word
+  key count profile-common:count
+  key odd profile-common:odd
+  key literal profile-common:literal
+  jsonkey j profile-common:data
+  section common profile-common
+
+[wrapped]
+recipe = slapkit:wrapper
+command-line = ${profile-common:command}
+wrapper-path = ${buildout:directory}/wrapped
+"""
+
+OUT = (
+    "{{ d['ports'][1] + 1 }}|{{ d['name'] }}|{{ d['tags'] | sort | join(',') }}|{{ word }}|"
+    "{{ count * 2 }}|{{ odd | tojson }}|{{ common['count'] + common['data']['ports'][0] }}|"
+    "{{ common['flag'] is sameas true }}|{{ literal }}|{{ j['ports'][0] }}"
+)
+
+
+def test_dumps_values_are_read_back_as_the_objects_by_a_sub_profile(buildout):
+    buildout.path("sub.in").write_text(SUB_PROFILE)
+    buildout.path("out.in").write_text(OUT)
+    rendered = buildout.path("rendered.cfg")
+    buildout.run(
+        profile(
+            f"url = {buildout.path('sub.in')}\noutput = {rendered}",
+            extra="context =\n"
+            '  json data {"ports": [80, 443], "name": "a$b", "tags": ["b", "a"]}\n'
+            "  raw word hello\n"
+            '  json odd " padded $HOME\\nsecond line "\n',
+        )
+    ).check()
+    text = rendered.read_text()
+    assert "word = hello\n" in text  # a plain string stays plain, for any recipe
+    assert "count = !py!3\n" in text
+    assert "'name': 'a$$b'" in text  # buildout substitutes nothing in the value
+    assert "literal = !py!'$${x:y}'\n" in text
+
+    buildout.run(text.replace("parts = out", "parts = out wrapped")).check()
+    assert buildout.path("out.txt").read_text() == (
+        '444|a$b|a,b|hello|6|" padded $HOME\\nsecond line "|83|True|${x:y}|80'
+    )
+    # A recipe reading an option's text gets the string the value stands for.
+    assert "exec '/bin/echo' '$HOME'\n" in buildout.path("wrapped").read_text()
+
+
+def test_a_users_value_that_looks_serialised_stays_text(buildout):
+    parameters = buildout.path("parameters.json")
+    parameters.write_text(json.dumps({"items": "!py![1, 2]", "evil": "!py!__import__('os')"}))
+    output = buildout.path("out.txt")
+    buildout.run(f"""
+[buildout]
+parts = out
+
+[slap-parameter]
+recipe = slapkit:parameters
+parameters-file = {parameters}
+items = !py![7]
+evil =
+
+[copy]
+items = ${{slap-parameter:items}}
+mine = !py![7]
+
+[out]
+recipe = slapkit:jinja2
+output = {output}
+inline = {{{{ items | length }}}} {{{{ evil }}}} {{{{ mine | length }}}} {{{{ copy['items'] }}}}
+context =
+  key items slap-parameter:items
+  key evil slap-parameter:evil
+  key mine copy:mine
+  section copy copy
+""").check()
+    # The user's "!py![1, 2]" is 10 characters of text; the profile's own !py![7] a list.
+    assert output.read_text() == "10 !py!__import__('os') 1 !py![1, 2]"
+
+
+def test_a_serialised_value_that_is_no_literal_is_a_clear_error(buildout):
+    output = buildout.path("out.txt")
+    result = buildout.run(f"""
+[buildout]
+parts = out
+
+[common]
+path = !py!'/srv/' + 'x'[1:]
+
+[out]
+recipe = slapkit:jinja2
+output = {output}
+inline = {{{{ p }}}}
+context = key p common:path
+""")
+    error_in(
+        result, "[out] context: 'common:path': \"!py!'/srv/' + 'x'[1:]\" is not a Python literal"
+    )
+    assert "slapkit reads literals only" in result.output
+    assert not output.exists()
+
+
+def test_dumps_of_what_has_no_literal_is_a_template_error(buildout):
+    output = buildout.path("out.txt")
+    result = buildout.run(profile(f"output = {output}\ninline = {{{{ dumps(dumps) }}}}"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.output
+    assert "has no literal" in result.output, result.output
+    assert not output.exists()

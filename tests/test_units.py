@@ -14,8 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from slapkit.core import files
+from slapkit.core import files, serialised
 from slapkit.core.partition_state import partition_salt
 from slapkit.core.run_state import reset_run_state
 from slapkit.instance.sources import SourceError, parse_instance_xml
@@ -425,3 +427,67 @@ def test_a_whole_number_out_of_its_bounds_is_refused(text, bounds, message):
     assert str(error.value) == message
     assert PartOptions("p", {"n": str(bounds[0])}).integer("n", 5, *bounds) == bounds[0]
     assert PartOptions("p", {"n": str(bounds[1])}).integer("n", 5, *bounds) == bounds[1]
+
+
+# --- serialised: SlapOS's fork's !py! values, written and read back -------------------
+
+_LITERALS = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        | st.tuples(inner, inner)
+    ),
+    max_leaves=20,
+)
+
+
+def _as_buildout_reads(text: str) -> str:
+    """What a recipe reads: zc.buildout keeps $$ as it is, substitutes ${…}."""
+    assert "\n" not in text and "\r" not in text, text
+    assert "${" not in text.replace("$$", ""), text
+    return text
+
+
+@settings(deadline=None)
+@given(_LITERALS)
+def test_dumps_then_loads_gives_the_value_back_and_stays_on_one_line(value):
+    reset_run_state()
+    text = _as_buildout_reads(serialised.dumps(value))
+    if serialised.is_serialised(text):
+        assert serialised.loads(text) == value
+    else:
+        assert text == value  # a plain string, as any recipe reads it
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "!py!__import__('os').system('true')",
+        "!py!" + "[" * 5000,
+        "!py!" + "9" * 5000,
+        "!py!{1: 2} if True else 0",
+        "!py!frozenset()",
+        "!py!",
+    ],
+)
+def test_loads_reads_literals_only(text):
+    with pytest.raises(serialised.NotALiteral):
+        serialised.loads(text)
+
+
+def test_dumps_refuses_what_has_no_literal():
+    for value in (float("inf"), float("nan"), object(), frozenset({1}), _deep(200)):
+        with pytest.raises(serialised.NotSerialisable):
+            serialised.dumps(value)
+
+
+def _deep(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value

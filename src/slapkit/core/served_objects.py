@@ -16,6 +16,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from slapkit.core.run_state import current
+from slapkit.core.serialised import decoded
 
 
 def as_text(value: Any) -> str:
@@ -40,11 +41,12 @@ def remember(section: str, option: str, text: str, value: Any) -> None:
 
 def object_behind(section: str, option: str, text: Any) -> Any:
     """The object behind ``[section] option`` when it still reads ``text``;
-    else ``text`` itself."""
+    the object a profile's ``!py!`` value stands for (SlapOS's fork's
+    serialised form); else ``text`` itself. Raises NotALiteral."""
     found = current().objects.get((section, option))
     if found is not None and found[0] == text:
         return found[1]
-    return text
+    return decoded(text) if isinstance(text, str) else text
 
 
 def with_objects(section: str, items: MutableMapping[str, Any]) -> dict[str, Any]:

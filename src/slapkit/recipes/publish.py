@@ -9,7 +9,7 @@ import os
 from collections.abc import MutableMapping
 from typing import Any
 
-from slapkit.core import BaseRecipe
+from slapkit.core import BaseRecipe, serialised
 from slapkit.core.claims import claim, remove_unclaimed
 from slapkit.core.concealment import conceal, concealed_names
 from slapkit.core.files import read_regular_file, write_if_changed
@@ -112,7 +112,21 @@ class Publish(BaseRecipe):
         return server_url(self.connection)
 
     def _payload(self) -> dict[str, str]:
-        return self.values
+        return {key: self._text(key, value) for key, value in self.values.items()}
+
+    def _objects(self) -> dict[str, Any]:
+        """The values, a profile's ``!py!`` one as the object it stands for."""
+        return {key: self._object(key, value) for key, value in self.values.items()}
+
+    def _object(self, key: str, value: str) -> Any:
+        try:
+            return serialised.decoded(value)
+        except serialised.NotALiteral as exc:
+            raise self.error(key, str(exc)) from None
+
+    def _text(self, key: str, value: str) -> str:
+        decoded = self._object(key, value)
+        return value if decoded is value else serialised.as_option_text(decoded) or ""
 
     def _record(self) -> str:
         """The local record this part publishes to when there is no master."""
@@ -194,7 +208,16 @@ class PublishSerialised(Publish):
     sorted), as slapos.cookbook's publish.serialised."""
 
     def _payload(self) -> dict[str, str]:
-        return {SERIALISED_KEY: json.dumps(self.values, sort_keys=True)}
+        return {SERIALISED_KEY: json.dumps(self._objects(), sort_keys=True, default=_listed)}
+
+
+def _listed(value: Any) -> Any:
+    """JSON for what a literal holds beyond JSON: a set or a tuple as a list."""
+    if isinstance(value, (set, tuple)):
+        return sorted(value, key=repr) if isinstance(value, set) else list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def server_url(connection: Any) -> str:

@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
-from slapkit.core import BaseRecipe
+from slapkit.core import BaseRecipe, serialised
 from slapkit.core.claims import claim, remove_unclaimed
 from slapkit.core.concealment import section_items
 from slapkit.core.files import default_file_mode
@@ -51,9 +51,9 @@ def default_context() -> dict[str, Any]:
     context["assert"] = _template_assert
     import zc.buildout.buildout
 
-    dumps = getattr(zc.buildout.buildout, "dumps", None)
-    if dumps is not None:
-        context["dumps"] = dumps
+    # SlapOS's fork has its own, whose form it reads back; on PyPI's
+    # zc.buildout, slapkit's, whose form slapkit's recipes read back.
+    context["dumps"] = getattr(zc.buildout.buildout, "dumps", None) or serialised.dumps
     return context
 
 
@@ -162,13 +162,26 @@ class Jinja2(BaseRecipe):
         return str(self.local_path(option, value))
 
     def _key(self, option: str, expression: str) -> str:
-        return self._lookup(option, expression)[2]
+        """The option's text; a profile's ``!py!`` value as the text of what it
+        stands for (a path, or JSON for ``jsonkey``)."""
+        text = self._lookup(option, expression)[2]
+        try:
+            return (
+                serialised.as_option_text(serialised.loads(text)) or ""
+                if serialised.is_serialised(text)
+                else text
+            )
+        except serialised.NotALiteral as exc:
+            raise self.error(option, f"{expression!r}: {exc}") from None
 
     def _key_object(self, expression: str) -> Any:
         """A ``key`` context's value: the object behind the option, if any
         (slapkit:slapconfiguration's dicts and sets), else its text."""
         section, key, text = self._lookup("context", expression)
-        return object_behind(section or self.name, key, text)
+        try:
+            return object_behind(section or self.name, key, text)
+        except serialised.NotALiteral as exc:
+            raise self.error("context", f"{expression!r}: {exc}") from None
 
     def _lookup(self, option: str, expression: str) -> tuple[str, str, str]:
         section, sep, key = expression.partition(":")
@@ -221,6 +234,8 @@ class Jinja2(BaseRecipe):
             return with_objects(expression, items)
         except KeyError:  # zc.buildout's MissingSection is one
             raise self.error("context", f"no section [{expression}]") from None
+        except serialised.NotALiteral as exc:
+            raise self.error("context", f"section {expression!r}: {exc}") from None
 
     def _json(self, expression: str, text: str) -> Any:
         try:
