@@ -1130,3 +1130,36 @@ def test_software_release_replaces_a_planted_link_and_never_removes_a_directory(
     assert refused.returncode == 2
     assert f"{partition / 'software_release'} is not a symbolic link" in refused.stderr
     assert (partition / "software_release" / "data").read_text() == "mine"
+
+
+EGGS_PROFILE = """
+[buildout]
+parts = eggs
+eggs-directory = {eggs}
+
+[eggs]
+recipe = slapkit:jinja2
+output = ${{buildout:directory}}/eggs-directory
+inline = ${{buildout:eggs-directory}}
+"""
+
+
+def test_eggs_of_a_software_release_built_with_zc_buildout_3_are_where_it_put_them(tmp_path):
+    """zc.buildout 5+ looks in EGGS/v5; SlapOS software releases (zc.buildout
+    3) have their eggs in EGGS, which their instance profiles name."""
+    import importlib.metadata
+
+    release = tmp_path / "release"
+    (release / "eggs").mkdir(parents=True)
+    partition = tmp_path / "partition"
+    profile = tmp_path / "instance.cfg"
+    profile.write_text(EGGS_PROFILE.format(eggs=release / "eggs"))
+    args = ("deploy", profile, "--partition", partition, "--software-release", release)
+    slapkit(*args)
+    assert (partition / "eggs-directory").read_text() == str(release / "eggs")
+    # A software release built with zc.buildout 5+ has EGGS/v5: kept.
+    (release / "eggs" / "v5").mkdir()
+    slapkit(*args)
+    modern = int(importlib.metadata.version("zc.buildout").split(".")[0]) >= 5
+    expected = release / "eggs" / "v5" if modern else release / "eggs"
+    assert (partition / "eggs-directory").read_text() == str(expected)

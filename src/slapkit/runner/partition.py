@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import importlib.metadata
 import io
 import json
 import os
@@ -40,7 +41,7 @@ TAIL = """
 [buildout]
 offline = true
 bin-directory = ${{buildout:directory}}/sbin
-
+{eggs_directory_version}
 [slap-connection]
 computer-id = {computer_id}
 partition-id = {partition_id}
@@ -118,7 +119,9 @@ def prepare_partition(
     answer = (master or LocalMaster()).answer(parameters, COMPUTER_ID, PARTITION_ID, software_url)
     instance_file = state / "instance.json"
     write_if_changed(str(instance_file), json.dumps(answer, indent=2, sort_keys=True) + "\n", 0o600)
+    release = master.software_release if master else None
     tail = TAIL.format(
+        eggs_directory_version=eggs_directory_version(text, release),
         marker=TAIL_MARKER,
         computer_id=COMPUTER_ID,
         partition_id=PARTITION_ID,
@@ -127,7 +130,25 @@ def prepare_partition(
         instance_file=instance_file,
     )
     write_if_changed(str(partition / "buildout.cfg"), text + tail)
-    link_software_release(partition, master.software_release if master else None, software_url)
+    link_software_release(partition, release, software_url)
+
+
+def eggs_directory_version(profile_text: str, software_release: Path | None) -> str:
+    """The tail's line that keeps zc.buildout 5+ from looking for eggs in
+    ``EGGS/v5``: a software release built with zc.buildout 3 (what SlapOS
+    pins) has them in ``EGGS`` itself, and its instance profiles name that
+    directory. Kept when the software release has a ``v5`` directory, or
+    the profile says ``eggs-directory-version`` itself."""
+    if int(importlib.metadata.version("zc.buildout").split(".")[0]) < 5:
+        return ""
+    if "eggs-directory-version" in profile_text:
+        return ""
+    if software_release is not None and (software_release / "eggs" / "v5").is_dir():
+        return ""
+    return (
+        "# eggs in EGGS, not EGGS/v5: software releases are built with zc.buildout 3\n"
+        "eggs-directory-version =\n"
+    )
 
 
 SOFTWARE_RELEASE_LINK = "software_release"
