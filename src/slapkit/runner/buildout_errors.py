@@ -265,11 +265,18 @@ def _not_installed(where: str, missing: str, recipe: str | None, origin: Origin)
         hints.append(f"did you mean {close[0]}? (a recipe is DISTRIBUTION:ENTRY)")
         return "\n  ".join(hints)
     python = shlex.quote(sys.executable)
+    package = shlex.quote("slapkit[compat]" if missing.lower() in COMPAT else missing)
     hints.append(
         f"to use {missing}, install it into the runner's Python: "
-        f"{python} -m pip install {shlex.quote(missing)}"
+        f"{python} -m pip install {package}"
     )
     return "\n  ".join(hints)
+
+
+# The distributions slapkit's compat extra installs (pyproject.toml).
+COMPAT = frozenset(
+    {"slapos.recipe.build", "plone.recipe.command", "collective.recipe.template", "slapos.toolbox"}
+)
 
 
 def _needs_master(lines: list[str], origin: Origin) -> str | None:
