@@ -93,6 +93,67 @@ def survey(texts: dict[str, str]) -> dict[str, object]:
     }
 
 
+# What slapkit deploy runs as it is, with slapkit[compat] installed.
+COMPAT = ("slapos.recipe.build", "plone.recipe.command", "collective.recipe.template")
+# The monitor stack's sections, which its profiles extend or reference.
+MONITOR = re.compile(r"monitor-(template|base|instance-parameter|promise-base|httpd-conf)\b")
+# SlapOS's fork evaluates !py! expressions; slapkit reads literals only.
+FORK_EXPRESSION = re.compile(r"!py!(?!\{\{)")
+
+
+def blockers(text: str) -> set[str]:
+    """Why ``slapkit deploy`` cannot run this profile as it is: a recipe
+    slapkit has no namesake of (nor its compat extra), the monitor stack,
+    a feature of SlapOS's zc.buildout fork that slapkit does not take."""
+    found = set()
+    for section in read_sections(text):
+        for option in section.options:
+            spec = option.value.split("#", 1)[0].strip()
+            if option.name != "recipe" or not spec:
+                continue
+            if "{{" in spec or "${" in spec:
+                found.add("a recipe named by a template or a reference")
+                continue
+            target = migrated(spec)
+            if target is not None and is_covered(target):
+                continue
+            if spec.startswith("slapkit:") or spec.split(":", 1)[0].strip() in COMPAT:
+                continue
+            found.add(f"recipe {spec}")
+    if MONITOR.search(text):
+        found.add("the monitor stack")
+    if FORK_EXPRESSION.search(text):
+        found.add("a !py! value written by hand (the fork evaluates it)")
+    if "_profile_base_location_" in text:
+        found.add("${:_profile_base_location_} (the fork's)")
+    return found
+
+
+def render_blockers(texts: dict[str, str], rev: str) -> list[str]:
+    per_profile = {name: blockers(text) for name, text in texts.items()}
+    counts: collections.Counter[str] = collections.Counter()
+    for found in per_profile.values():
+        counts.update(found)
+    free = sorted(name for name, found in per_profile.items() if not found)
+    out = [
+        "",
+        "## Blockers: what keeps `slapkit deploy` from running a profile as it is",
+        "",
+        f"Profiles with no blocker: **{len(free)} of {len(texts)}** (at `{rev[:8]}`, "
+        "after `slapkit migrate`, with `slapkit[compat]` installed). Counted "
+        "statically: a profile with none may still need what its software "
+        "release renders or a recipe of the profiles it runs (switch-softwaretype).",
+        "",
+        "| blocker | profiles |",
+        "|---|---:|",
+    ]
+    for blocker, count in counts.most_common():
+        out.append(f"| {blocker} | {count} |")
+    out += ["", "Profiles with no blocker:", ""]
+    out += [f"- `{name}`" for name in free]
+    return out
+
+
 def render(result: dict[str, object], texts: dict[str, str], missing: list[str], rev: str) -> str:
     recipes = result["recipes"]
     options = result["options"]
@@ -137,6 +198,7 @@ def render(result: dict[str, object], texts: dict[str, str], missing: list[str],
     assert isinstance(per_finding, collections.Counter)
     for message, count in per_finding.most_common(20):
         out.append(f"- {message}: {count}")
+    out += render_blockers(texts, rev)
     return "\n".join(out) + "\n"
 
 

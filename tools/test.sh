@@ -3,9 +3,9 @@
 #   1. lint, types and packaging: ruff (lint, format), mypy (strict, on all of
 #      src/ and the fingerprint tool), the sdist and wheel built and passed
 #      by twine check;
-#   2. the whole suite on today's zc.buildout (Python 3.12), under coverage
-#      (branches; forked buildouts and subprocesses included), whose report
-#      is printed, not asserted; in two halves run at once;
+#   2. the whole suite on today's zc.buildout (Python 3.12), its files shared
+#      among pytest-xdist workers (tools/coverage.sh runs it under coverage:
+#      a tool, like the mutation runs, not CI: coverage triples its time);
 #   3. the suite again on what SlapOS software releases pin (zc.buildout
 #      3.0.1, setuptools 67.8, Python 3.11) when that Python is on the
 #      machine; each recipe's own tests with SLAPKIT_TEST_FORK=0 (every
@@ -15,7 +15,7 @@
 #   4. the tests marked `slapgrid` under slapos.core's real slapgrid
 #      (tools/slapgrid-test.sh).
 # Arguments go to pytest, e.g. tools/test.sh -k wrapper -x; with arguments
-# only stage 2 runs, without coverage. SLAPKIT_SKIP_OLDEST=1 and
+# only stage 2 runs, in one process. SLAPKIT_SKIP_OLDEST=1 and
 # SLAPKIT_SKIP_SLAPGRID=1 leave out those stages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,26 +49,13 @@ concurrently() {  # NAME "COMMAND" NAME "COMMAND"
     rm -rf "$logs"
     return "$status"
 }
-# The slower half: crash and fuzz tests, hostile input, the recipes around templates.
-half=(tests/test_reliability.py tests/test_fuzz.py tests/test_hostile.py tests/test_password.py
-      tests/test_template.py tests/test_template_compat.py
-      tests/test_promise.py tests/test_promise_parity.py tests/test_promise_plugin.py
-      tests/test_publish.py tests/test_publish_early.py tests/test_small_recipes.py
-      tests/test_switch_softwaretype.py tests/test_extension.py tests/test_units.py
-      tests/test_buildout_internals.py tests/test_examples.py)
-other=()
-for file in tests/test_*.py; do
-    [[ " ${half[*]} " == *" $file "* ]] || other+=("$file")
-done
-echo "== zc.buildout $(version .venv), $(.venv/bin/python --version), under coverage"
-rm -f .coverage .coverage.*
-covered='.venv/bin/python -m coverage run -m pytest -p no:cacheprovider -m "not slapgrid"'
-concurrently "crash, fuzz, hostile input, templates, promises, publish..." \
-    "$covered --basetemp=$(mktemp -d)/t ${half[*]}" \
-    "runner, corpus, wrapper, parameters, slapconfiguration, errors..." \
-    "$covered --basetemp=$(mktemp -d)/t ${other[*]}"
-.venv/bin/python -m coverage combine -q
-.venv/bin/python -m coverage report
+# pytest-xdist's workers, a file each at a time, as many as the machine has
+# cores (at most 4: each test starts processes of its own).
+workers=$(nproc 2>/dev/null || echo 2)
+[ "$workers" -le 4 ] || workers=4
+echo "== zc.buildout $(version .venv), $(.venv/bin/python --version), $workers workers"
+.venv/bin/python -m pytest -p no:cacheprovider -m "not slapgrid" -n "$workers" --dist loadfile \
+    --basetemp="$(mktemp -d)/t" tests/
 if [ "${SLAPKIT_SKIP_OLDEST:-}" != 1 ]; then
     if SLAPKIT_OLDEST=1 bash tools/venv.sh .venv-oldest python3.11; then
         echo "== zc.buildout $(version .venv-oldest) + setuptools 67.8, $(.venv-oldest/bin/python --version)"
