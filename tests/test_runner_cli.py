@@ -1163,3 +1163,49 @@ def test_eggs_of_a_software_release_built_with_zc_buildout_3_are_where_it_put_th
     modern = int(importlib.metadata.version("zc.buildout").split(".")[0]) >= 5
     expected = release / "eggs" / "v5" if modern else release / "eggs"
     assert (partition / "eggs-directory").read_text() == str(expected)
+
+
+REQUESTING_PROFILE = """
+[buildout]
+parts = seen
+
+[child]
+<= slap-connection
+recipe = slapkit:requestoptional
+software-url = ${slap-connection:software-release-url}
+name = child
+software-type = worker
+return = url
+
+[seen]
+recipe = slapkit:jinja2
+output = ${buildout:directory}/seen
+inline = [{{ url }}]
+context = key url child:connection-url
+"""
+
+
+def test_the_runner_plays_the_master_for_requested_instances(tmp_path):
+    partition = tmp_path / "partition"
+    profile = tmp_path / "instance.cfg"
+    profile.write_text(REQUESTING_PROFILE)
+    first = slapkit("deploy", profile, "--partition", partition)
+    assert (partition / "seen").read_text() == "[]"
+    assert (
+        "warning      [child] optional request: 'child' has no answer yet "
+        "(slapkit deploy --requested FILE gives what it publishes); its outputs are empty"
+    ) in first.stdout
+    answers = tmp_path / "answers.json"
+    answers.write_text('{"child": {"url": "http://child/"}}')
+    slapkit("deploy", "--partition", partition, "--requested", answers)
+    assert (partition / "seen").read_text() == "[http://child/]"
+    again = slapkit("deploy", "--partition", partition)  # remembered
+    assert "warning" not in again.stdout
+    assert (partition / "seen").read_text() == "[http://child/]"
+    slapkit("deploy", "--partition", partition, "--reset")
+    assert (partition / "seen").read_text() == "[]"
+
+    answers.write_text('{"child": "http://child/"}')
+    bad = slapkit("deploy", "--partition", partition, "--requested", answers, check=False)
+    assert bad.returncode == 2
+    assert "--requested: " in bad.stderr and "must hold a JSON object of objects" in bad.stderr

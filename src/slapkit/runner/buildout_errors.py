@@ -267,8 +267,7 @@ def _not_installed(where: str, missing: str, recipe: str | None, origin: Origin)
     python = shlex.quote(sys.executable)
     package = shlex.quote("slapkit[compat]" if missing.lower() in COMPAT else missing)
     hints.append(
-        f"to use {missing}, install it into the runner's Python: "
-        f"{python} -m pip install {package}"
+        f"to use {missing}, install it into the runner's Python: {python} -m pip install {package}"
     )
     return "\n  ".join(hints)
 

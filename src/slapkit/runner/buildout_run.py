@@ -20,6 +20,8 @@ _PART_LINE = re.compile(r"^(Installing|Updating|Uninstalling) (.+)\.$")
 _CHANGE_LINE = re.compile(r"^\S+: (created|updated|removed|published|converted) ")
 # zc.buildout's warning for options no recipe read: often a typo.
 _UNUSED_OPTIONS = re.compile(r"^Section `(.+)` contains unused option\(s\): (.+)\.$")
+# slapkit:requestoptional's line for an instance not ready: its outputs are empty.
+_OPTIONAL_REQUEST = re.compile(r"^(\S+): (optional request: .+)$")
 
 # What the buildout process runs: slapkit's extension on, whatever the
 # profile says (.installed.cfg written only when it changed, and
@@ -81,6 +83,9 @@ def run_buildout(
             unused = _UNUSED_OPTIONS.match(line)
             if unused:
                 warnings.append(f"[{unused.group(1)}] unused option(s): {unused.group(2)}")
+            optional = _OPTIONAL_REQUEST.match(line)
+            if optional:
+                warnings.append(f"[{optional.group(1)}] {optional.group(2)}")
         returncode = process.wait()
     if returncode == 0:
         return BuildoutRun(True, changes, "", warnings)

@@ -16,7 +16,13 @@ from slapkit.runner.deploy import deploy_resolved, failed_services, read_connect
 from slapkit.runner.display import shown
 from slapkit.runner.last_deploy import began, ended
 from slapkit.runner.last_deploy import problem as last_deploy_problem
-from slapkit.runner.local_master import LocalMaster, MasterInputError, checked_address, read_shared
+from slapkit.runner.local_master import (
+    LocalMaster,
+    MasterInputError,
+    checked_address,
+    read_requested,
+    read_shared,
+)
 from slapkit.runner.logs import show_logs
 from slapkit.runner.partition import DeployError
 from slapkit.runner.port_owners import checked_owners
@@ -87,6 +93,12 @@ def _parser() -> argparse.ArgumentParser:
         help="the software release's directory, which the partition's software_release "
         "links to as under slapgrid (default: the last deploy's, first: a directory the "
         "runner makes, whose buildout.cfg names the profile)",
+    )
+    run.add_argument(
+        "--requested",
+        metavar="FILE",
+        help='what the instances the profile requests publish: a JSON object {"NAME": '
+        '{"url": "..."}} (default: the last deploy\'s; the runner plays the master)',
     )
     run.add_argument(
         "--reset",
@@ -371,11 +383,13 @@ def _deploy(args: argparse.Namespace) -> int:
                 args.parameters,
                 args.reset,
                 args.software_release,
+                _requested(args),
             )
         except DeployError as exc:
             raise DeployError(f"{exc} ({note})" if note else str(exc)) from None
         assert request.profile is not None
         master = _local_master(args, request.software_type, request.software_release)
+        master.requested = request.requested
         made.update(request=request, note=note)
         if talk:
             print(f"slapkit deploy {shown(request.profile)} -> {shown(args.partition)}", flush=True)
@@ -408,6 +422,15 @@ def _deploy(args: argparse.Namespace) -> int:
     else:
         print_summary(result, sys.stdout, args.quiet, request)
     return 0 if result.ok else 1
+
+
+def _requested(args: argparse.Namespace) -> dict[str, Any] | None:
+    if args.requested is None:
+        return None
+    try:
+        return read_requested(args.requested)
+    except MasterInputError as exc:
+        raise DeployError(str(exc)) from None
 
 
 def _local_master(

@@ -56,6 +56,8 @@ class LocalMaster:
     shared: list[dict[str, Any]] = field(default_factory=list)
     # The directory the partition's software_release links to (None: the runner's own).
     software_release: Path | None = None
+    # What each instance the profile requests publishes, by name (--requested).
+    requested: dict[str, Any] = field(default_factory=dict)
 
     def answer(
         self, parameters: dict[str, Any], computer_id: str, partition_id: str, software_url: str
@@ -126,3 +128,24 @@ def read_shared(path: str) -> list[dict[str, Any]]:
             raise MasterInputError(f"{where}: 'title' must be a string")
         shared.append({"reference": reference, "parameters": parameters, "title": title})
     return shared
+
+
+def read_requested(path: str) -> dict[str, dict[str, Any]]:
+    """``--requested FILE``: a JSON object, for each instance the profile
+    requests (by its ``name``), the object of what it publishes."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            data = json.load(stream)
+        check_depth(data)
+    except OSError as exc:
+        raise MasterInputError(f"--requested: cannot read {path!r}: {exc.strerror}") from None
+    except (ValueError, RecursionError, SourceError) as exc:
+        raise MasterInputError(f"--requested: {path!r} is not usable JSON: {exc}") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(name, str) and isinstance(values, dict) for name, values in data.items()
+    ):
+        raise MasterInputError(
+            f"--requested: {path!r} must hold a JSON object of objects "
+            '({"NAME": {"url": "..."}}: what each requested instance publishes)'
+        )
+    return data

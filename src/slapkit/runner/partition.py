@@ -56,6 +56,8 @@ build-time-part-list =
 parameters-file = {parameters_file}
 # the runner's: the master's answer it plays (read by slapkit:slapconfiguration)
 instance-file = {instance_file}
+# the runner's: what the instances this one requests publish (slapkit:request)
+requested-file = {requested_file}
 
 # the older spelling, which some profiles still read
 [slap_connection]
@@ -119,6 +121,11 @@ def prepare_partition(
     answer = (master or LocalMaster()).answer(parameters, COMPUTER_ID, PARTITION_ID, software_url)
     instance_file = state / "instance.json"
     write_if_changed(str(instance_file), json.dumps(answer, indent=2, sort_keys=True) + "\n", 0o600)
+    requested_file = state / "requested.json"
+    requested = master.requested if master else {}
+    write_if_changed(
+        str(requested_file), json.dumps(requested, indent=2, sort_keys=True) + "\n", 0o600
+    )
     release = master.software_release if master else None
     tail = TAIL.format(
         eggs_directory_version=eggs_directory_version(text, release),
@@ -128,6 +135,7 @@ def prepare_partition(
         software_url=software_url,
         parameters_file=parameters_file,
         instance_file=instance_file,
+        requested_file=requested_file,
     )
     write_if_changed(str(partition / "buildout.cfg"), text + tail)
     link_software_release(partition, release, software_url)

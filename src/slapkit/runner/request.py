@@ -1,8 +1,9 @@
 """What ``slapkit deploy`` was asked last: the runner plays the master, and
 a master remembers an instance's request.
 
-The profile, the software type, the parameters and the software release
-(``--software-release``) of the last deploy are kept in
+The profile, the software type, the parameters, the software release
+(``--software-release``) and the requested instances' answers
+(``--requested``) of the last deploy are kept in
 ``.slapkit/request.json`` (0600, authenticated with the partition's salt: a
 file edited or planted there is not used). ``slapkit deploy`` with
 none of them deploys the same instance again; ``-p NAME=VALUE`` changes that
@@ -32,6 +33,8 @@ class Request:
     parameters: dict[str, Any] = field(default_factory=dict)
     # --software-release: the directory the partition's software_release links to.
     software_release: Path | None = None
+    # --requested: what the instances the profile requests publish, by name.
+    requested: dict[str, Any] = field(default_factory=dict)
 
 
 def _path(partition: Path) -> str:
@@ -54,16 +57,18 @@ def remembered(partition: Path) -> tuple[Request, str | None]:
     software_type = kept.get("software_type")
     parameters = kept.get("parameters")
     software_release = kept.get("software_release")
+    requested = kept.get("requested", {})
     if not (
         isinstance(profile, str)
         and isinstance(software_type, str)
         and isinstance(parameters, dict)
         and all(isinstance(name, str) for name in parameters)
         and (software_release is None or isinstance(software_release, str))
+        and isinstance(requested, dict)
     ):
         return Request(), f"{path} does not hold a request: not used"
     release = None if software_release is None else Path(software_release)
-    return Request(Path(profile), software_type, parameters, release), None
+    return Request(Path(profile), software_type, parameters, release, requested), None
 
 
 def requested(
@@ -74,6 +79,7 @@ def requested(
     parameters_file: str | None,
     reset: bool,
     software_release: Path | None = None,
+    requested: dict[str, Any] | None = None,
 ) -> Request:
     """This deploy's request: what is given now over what was kept (the
     profile and the software release are kept through ``--reset``)."""
@@ -108,6 +114,7 @@ def requested(
         earlier.software_type if software_type is None else software_type,
         parameters,
         release,
+        earlier.requested if requested is None else requested,
     )
 
 
@@ -124,6 +131,7 @@ def remember(partition: Path, request: Request) -> None:
             "software_release": (
                 None if request.software_release is None else str(request.software_release)
             ),
+            "requested": request.requested,
         },
     )
 
@@ -147,4 +155,10 @@ def masked(request: Request, secrets: set[str]) -> Request:
         name: SECRET_SHOWN if name in secrets else value
         for name, value in request.parameters.items()
     }
-    return Request(request.profile, request.software_type, parameters, request.software_release)
+    return Request(
+        request.profile,
+        request.software_type,
+        parameters,
+        request.software_release,
+        request.requested,
+    )
