@@ -122,7 +122,8 @@ class BaseRecipe:
         try:
             make_directories(parent, None, lambda made: self.report("created directory", made))
         except OSError as exc:
-            raise self.error(option, f"cannot create {parent!r}: {exc.strerror}") from None
+            failed = exc.filename or parent
+            raise self.error(option, f"cannot create {failed!r}: {exc.strerror}") from None
 
     def write(
         self,

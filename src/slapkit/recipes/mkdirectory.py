@@ -89,7 +89,8 @@ class MkDirectory(BaseRecipe):
             found = exc.filename or path
             raise self.error(option, f"{found!r} exists and is not a directory") from None
         except OSError as exc:
-            raise self.error(option, f"cannot create {path!r}: {exc.strerror}") from None
+            failed = exc.filename or path  # the parent that could not be made, maybe
+            raise self.error(option, f"cannot create {failed!r}: {exc.strerror}") from None
 
 
 def _not_absolute(option: str, path: str) -> str:
