@@ -192,6 +192,7 @@ def is_wrapper(path: Path) -> bool:
         return False
     return (
         b"Written by slapkit:wrapper" in head
+        or b"Written by slapkit:cron " in head
         or (head.startswith(b"#!") and b"slapos.recipe.librecipe.execute" in head)
         or (head.startswith(b"#!/bin/sh -e\n") and b"\nexec " in head)
     )
@@ -237,6 +238,10 @@ def inventory(case: Case, partition: Path) -> dict[str, tuple[str, int, Any]]:
                 continue  # slapkit's hashes beside the password
             elif is_wrapper(path):
                 found[_DIGEST.sub("-<digest>", relative)] = ("wrapper", mode, path)
+            elif (logged := logger_target(path)) is not None:
+                # The anchor ran in the partition directory, since renamed.
+                log = logged.replace(str(partition.parent / "partition"), str(partition))
+                found[relative] = ("logger", mode, os.path.relpath(log, partition))
             elif relative.startswith("etc/plugin/") and name.endswith(".py"):
                 found[relative] = ("file", mode, plugin_meaning(path))
             else:
@@ -245,6 +250,22 @@ def inventory(case: Case, partition: Path) -> dict[str, tuple[str, int, Any]]:
                     content = content.replace(secret, marker)
                 found[relative] = ("file", mode, content)
     return found
+
+
+_LOGGER = re.compile(r"(?:slapos\.recipe\.simplelogger\.log|\bopen)\('([^']*)'")
+
+
+def logger_target(path: Path) -> str | None:
+    """The log a simplelogger script appends to (the cookbook's or
+    slapkit's, which write it differently and stamp lines alike)."""
+    try:
+        head = path.read_bytes()[:4096].decode("utf-8", "replace")
+    except OSError:
+        return None
+    if "slapos.recipe.simplelogger" not in head and "Written by slapkit:simplelogger" not in head:
+        return None
+    found = _LOGGER.search(head)
+    return found.group(1) if found else None
 
 
 def plugin_meaning(path: Path) -> dict[str, Any]:

@@ -38,7 +38,7 @@ PROFILE = (
     "recipe = slapos.recipe.template\r\n"
     "{% endif %}\r\n"
     "[request]\r\n"
-    "recipe = slapos.cookbook:request\r\n"
+    "recipe = slapos.cookbook:simplehttpserver\r\n"
     "[other]\r\n"
     "recipe = {{ recipe_name }}\r\n"
     "[command]\r\n"
@@ -88,8 +88,8 @@ def test_the_report_names_line_part_and_what_does_not_migrate(tmp_path):
         f"  {profile}:9: [service] differs: the cookbook's wrapper always passes its own "
         'arguments on ("$@"), slapkit\'s does not: add parameters-extra = true to keep the '
         "cookbook's behaviour",
-        f"  {profile}:22: [request] not covered: slapos.cookbook:request: slapkit has no "
-        "slapkit:request yet, left as it is",
+        f"  {profile}:22: [request] not covered: slapos.cookbook:simplehttpserver: slapkit "
+        "has no slapkit:simplehttpserver yet, left as it is",
         f"  {profile}:24: [other] computed: recipe '{{{{ recipe_name }}}}' is computed; "
         "migrate it by hand",
         f"  {profile}:26: [command] not covered: plone.recipe.command: not a "
@@ -503,7 +503,7 @@ def test_lines_are_split_where_buildout_splits_them(tmp_path):
             for i, mark in enumerate(breaks)
         )
         + "[b]\rrecipe = slapos.cookbook:mkdirectory\r\n"
-        + "[c]\nrecipe = slapos.cookbook:request\n"
+        + "[c]\nrecipe = slapos.cookbook:simplehttpserver\n"
     )
     profile = tmp_path / "instance.cfg"
     profile.write_bytes(text.encode())
@@ -512,8 +512,8 @@ def test_lines_are_split_where_buildout_splits_them(tmp_path):
     result = migrate("--check", str(profile), cwd=tmp_path)
     assert result.stdout.splitlines() == [
         f"{profile}: 1 of 2 recipe lines would migrate",
-        f"  {profile}:13: [c] not covered: slapos.cookbook:request: slapkit has no "
-        "slapkit:request yet, left as it is",
+        f"  {profile}:13: [c] not covered: slapos.cookbook:simplehttpserver: slapkit has no "
+        "slapkit:simplehttpserver yet, left as it is",
     ]
     assert migrate(str(profile), cwd=tmp_path).returncode == 0
     expected = text.replace("recipe = slapos.cookbook:mkdirectory", "recipe = slapkit:mkdirectory")
