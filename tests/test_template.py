@@ -606,8 +606,14 @@ def test_dumps_values_are_read_back_as_the_objects_by_a_sub_profile(buildout):
 
 
 def test_a_users_value_that_looks_serialised_stays_text(buildout):
+    """Whatever a user's parameter holds, and wherever a ${…} carries it
+    (directly, or through another option), it is data; and it never changes
+    how the profile's own !py! values are read (a parameter "!py!" once hid
+    every one of them)."""
     parameters = buildout.path("parameters.json")
-    parameters.write_text(json.dumps({"items": "!py![1, 2]", "evil": "!py!__import__('os')"}))
+    parameters.write_text(
+        json.dumps({"items": "!py![1, 2]", "evil": "!py!__import__('os')", "name": "!py!"})
+    )
     output = buildout.path("out.txt")
     buildout.run(f"""
 [buildout]
@@ -618,23 +624,36 @@ recipe = slapkit:parameters
 parameters-file = {parameters}
 items = !py![7]
 evil =
+name =
 
 [copy]
 items = ${{slap-parameter:items}}
+again = ${{:items}}
 mine = !py![7]
+
+[flags]
+debug = !py!False
+ports = !py![8080, 8081]
 
 [out]
 recipe = slapkit:jinja2
 output = {output}
-inline = {{{{ items | length }}}} {{{{ evil }}}} {{{{ mine | length }}}} {{{{ copy['items'] }}}}
+inline =
+  {{{{ name }}}} {{{{ items | length }}}} {{{{ evil }}}} {{{{ mine | length }}}}
+  {{{{ copy['items'] }}}} {{{{ again }}}} {{{{ 'on' if flags['debug'] else 'off' }}}}
+  {{{{- ' ' }}}}{{{{ flags['ports'] | length }}}}
 context =
+  key name slap-parameter:name
   key items slap-parameter:items
   key evil slap-parameter:evil
   key mine copy:mine
+  key again copy:again
   section copy copy
+  section flags flags
 """).check()
-    # The user's "!py![1, 2]" is 10 characters of text; the profile's own !py![7] a list.
-    assert output.read_text() == "10 !py!__import__('os') 1 !py![1, 2]"
+    assert output.read_text() == (
+        "!py! 10 !py!__import__('os') 1\n!py![1, 2] !py![1, 2] off 2"
+    )
 
 
 def test_a_serialised_value_that_is_no_literal_is_a_clear_error(buildout):

@@ -23,7 +23,7 @@ import textwrap
 from collections.abc import MutableMapping
 from typing import Any
 
-from slapkit.core.parameter_reads import note_read
+from slapkit.core.parameter_reads import note_read, note_substituted
 
 STORES = ("_raw", "_cooked", "_data")
 _PATCHED = "slapkit_single_substitution"
@@ -115,6 +115,14 @@ def ensure_single_substitution() -> None:
     original_get = options_class.get
 
     def get(self: Any, option: str, default: Any = None, seen: Any = None) -> Any:
+        value = _get(self, option, default, seen)
+        if seen and is_slapkit_run(self.buildout):
+            # The option being substituted is the last of the chain: what
+            # it took from a user's parameter is a user's too.
+            note_substituted(self.name, option, seen[-1])
+        return value
+
+    def _get(self: Any, option: str, default: Any = None, seen: Any = None) -> Any:
         data = self._data
         if seen is not None and is_slapkit_run(self.buildout):
             # A ${section:option} of another option (zc.buildout passes the

@@ -48,7 +48,7 @@ class PartOptions:
         if value is None:
             return default
         value = value.strip()
-        if is_serialised(value):
+        if is_serialised(value, self.part, option):
             try:
                 value = as_option_text(loads(value)) or ""
             except NotALiteral as exc:

@@ -31,6 +31,21 @@ def offer(section: str, parameter_by_option: dict[str, str]) -> None:
     current().parameter_options.setdefault(section, {}).update(parameter_by_option)
 
 
+def is_user_derived(section: str, option: str) -> bool:
+    """Whether the option carries a user's parameter, or a ``${…}`` built
+    its value from one (directly or through other options)."""
+    state = current()
+    carried = state.parameter_options.get(section)
+    return bool(carried and option in carried) or (section, option) in state.user_derived_options
+
+
+def note_substituted(section: str, option: str, into: tuple[str, str]) -> None:
+    """``${section:option}`` was read while substituting the option ``into``:
+    a user's data in the one is a user's data in the other."""
+    if is_user_derived(section, option):
+        current().user_derived_options.add(into)
+
+
 def note_read(section: str, option: str) -> None:
     carried = current().parameter_options.get(section)
     if carried:

@@ -47,9 +47,9 @@ class RunState:
     shell_special_user_values: set[str] = field(default_factory=set)
     # The user's parameter values with a ".." path component.
     climbing_user_values: set[str] = field(default_factory=set)
-    # The user's parameter values starting with "!py!", stripped: an option
-    # they start is data, not a serialised object (see serialised).
-    marked_user_values: set[str] = field(default_factory=set)
+    # The (section, option)s whose value a ${…} built from a user's
+    # parameter, directly or through other options (see serialised).
+    user_derived_options: set[tuple[str, str]] = field(default_factory=set)
     # Names that look like temporaries, by directory, listed once.
     temporaries: dict[str, set[str]] = field(default_factory=dict)
     # Hashed wrappers by directory (see recipes/wrapper.py), listed once.
@@ -84,7 +84,6 @@ class RunState:
             multiline_user_values=set(self.multiline_user_values),
             shell_special_user_values=set(self.shell_special_user_values),
             climbing_user_values=set(self.climbing_user_values),
-            marked_user_values=set(self.marked_user_values),
             objects=dict(self.objects),
             inherited=dict(self.inherited),
             # The same dict: the main run and its sub-buildout make one record.

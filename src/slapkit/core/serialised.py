@@ -14,8 +14,11 @@ not keep as it is (a line break, blanks around it, a leading ``!py``, a
 then substitutes no ``${…}`` in it, and keeps ``$$`` as it is in the value,
 which ``loads`` makes ``$`` again.
 
-A user's parameter is data: a value whose ``!py!`` comes from a parameter
-(a user value it starts with) is never decoded.
+A user's parameter is data: an option that carries one, or whose value a
+``${…}`` built from one (directly or through other options), is never
+decoded, whatever it holds. (A template that writes a user's value into a
+sub-profile as text, ``{{ value }}`` rather than ``{{ dumps(value) }}``,
+makes it the profile's text: render users' values with ``dumps``.)
 """
 
 from __future__ import annotations
@@ -24,8 +27,6 @@ import ast
 import math
 import re
 from typing import Any
-
-from slapkit.core.run_state import current
 
 MARKER = "!py!"
 _NOT_PLAIN = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
@@ -81,13 +82,12 @@ def _check(value: Any, depth: int) -> None:
     raise NotSerialisable(f"a {type(value).__name__} has no literal")
 
 
-def is_serialised(text: str) -> bool:
-    """Whether ``text`` is a ``!py!`` value that the profile wrote (not one a
-    user's parameter brought in)."""
-    stripped = text.strip()
-    if not stripped.startswith(MARKER):
-        return False
-    return not any(stripped.startswith(value) for value in current().marked_user_values)
+def is_serialised(text: str, section: str, option: str) -> bool:
+    """Whether ``text``, the value of ``[section] option``, is a ``!py!``
+    value the profile wrote (not one a user's parameter brought in)."""
+    from slapkit.core.parameter_reads import is_user_derived
+
+    return text.strip().startswith(MARKER) and not is_user_derived(section, option)
 
 
 def loads(text: str) -> Any:
@@ -114,9 +114,10 @@ def _abridged(text: str) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
-def decoded(text: str) -> Any:
-    """The object behind ``text`` when it is a profile's ``!py!`` value, else ``text``."""
-    return loads(text) if is_serialised(text) else text
+def decoded(text: str, section: str, option: str) -> Any:
+    """The object behind ``text``, the value of ``[section] option``, when it
+    is a profile's ``!py!`` value; else ``text``."""
+    return loads(text) if is_serialised(text, section, option) else text
 
 
 def as_option_text(value: Any) -> str | None:

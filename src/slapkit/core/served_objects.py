@@ -46,7 +46,7 @@ def object_behind(section: str, option: str, text: Any) -> Any:
     found = current().objects.get((section, option))
     if found is not None and found[0] == text:
         return found[1]
-    return decoded(text) if isinstance(text, str) else text
+    return decoded(text, section, option) if isinstance(text, str) else text
 
 
 def with_objects(section: str, items: MutableMapping[str, Any]) -> dict[str, Any]:

@@ -14,9 +14,6 @@ hold a user value that a shell would read as more than one plain word
 A directory a profile names with a user value in it must stay where the
 profile puts it: a value holding a ``..`` path component (``../../x``) is
 remembered, and ``mkdirectory`` refuses a path that holds one.
-
-A value starting with ``!py!`` is remembered: an option that starts with
-it is never read as a serialised object (see serialised).
 """
 
 from __future__ import annotations
@@ -39,8 +36,6 @@ def register_user_values(value: Any) -> None:
             current().multiline_user_values.add(value)
         if _SHELL_SPECIAL.search(value) and not value.isspace():
             current().shell_special_user_values.add(value)
-        if value.strip().startswith("!py!"):
-            current().marked_user_values.add(value.strip())
         components = [part.strip() for part in value.replace("\\", "/").split("/")]
         if ".." in components:
             # As buildout keeps it in an option (stripped), and as it is.

@@ -63,7 +63,10 @@ class Publish(BaseRecipe):
             NOT_IMPLEMENTED, "slapos.cookbook's publish option is not implemented by slapkit"
         )
         own = self._published_keys(self.name, options)
+        # Which section each value comes from (a profile's !py! value there is read as its object).
+        self.sources: dict[str, str] = {}
         self.values = {**self._extended_values(), **{key: options[key] for key in own}}
+        self.sources.update({key: self.name for key in own})
         conceal(options, tuple(own), self.values.get)
         self.payload = self._payload()
         self.shared_reference = self.opts.text("-slave-reference")
@@ -104,7 +107,9 @@ class Publish(BaseRecipe):
             except KeyError:
                 raise self.error("-extends", f"there is no section [{name}]") from None
             for key in self._published_keys(name, section):
-                values.setdefault(key, section[key])
+                if key not in values:
+                    values[key] = section[key]
+                    self.sources[key] = name
             pending += (section.get("-extends") or "").split()
         return values
 
@@ -120,7 +125,7 @@ class Publish(BaseRecipe):
 
     def _object(self, key: str, value: str) -> Any:
         try:
-            return serialised.decoded(value)
+            return serialised.decoded(value, self.sources.get(key, self.name), key)
         except serialised.NotALiteral as exc:
             raise self.error(key, str(exc)) from None
 

@@ -164,11 +164,11 @@ class Jinja2(BaseRecipe):
     def _key(self, option: str, expression: str) -> str:
         """The option's text; a profile's ``!py!`` value as the text of what it
         stands for (a path, or JSON for ``jsonkey``)."""
-        text = self._lookup(option, expression)[2]
+        section, key, text = self._lookup(option, expression)
         try:
             return (
                 serialised.as_option_text(serialised.loads(text)) or ""
-                if serialised.is_serialised(text)
+                if serialised.is_serialised(text, section or self.name, key)
                 else text
             )
         except serialised.NotALiteral as exc:
