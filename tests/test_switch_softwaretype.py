@@ -213,3 +213,55 @@ def test_with_the_extension_a_rerun_rewrites_no_record_of_the_sub_buildout(build
     buildout.run().check()
     after = os.stat(record)
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+SECRET_ROOT = """
+[buildout]
+parts = switch-softwaretype
+
+[slap-configuration]
+recipe = slapkit:slapconfiguration
+url = ${slap-connection:server-url}
+
+[admin-password]
+recipe = slapkit:generate.password
+storage-path = ${buildout:directory}/pw
+chars = ab$$
+bytes = 24
+
+[instance-default]
+recipe = slapkit:jinja2
+output = ${buildout:directory}/instance-default.cfg
+context = key pw admin-password:passwd
+inline =
+  [buildout]
+  parts = conf
+  [conf]
+  recipe = slapkit:template
+  output = ${buildout:directory}/conf.txt
+  password = {{ dumps(pw) }}
+  pwdict = {{ dumps({'a': pw}) }}
+  inline = written
+
+[switch-softwaretype]
+recipe = slapkit:switch-softwaretype
+default = instance-default:output
+"""
+
+
+def test_a_secret_dumps_writes_into_a_sub_profile_stays_out_of_its_records(tmp_path):
+    """A sub-profile rendered with {{ dumps(password) }} holds the secret
+    literally (!py!'…', its $ doubled): the sub-buildout's part keeps it out
+    of .installed-*.cfg as the main run does."""
+    from test_runner import slapkit
+
+    profile = tmp_path / "instance.cfg"
+    profile.write_text(SECRET_ROOT)
+    partition = tmp_path / "partition"
+    slapkit("deploy", profile, "--partition", partition)
+    password = (partition / "pw").read_text().strip()
+    assert "$" in password and len(password) == 24
+    assert (partition / "conf.txt").read_text() == "written"
+    for record in partition.glob(".installed*.cfg"):
+        text = record.read_text()
+        assert password not in text and password.replace("$", "$$") not in text, record.name

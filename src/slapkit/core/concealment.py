@@ -12,6 +12,7 @@ from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from slapkit.core.buildout_internals import is_slapkit_run, peek, substituted_options, take_out
+from slapkit.core.run_state import current
 from slapkit.core.secrets import has_secrets, holds_secret
 
 Lookup = Callable[[str], "str | None"]
@@ -81,7 +82,11 @@ def conceal_secret_options(options: MutableMapping[str, str]) -> tuple[str, ...]
     # Only a ${…} substitution can bring another part's secret or a user's
     # long value in (this runs before the part's own recipe sets anything):
     # options the profile writes literally are not scanned (the hot path).
+    # But a sub-buildout's profile was rendered by the main run: a secret
+    # may be written in it (``password = {{ dumps(passwd) }}``).
     substituted = substituted_options(options)
+    if current().sub_buildout and has_secrets():
+        substituted = sorted(set(substituted) | set(options.keys()))
     if not substituted:
         return ()
     values = {key: peek(options, key) or "" for key in substituted}

@@ -72,6 +72,9 @@ class RunState:
     # What a switch-softwaretype part hands to its sub-buildout's
     # [slap-configuration]: {"values": {...}, "concealed": (...)}.
     inherited: dict[str, Any] = field(default_factory=dict)
+    # A switch-softwaretype sub-buildout's run: its profile was rendered by
+    # the main run, secrets included (see concealment).
+    sub_buildout: bool = False
 
     def seeded(self) -> RunState:
         """A new run's state that knows this one's secrets, user values,
@@ -86,6 +89,7 @@ class RunState:
             climbing_user_values=set(self.climbing_user_values),
             objects=dict(self.objects),
             inherited=dict(self.inherited),
+            sub_buildout=True,
             # The same dict: the main run and its sub-buildout make one record.
             published_keys=self.published_keys,
             # The same: a sub-buildout's reads are the main run's.

@@ -49,6 +49,8 @@ def escaped_forms(value: str) -> set[str]:
         .replace("&", "\\u0026")
         .replace("'", "\\u0027"),
         repr(value)[1:-1],
+        # as dumps writes it into a sub-profile: !py!'…' with every $ doubled
+        repr(value)[1:-1].replace("$", "$$"),
         shlex.quote(value),
         html.escape(value),
     }
