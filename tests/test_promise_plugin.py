@@ -164,6 +164,11 @@ def test_a_plugin_holding_a_generated_secret_is_readable_by_its_user_only(buildo
         ("", "[p] module: give module or file, one of them"),
         ("module = os; import sys", "[p] module: 'os; import sys' is not a Python module name"),
         ("module = a\nclass = X()", "[p] class: 'X()' is not a Python class name"),
+        (
+            "module = a\nconfig-path = /srv",
+            "[p] config-path: 'path' is a setting slapgrid's launcher gives every promise",
+        ),
+        ("module = a\nconfig-partition-id = x", "[p] config-partition-id: 'partition-id' is a"),
     ],
 )
 def test_bad_options_name_the_option(buildout, options, expected):
@@ -259,3 +264,40 @@ def test_a_test_less_plugin_is_not_run_at_deploy_and_status_checks_its_anomaly(t
     (partition / "ready").write_text("")
     status = slapkit("status", partition)
     assert "kept      plugin/check-ready.py" in status.stdout
+
+
+def test_a_test_less_plugin_that_crashes_is_failing_and_planted_links_stop_the_launcher(
+    tmp_path, partition
+):
+    """In its anomaly mode the launcher counts a crash as a problem only when
+    the result before failed too: a crash is never kept. And the launcher
+    writes where slapgrid's directories lead: a link planted there stops it."""
+    pytest.importorskip("slapos.grid.promise")
+    plugin = tmp_path / "ready_promise.py"
+    plugin.write_text(
+        TEST_LESS_PLUGIN.replace(
+            "    def sense(self):\n", "    def sense(self):\n        os._exit(3)\n"
+        )
+    )
+    profile = tmp_path / "instance.cfg"
+    profile.write_text(PROFILE.format(plugin=plugin, theirs_part=""))
+    slapkit("deploy", profile, "--partition", partition, "--promise-timeout", "0")
+    status = slapkit("status", partition, check=False)
+    assert status.returncode == 1
+    assert "FAILING   plugin/check-ready.py: Error: No output returned by the promise" in (
+        status.stdout
+    )
+    assert "promises     0 kept, 1 failing" in status.stdout
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "check-ready.status.json").write_text("precious")
+    result = partition / ".slapgrid" / "promise" / "result"
+    for path in sorted(result.iterdir()):
+        path.unlink()
+    result.rmdir()
+    result.symlink_to(victim)
+    status = slapkit("status", partition, check=False)
+    assert status.returncode == 1
+    assert f"{result} is not a directory of the partition's (a link?): not run" in status.stdout
+    assert (victim / "check-ready.status.json").read_text() == "precious"

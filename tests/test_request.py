@@ -120,9 +120,7 @@ def test_without_a_master_the_runners_answers_are_what_the_master_gives(buildout
 def test_bad_options_are_user_errors(buildout, extra, expected):
     answers = buildout.path("requested.json")
     answers.write_text("{}")
-    result = buildout.run(
-        profile("slapkit:requestoptional", LOCAL.format(answers=answers), extra)
-    )
+    result = buildout.run(profile("slapkit:requestoptional", LOCAL.format(answers=answers), extra))
     error_in(result, expected)
     assert not buildout.path("seen").exists()
 

@@ -1209,3 +1209,65 @@ def test_the_runner_plays_the_master_for_requested_instances(tmp_path):
     bad = slapkit("deploy", "--partition", partition, "--requested", answers, check=False)
     assert bad.returncode == 2
     assert "--requested: " in bad.stderr and "must hold a JSON object of objects" in bad.stderr
+
+
+def test_software_release_refused_writes_nothing_and_an_empty_value_goes_back(tmp_path):
+    partition = tmp_path / "partition"
+    first = write_profile(tmp_path)
+    slapkit("deploy", first, "--partition", partition)
+    config = (partition / "buildout.cfg").read_text()
+    link = partition / "software_release"
+    runners_own = link.resolve()
+
+    # A directory there: refused before anything else is written.
+    link.unlink()
+    link.mkdir()
+    other = write_profile(tmp_path, "other.cfg")
+    refused = slapkit("deploy", other, "--partition", partition, check=False)
+    assert refused.returncode == 2
+    assert (partition / "buildout.cfg").read_text() == config
+    link.rmdir()
+
+    # A name with a control character, and a release without buildout.cfg.
+    odd = tmp_path / "a\nb"
+    odd.mkdir()
+    bad = slapkit("deploy", "--partition", partition, "--software-release", odd, check=False)
+    assert bad.returncode == 2 and "holds a control character" in bad.stderr
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    noted = slapkit("deploy", "--partition", partition, "--software-release", bare)
+    assert f"the software release {bare} has no buildout.cfg" in noted.stdout
+    # '' goes back to the runner's own.
+    back = slapkit("deploy", "--partition", partition, "--software-release", "")
+    assert "software     " not in back.stdout
+    assert link.resolve() == runners_own
+
+
+def test_a_comment_naming_eggs_directory_version_is_not_the_option(tmp_path):
+    import importlib.metadata
+
+    release = tmp_path / "release"
+    (release / "eggs").mkdir(parents=True)
+    profile = tmp_path / "instance.cfg"
+    profile.write_text(
+        "# no eggs-directory-version here\n" + EGGS_PROFILE.format(eggs=release / "eggs")
+    )
+    partition = tmp_path / "partition"
+    slapkit("deploy", profile, "--partition", partition)
+    if int(importlib.metadata.version("zc.buildout").split(".")[0]) >= 5:
+        assert (partition / "eggs-directory").read_text() == str(release / "eggs")
+
+
+def test_a_failed_deploy_still_lists_the_files_it_changed(tmp_path):
+    partition = tmp_path / "partition"
+    profile = tmp_path / "instance.cfg"
+    profile.write_text(
+        "[buildout]\nparts = a b\n"
+        "[a]\nrecipe = slapkit:jinja2\noutput = ${buildout:directory}/a.txt\ninline = a\n"
+        # fails at install, once [a] has written: a.txt is not a directory
+        "[b]\nrecipe = slapkit:jinja2\noutput = ${buildout:directory}/a.txt/b.txt\n"
+        "inline = b\n"
+    )
+    failed = slapkit("deploy", profile, "--partition", partition, check=False)
+    assert failed.returncode == 1
+    assert "files        1 changed before it failed\n  a: created " in failed.stdout

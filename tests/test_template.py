@@ -651,9 +651,7 @@ context =
   section copy copy
   section flags flags
 """).check()
-    assert output.read_text() == (
-        "!py! 10 !py!__import__('os') 1\n!py![1, 2] !py![1, 2] off 2"
-    )
+    assert output.read_text() == ("!py! 10 !py!__import__('os') 1\n!py![1, 2] !py![1, 2] off 2")
 
 
 def test_a_serialised_value_that_is_no_literal_is_a_clear_error(buildout):
@@ -685,3 +683,34 @@ def test_dumps_of_what_has_no_literal_is_a_template_error(buildout):
     assert "Traceback" not in result.output
     assert "has no literal" in result.output, result.output
     assert not output.exists()
+
+
+def test_a_parameter_climbing_out_of_the_output_directory_is_refused(buildout, tmp_path):
+    parameters = buildout.path("parameters.json")
+    parameters.write_text(json.dumps({"sub": "../../escaped/deep"}))
+    result = buildout.run(f"""
+[buildout]
+parts = out
+
+[slap-parameter]
+recipe = slapkit:parameters
+parameters-file = {parameters}
+sub = default
+
+[out]
+recipe = slapkit:jinja2
+output = ${{buildout:directory}}/srv/${{slap-parameter:sub}}/x.conf
+inline = x
+""")
+    error_in(result, "[out] output: ")
+    assert "that climbs out of the directory the profile names" in result.output
+    assert not (tmp_path / "escaped").exists() and not buildout.path("srv").exists()
+
+
+def test_no_output_is_written_through_a_planted_link_to_an_existing_directory(buildout, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "sub").mkdir(parents=True)
+    buildout.path("etc").symlink_to(elsewhere)
+    result = buildout.run(profile("output = ${buildout:directory}/etc/sub/x.conf\ninline = x"))
+    error_in(result, "[config] output: cannot write ")
+    assert list((elsewhere / "sub").iterdir()) == []

@@ -19,6 +19,7 @@ from slapkit.core.files import remove_file, remove_stale_temporaries, write_if_c
 from slapkit.core.options import PartOptions
 from slapkit.core.run_state import begin_run
 from slapkit.core.secrets import holds_secret
+from slapkit.core.user_values import climbing_user_value_in
 
 # Before any slapkit recipe reads an option: a parameter's value is data.
 ensure_single_substitution()
@@ -100,15 +101,27 @@ class BaseRecipe:
         """The one line said for each file or directory created, changed or removed."""
         self.log.info("%s %s", verb, path)
 
+    def output_path(self, option: str, path: str) -> str:
+        """``path`` normalised (no ``..`` left), refused when a user's
+        parameter in it has a ``..``: it would lead out of where the profile
+        writes."""
+        climbing = climbing_user_value_in(path)
+        if climbing is not None:
+            raise self.error(
+                option,
+                f"{path!r} holds a parameter's value, {climbing!r}, that climbs out of the "
+                "directory the profile names ('..'): refused",
+            )
+        return os.path.normpath(path)
+
     def make_parent_directory(self, option: str, path: str) -> None:
-        """Make the missing directories above ``path`` (0777 less the umask),
-        as slapos.recipe.template does for its output; say so. Never through a
-        symbolic link in the buildout directory that no part of this run
-        makes, never over a file. They are kept on uninstall (other files may
-        be in them by then)."""
-        parent = os.path.dirname(os.path.normpath(path))
-        if os.path.isdir(parent):
-            return
+        """Make the missing directories above ``path`` (an ``output_path``),
+        0777 less the umask, as slapos.recipe.template does for its output;
+        say so. Never through a symbolic link in the buildout directory that
+        no part of this run makes (nor is ``path`` written through one),
+        never over a file. They are kept on uninstall (other files may be in
+        them by then)."""
+        parent = os.path.dirname(path)
         link = planted_link(parent, self.directory)
         if link is not None:
             raise self.error(
@@ -116,6 +129,8 @@ class BaseRecipe:
                 f"cannot write {path!r}: {link!r} is a symbolic link that no part of this"
                 " buildout makes; nothing is created or written through it",
             )
+        if os.path.isdir(parent):
+            return
         blocker = first_existing_non_directory(parent)
         if blocker is not None:
             raise self.error(option, f"cannot write {path!r}: {blocker!r} is not a directory")

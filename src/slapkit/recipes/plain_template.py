@@ -48,7 +48,7 @@ class Template(BaseRecipe):
         md5sum = opts.text("md5sum")
         if md5sum is not None and url is None:
             raise self.error("md5sum", "only for a template given by url")
-        self.output = self.required_path("output")
+        self.output = self.output_path("output", self.required_path("output"))
         claim(self.output)
         self.mode = opts.mode("mode")
         if url is None:

@@ -14,6 +14,17 @@ def is_python_name(name: str) -> bool:
     return name.isidentifier() and not keyword.iskeyword(name)
 
 
+# What slapos.core's PromiseLauncher gives every promise: a plugin whose
+# extra_config_dict names one of them is refused by it ("cannot be used").
+LAUNCHER_SETTINGS = frozenset(
+    {
+        "path", "name", "log-folder", "partition-folder", "debug", "promise-timeout",
+        "master-url", "partition-cert", "partition-key", "partition-id", "computer-id",
+        "queue", "slapgrid-version",
+    }
+)  # fmt: skip
+
+
 class PromisePlugin(BaseRecipe):
     """Write a promise plugin (slapos.cookbook's promise.plugin), the Python
     file that slapgrid's promise launcher imports from ``etc/plugin``.
@@ -24,7 +35,9 @@ class PromisePlugin(BaseRecipe):
                  ``slapos.promise.plugin.check_port_listening``; or
       file       a Python file holding it (run by the plugin).
       class      the class, default ``RunPromise``.
-      config-X   the promise's setting X (``extra_config_dict['X']``).
+      config-X   the promise's setting X (``extra_config_dict['X']``); not one
+                 of the launcher's own (``path``, ``name``, ``partition-id``…),
+                 which it refuses at every run.
       eggs       distributions whose paths the plugin puts first on
                  ``sys.path`` (found in buildout's eggs directories).
       mode       default 0644.
@@ -53,6 +66,13 @@ class PromisePlugin(BaseRecipe):
             for key in sorted(self.option_names())
             if key.startswith("config-")
         }
+        for key in self.config:
+            if key in LAUNCHER_SETTINGS:
+                raise self.error(
+                    f"config-{key}",
+                    f"{key!r} is a setting slapgrid's launcher gives every promise: the "
+                    "launcher refuses the plugin (use another name)",
+                )
         self.eggs = [line for line in self.opts.lines("eggs")]
 
     def _paths(self) -> list[str]:

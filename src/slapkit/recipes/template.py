@@ -114,7 +114,10 @@ class Jinja2(BaseRecipe):
             raise self.error("url", "give exactly one of 'url' and 'inline'")
         self.template_path = self._local_path(self.source_option, url) if url else None
         self.inline = inline.lstrip("\r\n") if inline else None
-        self.output = self._local_path(self.output_option, opts.required(self.output_option))
+        self.output = self.output_path(
+            self.output_option,
+            self._local_path(self.output_option, opts.required(self.output_option)),
+        )
         claim(self.output)
         self.mode = opts.mode("mode")
         self.encoding = opts.text("encoding", "utf-8")

@@ -266,6 +266,12 @@ def _not_installed(where: str, missing: str, recipe: str | None, origin: Origin)
         return "\n  ".join(hints)
     python = shlex.quote(sys.executable)
     package = shlex.quote("slapkit[compat]" if missing.lower() in COMPAT else missing)
+    if missing.lower() == "slapos.toolbox" and sys.version_info < (3, 12):
+        hints.append(
+            "slapos.toolbox needs slapos.core, which needs Python 3.12 or newer: "
+            "run the runner with a Python 3.12+"
+        )
+        return "\n  ".join(hints)
     hints.append(
         f"to use {missing}, install it into the runner's Python: {python} -m pip install {package}"
     )

@@ -88,11 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--software-release",
-        type=Path,
         metavar="DIR",
         help="the software release's directory, which the partition's software_release "
         "links to as under slapgrid (default: the last deploy's, first: a directory the "
-        "runner makes, whose buildout.cfg names the profile)",
+        "runner makes, whose buildout.cfg names the profile; '' goes back to that one)",
     )
     run.add_argument(
         "--requested",
@@ -382,9 +381,11 @@ def _deploy(args: argparse.Namespace) -> int:
                 args.parameter,
                 args.parameters,
                 args.reset,
-                args.software_release,
+                Path(args.software_release) if args.software_release else None,
                 _requested(args),
             )
+            if args.software_release == "":
+                request.software_release = None  # back to the runner's own
         except DeployError as exc:
             raise DeployError(f"{exc} ({note})" if note else str(exc)) from None
         assert request.profile is not None
@@ -415,6 +416,12 @@ def _deploy(args: argparse.Namespace) -> int:
             print("\r\033[K", end="")
     if made["note"]:
         result.notes.insert(0, made["note"])
+    release = made["request"].software_release
+    if release is not None and not (release / "buildout.cfg").is_file():
+        result.notes.append(
+            f"the software release {release} has no buildout.cfg (slapgrid's has one; "
+            "profiles that hash software_release/buildout.cfg fail without it)"
+        )
     # After the run: a schema's writeOnly parameters are known then.
     request = masked(made["request"], secret_parameters(partition))
     if args.json:

@@ -113,11 +113,14 @@ def prepare_partition(
             f"the profile {profile} is not UTF-8 text ({exc.reason} at byte {exc.start})"
         ) from None
     state = Path(checked_state_directory(partition))
+    software_url = profile.resolve().as_uri()
+    release = master.software_release if master else None
+    # First: a deploy it refuses writes nothing else.
+    link_software_release(partition, release, software_url)
     parameters_file = state / "parameters.json"
     write_if_changed(
         str(parameters_file), json.dumps(parameters, indent=2, sort_keys=True) + "\n", 0o600
     )
-    software_url = profile.resolve().as_uri()
     answer = (master or LocalMaster()).answer(parameters, COMPUTER_ID, PARTITION_ID, software_url)
     instance_file = state / "instance.json"
     write_if_changed(str(instance_file), json.dumps(answer, indent=2, sort_keys=True) + "\n", 0o600)
@@ -126,7 +129,6 @@ def prepare_partition(
     write_if_changed(
         str(requested_file), json.dumps(requested, indent=2, sort_keys=True) + "\n", 0o600
     )
-    release = master.software_release if master else None
     tail = TAIL.format(
         eggs_directory_version=eggs_directory_version(text, release),
         marker=TAIL_MARKER,
@@ -138,7 +140,6 @@ def prepare_partition(
         requested_file=requested_file,
     )
     write_if_changed(str(partition / "buildout.cfg"), text + tail)
-    link_software_release(partition, release, software_url)
 
 
 def eggs_directory_version(profile_text: str, software_release: Path | None) -> str:
@@ -149,7 +150,7 @@ def eggs_directory_version(profile_text: str, software_release: Path | None) -> 
     the profile says ``eggs-directory-version`` itself."""
     if int(importlib.metadata.version("zc.buildout").split(".")[0]) < 5:
         return ""
-    if "eggs-directory-version" in profile_text:
+    if re.search(r"(?m)^[ \t]*eggs-directory-version[ \t]*[=:]", profile_text):
         return ""
     if software_release is not None and (software_release / "eggs" / "v5").is_dir():
         return ""
@@ -171,6 +172,12 @@ def link_software_release(partition: Path, directory: Path | None, software_url:
     ``buildout.cfg`` names the profile: it changes when another profile is
     deployed, as slapgrid's changes with the software release's URL. A link
     found there is replaced; anything else there is refused, never removed."""
+    link = partition / SOFTWARE_RELEASE_LINK
+    if not link.is_symlink() and os.path.lexists(link):
+        raise DeployError(
+            f"{link} is not a symbolic link: slapkit deploy links the software release "
+            "there, as slapgrid does; move it away"
+        )
     if directory is None:
         own = Path(checked_state_directory(partition)) / RUNNERS_SOFTWARE_RELEASE
         try:
@@ -186,16 +193,9 @@ def link_software_release(partition: Path, directory: Path | None, software_url:
         except OSError as exc:
             raise DeployError(f"{exc.filename or own}: {exc.strerror}") from None
         directory = own
-    link = partition / SOFTWARE_RELEASE_LINK
     target = str(directory)
-    if link.is_symlink():
-        if os.readlink(link) == target:
-            return
-    elif os.path.lexists(link):
-        raise DeployError(
-            f"{link} is not a symbolic link: slapkit deploy links the software release "
-            "there, as slapgrid does; move it away"
-        )
+    if link.is_symlink() and os.readlink(link) == target:
+        return
     try:
         replace_symlink(target, str(link))
     except OSError as exc:

@@ -114,6 +114,17 @@ names = sys.argv[4:] or [n for n in sorted(os.listdir(folder))
                          if n.endswith(".py") and not n.startswith("__init__")]
 done = os.path.join(partition, ".slapgrid", "promise", "result")
 cache = os.path.join(partition, ".slapgrid", "promise", "cache")
+# slapgrid's directories in the partition, which the launcher writes into
+# and slapkit removes from: a link there (planted) would lead outside.
+for directory in (os.path.join(partition, ".slapgrid"), os.path.dirname(done), done, cache):
+    try:
+        info = os.lstat(directory)
+    except FileNotFoundError:
+        continue
+    if not stat.S_ISDIR(info.st_mode):
+        why = directory + " is not a directory of the partition's (a link?): not run"
+        print(json.dumps({name: [False, why] for name in names}))
+        sys.exit(0)
 def remove(path):
     try:
         os.unlink(path)
@@ -147,7 +158,12 @@ results = {}
 for name in names:
     try:
         result = read_json(os.path.join(done, name[:-3] + ".status.json"))["result"]
-        results[name] = [not result["failed"], str(result["message"] or "")]
+        message = str(result["message"] or "")
+        # The launcher's own words for a plugin that crashed or hung: in its
+        # anomaly mode it counts them as a problem only when the result
+        # before failed too; a crash is never kept.
+        crashed = message.startswith(("Error: No output returned", "Error: Promise timed out"))
+        results[name] = [not result["failed"] and not crashed, message]
         continue
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         pass

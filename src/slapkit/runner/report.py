@@ -135,6 +135,11 @@ def print_summary(
         )
         for line in shown_lines(result.buildout_error):
             write(f"  {line}")
+        if result.files_changed and not quiet:
+            # What the parts before the failing one did is on disk.
+            write(f"files        {len(result.files_changed)} changed before it failed")
+            for line in result.files_changed:
+                write(f"  {shown(line)}")
         write(f"NOT OK in {result.seconds:.1f}s")
         return
     if not quiet:
@@ -192,7 +197,7 @@ def print_status(status: Status, out: TextIO, quiet: bool = False) -> None:
         write(f"  SKIPPED   {shown(line)}")
     _failures(status.failed, out)
     if not quiet:
-        write("promises")
+        write(f"promises     {_promise_counts(status.promises)}")
     _promise_lines(status.promises, out, quiet)
     if not quiet:
         print_connection(status.connection, status.shared_connection, out)

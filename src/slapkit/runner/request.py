@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from slapkit.core.partition_state import STATE_DIR, keep_json, read_kept_json, state_directory
+from slapkit.runner.display import shown
 from slapkit.runner.partition import DeployError, collect_parameters
 
 REQUEST_FILE = "request.json"
@@ -102,6 +103,10 @@ def requested(
         profile = earlier.profile
     release = earlier.software_release if software_release is None else software_release
     if release is not None:
+        if shown(str(release)) != str(release):
+            raise DeployError(
+                f"--software-release {shown(repr(str(release)))}: holds a control character"
+            )
         release = release.resolve()
         if not release.is_dir():
             given = "--software-release" if software_release is not None else "the last deploy's"
