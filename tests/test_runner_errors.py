@@ -323,9 +323,9 @@ def test_profile_base_location_says_what_to_write_instead(partition, tmp_path):
 def test_a_missing_recipe_of_the_compat_extra_names_the_extra():
     """slapos.recipe.build and its kind are installed here; the message for
     one missing on a user's machine, as buildout_error makes it."""
-    from slapkit.runner.buildout_errors import Origin, _not_installed
-
     import sys
+
+    from slapkit.runner.buildout_errors import Origin, _not_installed
 
     for distribution in ("slapos.recipe.build", "plone.recipe.command", "slapos.toolbox"):
         message = _not_installed("[x] recipe", distribution, distribution, Origin())
