@@ -341,3 +341,62 @@ def test_a_root_profile_switches_on_the_requested_software_type(slapos, tmp_path
     process(slapos)
     assert request("default").getConnectionParameterDict() == {"type": "default", "title": "typed"}
     assert sorted(p.name for p in (path / "etc" / "service").iterdir()) == ["default-service"]
+
+
+REQUESTING_ROOT = """\
+[buildout]
+parts = publish
+
+[child]
+<= slap-connection
+recipe = slapkit:requestoptional
+software-url = ${slap-connection:software-release-url}
+name = child
+software-type = worker
+config-greeting = hello
+return = url
+
+[publish]
+recipe = slapkit:publish
+child-url = ${child:connection-url}
+"""
+
+REQUESTED_WORKER = """\
+[buildout]
+parts = publish
+
+[publish]
+recipe = slapkit:publish
+url = http://worker.example/${slap-configuration:configuration.greeting}
+"""
+
+
+def test_a_root_instance_requests_a_child_and_reads_what_it_publishes(slapos, tmp_path):
+    """slapkit:requestoptional under real slapgrid: the root requests a child
+    of the same software release with a software type and a parameter; both
+    partitions converge and the child's published value reaches the root."""
+    directory = tmp_path / "requesting-software"
+    directory.mkdir()
+    (directory / "default.cfg").write_text(REQUESTING_ROOT)
+    (directory / "worker.cfg").write_text(REQUESTED_WORKER)
+    template = directory / "instance.cfg.in"
+    template.write_text("{% raw %}" + SWITCH_ROOT.format(directory=directory) + "{% endraw %}")
+    software = directory / "software.cfg"
+    software.write_text(SOFTWARE_CFG.format(template=template))
+    slapos.supply(str(software))
+    slapos.waitForSoftware(max_retry=3)
+
+    def root():
+        return slapos.request(str(software), "root", software_type="default")
+
+    root()
+    # The root runs first, the child is allocated and runs, then the root
+    # runs again and reads what the child published.
+    deadline = time.monotonic() + 300
+    while root().getConnectionParameterDict().get("child-url") != "http://worker.example/hello":
+        assert time.monotonic() < deadline, root().getConnectionParameterDict()
+        process(slapos, everything=True)
+    instances = Path(slapos.instance_directory)
+    before = {p.name: files(p) for p in instances.iterdir() if p.is_dir()}
+    process(slapos, everything=True)
+    assert {p.name: files(p) for p in instances.iterdir() if p.is_dir()} == before
