@@ -99,3 +99,17 @@ def test_bad_options_are_user_errors(buildout, options, message):
         message,
     )
     assert not buildout.path("c").exists()
+
+
+def test_a_secret_is_never_in_the_promises_message(buildout):
+    buildout.run(
+        "[buildout]\nparts = c\n"
+        "[pw]\nrecipe = slapkit:generate.password\nstorage-path = ${buildout:directory}/pw\n"
+        "[c]\nrecipe = slapkit:check_parameter\npath = ${buildout:directory}/c\n"
+        "value = ${pw:passwd}\nexpected-not-value = ${pw:passwd}\n"
+    ).check()
+    password = buildout.path("pw").read_text().strip()
+    result = run(buildout.path("c"))
+    assert result.returncode == 127
+    assert result.stdout == "FAIL: (a secret, not shown) == (a secret, not shown)\n"
+    assert password not in buildout.path("c").read_text()

@@ -143,3 +143,86 @@ def test_a_bad_or_planted_answers_file_is_one_error_line(buildout, tmp_path, pla
     assert "Traceback" not in result.output
     assert "Error: [child] name: " in result.output, result.output
     assert not buildout.path("seen").exists()
+
+
+PUBLISHED_IS_DATA = """
+[buildout]
+parts = crontab out pw
+
+[slap-connection]
+server-url =
+requested-file = {answers}
+
+[pw]
+recipe = slapkit:generate.password
+storage-path = ${{buildout:directory}}/pw
+
+[req]
+recipe = slapkit:requestoptional
+software-url = https://example.invalid/software.cfg
+name = worker-1
+config-password = ${{pw:passwd}}
+return = {returned}
+
+[crontab]
+recipe = slapkit:cron.d
+cron-entries = ${{buildout:directory}}/cron.d
+name = job
+frequency = * * * * *
+command = /bin/echo ${{req:connection-cmd}}
+
+[out]
+recipe = slapkit:jinja2
+output = ${{buildout:directory}}/out
+inline = {{{{ url.__class__.__name__ }}}}
+context = key url req:connection-url
+"""
+
+
+def test_what_a_requested_instance_publishes_is_a_users_data(buildout):
+    """Its parameters came from users: a published value is refused where a
+    user's parameter is, never decoded as !py!, and a secret it hands back
+    stays out of .installed.cfg."""
+    answers = buildout.path("requested.json")
+    text = PUBLISHED_IS_DATA.format(answers=answers, returned="cmd url")
+    buildout.path("cron.d").mkdir()
+    answers.write_text(json.dumps({"worker-1": {"cmd": "x; touch /tmp/owned", "url": "u"}}))
+    error_in(buildout.run(text), "[crontab] command: holds a user's parameter value")
+
+    answers.write_text(json.dumps({"worker-1": {"cmd": "x", "url": "!py!{'admin': True}"}}))
+    buildout.run(text).check()
+    assert buildout.path("out").read_text() == "str"
+
+    password = buildout.path("pw").read_text().strip()
+    answers.write_text(json.dumps({"worker-1": {"cmd": "x", "url": "u", "password": password}}))
+    buildout.run(PUBLISHED_IS_DATA.format(answers=answers, returned="cmd url password")).check()
+    assert password not in buildout.path(".installed.cfg").read_text()
+
+
+@pytest.mark.parametrize("name", ["e:f", "c[d]", "ü"])
+def test_a_returned_name_buildout_cannot_keep_is_refused(buildout, name):
+    answers = buildout.path("requested.json")
+    answers.write_text("{}")
+    text = profile("slapkit:requestoptional", LOCAL.format(answers=answers))
+    result = buildout.run(text.replace("return = url port", f"return = url port {name}"))
+    error_in(result, f"[child] return: {name!r} cannot be an option name")
+
+
+def test_a_serialised_answer_nested_too_deep_is_one_error_line(buildout):
+    answers = buildout.path("requested.json")
+    answers.write_text(json.dumps({"child": {"_": "[" * 100000 + "]" * 100000}}))
+    result = buildout.run(profile("slapkit:request.serialised", LOCAL.format(answers=answers)))
+    error_in(result, "[child] name: the answer for 'child' has a '_' that is not JSON")
+
+
+def test_a_master_that_cannot_be_reached_is_named_without_its_credentials(buildout):
+    from slapos_master import free_port
+
+    pytest.importorskip("slapos.slap")
+    connection = (
+        f"[slap-connection]\nserver-url = http://admin:hunter2@127.0.0.1:{free_port()}/\n"
+        "computer-id = COMP-X\npartition-id = slappart0\n"
+    )
+    result = buildout.run(profile("slapkit:request", connection))
+    error_in(result, "[child] server-url: the master at 'http://127.0.0.1:")
+    assert "hunter2" not in result.output

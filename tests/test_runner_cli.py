@@ -1271,3 +1271,27 @@ def test_a_failed_deploy_still_lists_the_files_it_changed(tmp_path):
     failed = slapkit("deploy", profile, "--partition", partition, check=False)
     assert failed.returncode == 1
     assert "files        1 changed before it failed\n  a: created " in failed.stdout
+
+
+@pytest.mark.parametrize("option", ["--requested", "--parameters", "--shared"])
+def test_a_device_or_a_huge_file_given_to_the_runner_is_refused(tmp_path, option):
+    profile = write_profile(tmp_path)
+    partition = tmp_path / "partition"
+    device = slapkit("deploy", profile, "--partition", partition, option, "/dev/zero", check=False)
+    assert device.returncode == 2
+    assert f"{option}: '/dev/zero' is not a regular file" in device.stderr
+    huge = tmp_path / "huge.json"
+    huge.write_text('{"x": "' + "a" * (1 << 20) + '"}')
+    result = slapkit("deploy", profile, "--partition", partition, option, huge, check=False)
+    assert result.returncode == 2
+    assert f"{option}: '{huge}' is bigger than 1 MB" in result.stderr
+
+
+def test_an_optional_request_is_said_whatever_the_profiles_log_level(tmp_path):
+    partition = tmp_path / "partition"
+    profile = tmp_path / "instance.cfg"
+    profile.write_text(
+        REQUESTING_PROFILE.replace("parts = seen", "parts = seen\nlog-level = ERROR")
+    )
+    result = slapkit("deploy", profile, "--partition", partition)
+    assert "warning      [child] optional request: 'child' has no answer yet" in result.stdout

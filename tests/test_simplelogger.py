@@ -65,3 +65,12 @@ def test_a_log_path_with_a_control_character_is_refused(buildout):
     )
     error_in(result, "[l] log: ")
     assert not buildout.path("w").exists()
+
+
+def test_a_directory_planted_where_the_script_was_is_left_and_is_no_error(buildout):
+    buildout.path("bin").mkdir(exist_ok=True)
+    buildout.run(profile("slapkit:simplelogger")).check()
+    buildout.path("bin", "log-it").unlink()
+    buildout.path("bin", "log-it").mkdir()
+    buildout.run("[buildout]\nparts =\n").check()
+    assert buildout.path("bin", "log-it").is_dir()

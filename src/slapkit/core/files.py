@@ -217,11 +217,17 @@ def remove_stale_temporaries(path: str, name_pattern: str | None = None) -> list
 
 
 def remove_file(path: str) -> bool:
-    """Remove a file; True when there was one."""
+    """Remove a file (a link as a link); True when there was one. A
+    directory found in its place is left as it is (not a file a part wrote:
+    never removed, and no reason to fail every later run)."""
     try:
         os.unlink(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):
         return False
+    except PermissionError:
+        if os.path.isdir(path) and not os.path.islink(path):
+            return False  # unlink(2) of a directory: EPERM on some systems
+        raise
     return True
 
 

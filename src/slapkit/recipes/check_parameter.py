@@ -11,6 +11,7 @@ from slapkit.core import BaseRecipe
 from slapkit.core.claims import claim, remove_unclaimed
 from slapkit.core.files import executable_mode
 from slapkit.core.options import PartOptions
+from slapkit.core.secrets import holds_secret
 from slapkit.runner.display import shown
 
 FAMILIES = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}
@@ -70,16 +71,22 @@ def _address_failure(value: str, kind: str) -> str | None:
     try:
         socket.inet_pton(FAMILIES[kind], value)
     except (OSError, ValueError):
-        return f"{value!r} is not an {'IPv4' if kind == 'ipv4' else 'IPv6'} address"
+        shown_value = _said(value) if holds_secret(value) else repr(value)
+        return f"{shown_value} is not an {'IPv4' if kind == 'ipv4' else 'IPv6'} address"
     return None
 
 
 def _value_failure(value: str, expected: str | None, not_expected: str | None) -> str | None:
     if expected is not None and value != expected:
-        return f"{value} != {expected}"
+        return f"{_said(value)} != {_said(expected)}"
     if not_expected is not None and value == not_expected:
-        return f"{value} == {not_expected}"
+        return f"{_said(value)} == {_said(not_expected)}"
     return None
+
+
+def _said(value: str) -> str:
+    """A value as the promise's message shows it: a secret never."""
+    return "(a secret, not shown)" if holds_secret(value) else value
 
 
 def uninstall(name: str, options: Mapping[str, str]) -> None:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from slapkit.core import BaseRecipe
+from slapkit.core.buildout_internals import as_read_back
+from slapkit.core.concealment import conceal, kept_out_of_installed_cfg
 from slapkit.core.files import read_regular_file
+from slapkit.core.run_state import current
+from slapkit.core.user_values import register_user_values
 
 # What slapos.cookbook's request asks for when no software-type is given.
 DEFAULT_SOFTWARE_TYPE = "RootSoftwareInstance"
@@ -16,6 +21,8 @@ STATES = ("started", "stopped", "destroyed")
 SERIALISED_KEY = "_"
 ANSWERS_MAX_BYTES = 1 << 20
 CONNECTION_KEYS = ("server-url", "key-file", "cert-file", "computer-id", "partition-id")
+# A name buildout can keep as an option of .installed.cfg.
+_RETURNED_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
 
 
 class Request(BaseRecipe):
@@ -67,6 +74,11 @@ class Request(BaseRecipe):
         self.reference = opts.text("name", name)
         self.software_type = opts.text("software-type", DEFAULT_SOFTWARE_TYPE)
         self.returned = opts.text("return", "").split()
+        for key in self.returned:
+            if not _RETURNED_NAME.match(key):
+                raise self.error(
+                    "return", f"{key!r} cannot be an option name (letters, digits, '_.-')"
+                )
         names = self.option_names()
         self.parameters = _prefixed(opts, names, "config-")
         self.sla = _prefixed(opts, names, "sla-")
@@ -77,13 +89,32 @@ class Request(BaseRecipe):
         options["requested-state"] = self.state
         self.connection = self._connection()
         self.problem: str | None = None
+        self.problem_option = "name"
         if self.connection.get("server-url"):
             published = self._ask_master(options)
         else:
             published = self._local_answer()
         self.missing = [key for key in self.returned if key not in published]
-        for key in self.returned:
-            options[f"connection-{key}"] = published.get(key, "")
+        self._set_outputs({key: published.get(key, "") for key in self.returned})
+
+    def _set_outputs(self, values: dict[str, str]) -> None:
+        """``connection-NAME``: what another instance published is a user's
+        data (its parameters came from users), so checks that refuse a
+        hostile parameter refuse it too, and it is never decoded as a
+        ``!py!`` object; a value holding a known secret is served, not saved."""
+        register_user_values(list(values.values()))
+        state = current()
+        hidden = {}
+        for key, value in values.items():
+            option = f"connection-{key}"
+            state.user_derived_options.add((self.name, option))
+            text = as_read_back(value)
+            if kept_out_of_installed_cfg(text):
+                hidden[option] = text
+            else:
+                self.options[option] = text
+        if hidden:
+            conceal(self.options, tuple(sorted(hidden)), hidden.get)
 
     def _default_state(self) -> str:
         try:
@@ -131,10 +162,12 @@ class Request(BaseRecipe):
                 state=self.state,
             )
         except Exception as exc:  # slapos.core's NotFoundError, ResourceNotReady, network...
+            url = _without_credentials(self.connection["server-url"])
             self.problem = (
-                f"the master at {self.connection['server-url']!r} did not give "
-                f"{self.reference!r}: {type(exc).__name__}: {exc}"
+                f"the master at {url!r} did not give {self.reference!r}: "
+                f"{type(exc).__name__}: {_without_credentials(str(exc))}"
             )
+            self.problem_option = "server-url"
             return {}
         if not self.shared:
             try:
@@ -149,7 +182,7 @@ class Request(BaseRecipe):
         if self.serialised:
             try:
                 value = json.loads(instance.getConnectionParameter(SERIALISED_KEY))
-            except Exception:  # not published yet, or not JSON
+            except Exception:  # not published yet, not JSON, nested too deep
                 return {}
             return _texts(value) if isinstance(value, dict) else {}
         found = {}
@@ -193,8 +226,12 @@ class Request(BaseRecipe):
         if self.serialised and isinstance(answer.get(SERIALISED_KEY), str):
             try:
                 answer = json.loads(answer[SERIALISED_KEY])
-            except ValueError:
-                answer = {}
+            except (ValueError, RecursionError):
+                raise self.error(
+                    "name",
+                    f"the answer for {self.reference!r} has a '_' that is not JSON "
+                    "(or is nested too deep)",
+                ) from None
         return _texts(answer) if isinstance(answer, dict) else {}
 
     def install(self) -> list[str]:
@@ -204,10 +241,11 @@ class Request(BaseRecipe):
             f"{self.reference!r} has not published {', '.join(map(repr, self.missing))} yet"
         )
         if self.optional:
-            # Read by the runner (its summary's warnings): never silent.
-            self.log.warning("optional request: %s; its outputs are empty", why)
+            # Read by the runner (its summary's warnings), whatever the
+            # profile's log-level: never silent.
+            print(f"{self.name}: optional request: {why}; its outputs are empty", flush=True)
             return []
-        raise self.error("return" if self.missing else "name", why)
+        raise self.error(self.problem_option if self.problem else "return", why)
 
     def update(self) -> list[str]:
         return self.install()
@@ -250,3 +288,12 @@ def _texts(values: Mapping[Any, Any]) -> dict[str, str]:
         str(key): value if isinstance(value, str) else json.dumps(value, sort_keys=True)
         for key, value in values.items()
     }
+
+
+def _without_credentials(text: str) -> str:
+    """``text`` with the user and password of any URL in it left out."""
+    return re.sub(
+        r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*@",
+        lambda match: match.group(1),
+        text,
+    )

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import socket
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,12 +103,10 @@ def as_sent(parameters: dict[str, Any]) -> dict[str, Any]:
 
 def read_shared(path: str) -> list[dict[str, Any]]:
     """``--shared FILE``: a JSON list of ``{"reference", "parameters"[, "title"]}``."""
+    text = read_input_file("--shared", path)
     try:
-        with open(path, encoding="utf-8") as stream:
-            data = json.load(stream)
+        data = json.loads(text)
         check_depth(data)
-    except OSError as exc:
-        raise MasterInputError(f"--shared: cannot read {path!r}: {exc.strerror}") from None
     except (ValueError, RecursionError, SourceError) as exc:
         raise MasterInputError(f"--shared: {path!r} is not usable JSON: {exc}") from None
     if not isinstance(data, list):
@@ -130,15 +130,37 @@ def read_shared(path: str) -> list[dict[str, Any]]:
     return shared
 
 
+# What the runner reads of a file given on its command line, at most.
+INPUT_MAX_BYTES = 1 << 20
+
+
+def read_input_file(option: str, path: str) -> str:
+    """The text of a file given as ``option``: a regular file (never a FIFO
+    or a device, which would hang the runner or fill its memory) of at most
+    1 MB, UTF-8. MasterInputError saying why not."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise MasterInputError(f"{option}: cannot read {path!r}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise MasterInputError(f"{option}: {path!r} is not a regular file")
+        data = stream.read(INPUT_MAX_BYTES + 1)
+    if len(data) > INPUT_MAX_BYTES:
+        raise MasterInputError(f"{option}: {path!r} is bigger than 1 MB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MasterInputError(f"{option}: {path!r} is not UTF-8 text") from None
+
+
 def read_requested(path: str) -> dict[str, dict[str, Any]]:
     """``--requested FILE``: a JSON object, for each instance the profile
     requests (by its ``name``), the object of what it publishes."""
+    text = read_input_file("--requested", path)
     try:
-        with open(path, encoding="utf-8") as stream:
-            data = json.load(stream)
+        data = json.loads(text)
         check_depth(data)
-    except OSError as exc:
-        raise MasterInputError(f"--requested: cannot read {path!r}: {exc.strerror}") from None
     except (ValueError, RecursionError, SourceError) as exc:
         raise MasterInputError(f"--requested: {path!r} is not usable JSON: {exc}") from None
     if not isinstance(data, dict) or not all(

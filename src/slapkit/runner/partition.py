@@ -24,9 +24,9 @@ from typing import Any
 
 from slapkit.core.files import read_regular_file, replace_symlink, write_if_changed
 from slapkit.core.partition_state import state_directory
-from slapkit.instance.sources import SourceError, read_parameters_file
+from slapkit.instance.sources import SourceError, parse_parameters
 from slapkit.runner.display import shown
-from slapkit.runner.local_master import LocalMaster
+from slapkit.runner.local_master import LocalMaster, MasterInputError, read_input_file
 from slapkit.runner.supervisor import PARTITION_ID, config_path_problem
 
 COMPUTER_ID = "slapkit-local"
@@ -85,7 +85,9 @@ def collect_parameters(assignments: list[str], parameters_file: str | None) -> d
     parameters: dict[str, Any] = {}
     if parameters_file:
         try:
-            parameters = read_parameters_file(parameters_file)
+            parameters = parse_parameters(read_input_file("--parameters", parameters_file))
+        except MasterInputError as exc:
+            raise DeployError(str(exc)) from None
         except SourceError as exc:
             raise DeployError(f"--parameters: {exc}") from None
     for assignment in assignments:
@@ -126,8 +128,9 @@ def prepare_partition(
     write_if_changed(str(instance_file), json.dumps(answer, indent=2, sort_keys=True) + "\n", 0o600)
     requested_file = state / "requested.json"
     requested = master.requested if master else {}
+    # Compact: the runner refuses more than 1 MB of it, and so does the recipe.
     write_if_changed(
-        str(requested_file), json.dumps(requested, indent=2, sort_keys=True) + "\n", 0o600
+        str(requested_file), json.dumps(requested, separators=(",", ":"), sort_keys=True), 0o600
     )
     tail = TAIL.format(
         eggs_directory_version=eggs_directory_version(text, release),
