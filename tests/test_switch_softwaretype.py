@@ -255,10 +255,15 @@ def test_a_secret_dumps_writes_into_a_sub_profile_stays_out_of_its_records(tmp_p
     of .installed-*.cfg as the main run does."""
     from test_runner import slapkit
 
+    from slapkit.runner.supervisor import Supervisor
+
     profile = tmp_path / "instance.cfg"
     profile.write_text(SECRET_ROOT)
     partition = tmp_path / "partition"
-    slapkit("deploy", profile, "--partition", partition)
+    try:
+        slapkit("deploy", profile, "--partition", partition)
+    finally:
+        Supervisor(partition).shutdown()
     password = (partition / "pw").read_text().strip()
     assert "$" in password and len(password) == 24
     assert (partition / "conf.txt").read_text() == "written"
