@@ -253,9 +253,8 @@ def test_a_secret_dumps_writes_into_a_sub_profile_stays_out_of_its_records(tmp_p
     """A sub-profile rendered with {{ dumps(password) }} holds the secret
     literally (!py!'…', its $ doubled): the sub-buildout's part keeps it out
     of .installed-*.cfg as the main run does."""
-    from test_runner import slapkit
-
     from slapkit.runner.supervisor import Supervisor
+    from test_runner import slapkit
 
     profile = tmp_path / "instance.cfg"
     profile.write_text(SECRET_ROOT)
