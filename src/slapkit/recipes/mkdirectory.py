@@ -13,7 +13,6 @@ from slapkit.core.directories import (
     make_directories,
     planted_link,
 )
-from slapkit.core.user_values import climbing_user_value_in
 
 CONTROL_OPTIONS = frozenset({"recipe", "mode"})
 
@@ -51,14 +50,7 @@ class MkDirectory(BaseRecipe):
                 continue
             if not os.path.isabs(path):
                 raise self.error(option, _not_absolute(option, path))
-            climbing = climbing_user_value_in(path)
-            if climbing is not None:
-                raise self.error(
-                    option,
-                    f"{path!r} holds a parameter's value, {climbing!r}, that climbs out of the "
-                    "directory the profile names ('..'): refused",
-                )
-            path = os.path.normpath(path)
+            path = self.output_path(option, path)
             blocker = first_existing_non_directory(path)
             if blocker == path:
                 raise self.error(option, f"{path!r} exists and is not a directory")

@@ -101,35 +101,6 @@ def as_sent(parameters: dict[str, Any]) -> dict[str, Any]:
     return {SERIALISED_KEY: json.dumps(parameters, sort_keys=True)}
 
 
-def read_shared(path: str) -> list[dict[str, Any]]:
-    """``--shared FILE``: a JSON list of ``{"reference", "parameters"[, "title"]}``."""
-    text = read_input_file("--shared", path)
-    try:
-        data = json.loads(text)
-        check_depth(data)
-    except (ValueError, RecursionError, SourceError) as exc:
-        raise MasterInputError(f"--shared: {path!r} is not usable JSON: {exc}") from None
-    if not isinstance(data, list):
-        raise MasterInputError(f"--shared: {path!r} must hold a JSON list")
-    shared, seen = [], set()
-    for index, item in enumerate(data):
-        where = f"--shared: item {index}"
-        if not isinstance(item, dict) or not isinstance(item.get("reference"), str):
-            raise MasterInputError(f"{where}: expected an object with a string 'reference'")
-        reference = item["reference"]
-        if not reference or reference in seen:
-            raise MasterInputError(f"{where}: reference {reference!r} is empty or given twice")
-        seen.add(reference)
-        parameters = item.get("parameters", {})
-        if not isinstance(parameters, dict):
-            raise MasterInputError(f"{where}: 'parameters' must be an object")
-        title = item.get("title", reference)
-        if not isinstance(title, str):
-            raise MasterInputError(f"{where}: 'title' must be a string")
-        shared.append({"reference": reference, "parameters": parameters, "title": title})
-    return shared
-
-
 # What the runner reads of a file given on its command line, at most.
 INPUT_MAX_BYTES = 1 << 20
 
@@ -154,15 +125,46 @@ def read_input_file(option: str, path: str) -> str:
         raise MasterInputError(f"{option}: {path!r} is not UTF-8 text") from None
 
 
-def read_requested(path: str) -> dict[str, dict[str, Any]]:
-    """``--requested FILE``: a JSON object, for each instance the profile
-    requests (by its ``name``), the object of what it publishes."""
-    text = read_input_file("--requested", path)
+def read_json_input(option: str, path: str) -> Any:
+    """The JSON document of a file given as ``option`` (see read_input_file),
+    nested no deeper than the master's answers may be."""
+    text = read_input_file(option, path)
     try:
         data = json.loads(text)
         check_depth(data)
     except (ValueError, RecursionError, SourceError) as exc:
-        raise MasterInputError(f"--requested: {path!r} is not usable JSON: {exc}") from None
+        raise MasterInputError(f"{option}: {path!r} is not usable JSON: {exc}") from None
+    return data
+
+
+def read_shared(path: str) -> list[dict[str, Any]]:
+    """``--shared FILE``: a JSON list of ``{"reference", "parameters"[, "title"]}``."""
+    data = read_json_input("--shared", path)
+    if not isinstance(data, list):
+        raise MasterInputError(f"--shared: {path!r} must hold a JSON list")
+    shared, seen = [], set()
+    for index, item in enumerate(data):
+        where = f"--shared: item {index}"
+        if not isinstance(item, dict) or not isinstance(item.get("reference"), str):
+            raise MasterInputError(f"{where}: expected an object with a string 'reference'")
+        reference = item["reference"]
+        if not reference or reference in seen:
+            raise MasterInputError(f"{where}: reference {reference!r} is empty or given twice")
+        seen.add(reference)
+        parameters = item.get("parameters", {})
+        if not isinstance(parameters, dict):
+            raise MasterInputError(f"{where}: 'parameters' must be an object")
+        title = item.get("title", reference)
+        if not isinstance(title, str):
+            raise MasterInputError(f"{where}: 'title' must be a string")
+        shared.append({"reference": reference, "parameters": parameters, "title": title})
+    return shared
+
+
+def read_requested(path: str) -> dict[str, dict[str, Any]]:
+    """``--requested FILE``: a JSON object, for each instance the profile
+    requests (by its ``name``), the object of what it publishes."""
+    data = read_json_input("--requested", path)
     if not isinstance(data, dict) or not all(
         isinstance(name, str) and isinstance(values, dict) for name, values in data.items()
     ):
