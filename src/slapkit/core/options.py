@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import overload
 
 from slapkit.core.errors import option_error
-from slapkit.core.serialised import NotALiteral, as_option_text, is_serialised, loads
+from slapkit.core.serialised import NotALiteral, option_text
 from slapkit.core.user_values import holds_multiline_user_value
 
 # C0 controls and DEL: no real path holds one, and a NUL makes every os call fail.
@@ -43,16 +43,15 @@ class PartOptions:
     def text(self, option: str, default: str | None = None) -> str | None:
         """The value with surrounding blanks stripped; ``default`` when empty.
         A profile's ``!py!`` value (SlapOS's fork's serialised object) is
-        read as its text (see serialised.as_option_text)."""
+        read as its text (see serialised.option_text)."""
         value = self.options.get(option)
         if value is None:
             return default
         value = value.strip()
-        if is_serialised(value, self.part, option):
-            try:
-                value = as_option_text(loads(value)) or ""
-            except NotALiteral as exc:
-                raise self.error(option, str(exc)) from None
+        try:
+            value = option_text(value, self.part, option)
+        except NotALiteral as exc:
+            raise self.error(option, str(exc)) from None
         return value if value else default
 
     def required(self, option: str) -> str:

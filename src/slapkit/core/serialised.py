@@ -120,6 +120,15 @@ def decoded(text: str, section: str, option: str) -> Any:
     return loads(text) if is_serialised(text, section, option) else text
 
 
+def option_text(text: str, section: str, option: str) -> str:
+    """What a recipe reading text sees of ``[section] option`` holding
+    ``text``: a profile's ``!py!`` value as the text of what it stands for
+    (``as_option_text``; None as empty), else ``text``. Raises NotALiteral."""
+    if not is_serialised(text, section, option):
+        return text
+    return as_option_text(loads(text)) or ""
+
+
 def as_option_text(value: Any) -> str | None:
     """What a recipe reading text sees of a decoded value: a string as it
     is, a number as written, a boolean as ``true``/``false``, None as no

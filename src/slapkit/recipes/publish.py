@@ -130,8 +130,10 @@ class Publish(BaseRecipe):
             raise self.error(key, str(exc)) from None
 
     def _text(self, key: str, value: str) -> str:
-        decoded = self._object(key, value)
-        return value if decoded is value else serialised.as_option_text(decoded) or ""
+        try:
+            return serialised.option_text(value, self.sources.get(key, self.name), key)
+        except serialised.NotALiteral as exc:
+            raise self.error(key, str(exc)) from None
 
     def _record(self) -> str:
         """The local record this part publishes to when there is no master."""

@@ -169,11 +169,7 @@ class Jinja2(BaseRecipe):
         stands for (a path, or JSON for ``jsonkey``)."""
         section, key, text = self._lookup(option, expression)
         try:
-            return (
-                serialised.as_option_text(serialised.loads(text)) or ""
-                if serialised.is_serialised(text, section or self.name, key)
-                else text
-            )
+            return serialised.option_text(text, section or self.name, key)
         except serialised.NotALiteral as exc:
             raise self.error(option, f"{expression!r}: {exc}") from None
 
