@@ -307,17 +307,28 @@ title = ${{slap-configuration:instance-title}}
 """
 
 
-def test_a_root_profile_switches_on_the_requested_software_type(slapos, tmp_path):
-    directory = tmp_path / "switch-software"
+def supply_switching_software(slapos, directory: Path, default: str, worker: str) -> Path:
+    """A software release whose root profile switches on the software type
+    (``default`` and ``worker`` profiles), supplied and installed."""
     directory.mkdir()
-    for name in ("default", "worker"):
-        (directory / f"{name}.cfg").write_text(TYPED_PROFILE.format(name=f"{name}-service"))
+    (directory / "default.cfg").write_text(default)
+    (directory / "worker.cfg").write_text(worker)
     template = directory / "instance.cfg.in"
     template.write_text("{% raw %}" + SWITCH_ROOT.format(directory=directory) + "{% endraw %}")
     software = directory / "software.cfg"
     software.write_text(SOFTWARE_CFG.format(template=template))
     slapos.supply(str(software))
     slapos.waitForSoftware(max_retry=3)
+    return software
+
+
+def test_a_root_profile_switches_on_the_requested_software_type(slapos, tmp_path):
+    software = supply_switching_software(
+        slapos,
+        tmp_path / "switch-software",
+        TYPED_PROFILE.format(name="default-service"),
+        TYPED_PROFILE.format(name="worker-service"),
+    )
 
     def request(software_type):
         return slapos.request(str(software), "typed", software_type=software_type)
@@ -375,16 +386,9 @@ def test_a_root_instance_requests_a_child_and_reads_what_it_publishes(slapos, tm
     """slapkit:requestoptional under real slapgrid: the root requests a child
     of the same software release with a software type and a parameter; both
     partitions converge and the child's published value reaches the root."""
-    directory = tmp_path / "requesting-software"
-    directory.mkdir()
-    (directory / "default.cfg").write_text(REQUESTING_ROOT)
-    (directory / "worker.cfg").write_text(REQUESTED_WORKER)
-    template = directory / "instance.cfg.in"
-    template.write_text("{% raw %}" + SWITCH_ROOT.format(directory=directory) + "{% endraw %}")
-    software = directory / "software.cfg"
-    software.write_text(SOFTWARE_CFG.format(template=template))
-    slapos.supply(str(software))
-    slapos.waitForSoftware(max_retry=3)
+    software = supply_switching_software(
+        slapos, tmp_path / "requesting-software", REQUESTING_ROOT, REQUESTED_WORKER
+    )
 
     def root():
         return slapos.request(str(software), "root", software_type="default")
