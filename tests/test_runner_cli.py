@@ -1196,6 +1196,12 @@ def test_the_runner_plays_the_master_for_requested_instances(tmp_path):
         "(slapkit deploy --requested FILE gives what it publishes); its outputs are empty"
     ) in first.stdout
     answers = tmp_path / "answers.json"
+    answers.write_text('{"chlid": {"url": "http://child/"}}')  # a typo: said, not ignored
+    typo = slapkit("deploy", "--partition", partition, "--requested", answers)
+    assert (
+        "note         --requested answers no part asked for: 'chlid' (a typo? requested "
+        "by this profile: 'child')"
+    ) in typo.stdout
     answers.write_text('{"child": {"url": "http://child/"}}')
     slapkit("deploy", "--partition", partition, "--requested", answers)
     assert (partition / "seen").read_text() == "[http://child/]"

@@ -90,6 +90,8 @@ def keep_report(buildout_directory: str) -> None:
     report: dict[str, Any] = {
         "offered_by": sorted(state.parameter_options),
         "read": sorted(state.parameters_read),
+        # the instances request parts asked the runner for (its --requested)
+        "requested": sorted(state.requested_names),
     }
     state_directory(buildout_directory)
     keep_json(buildout_directory, os.path.join(buildout_directory, STATE_DIR, REPORT_FILE), report)

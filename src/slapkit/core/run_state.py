@@ -67,6 +67,8 @@ class RunState:
     # parameters read (see parameter_reads).
     parameter_options: dict[str, dict[str, str]] = field(default_factory=dict)
     parameters_read: set[str] = field(default_factory=set)
+    # The names of the instances the run's request parts asked the runner for.
+    requested_names: set[str] = field(default_factory=set)
     # The user's parameters a schema marks writeOnly: never shown back.
     secret_parameters: set[str] = field(default_factory=set)
     # What a switch-softwaretype part hands to its sub-buildout's
@@ -95,6 +97,7 @@ class RunState:
             # The same: a sub-buildout's reads are the main run's.
             parameter_options=self.parameter_options,
             parameters_read=self.parameters_read,
+            requested_names=self.requested_names,
             secret_parameters=self.secret_parameters,
         )
 

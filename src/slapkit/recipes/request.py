@@ -195,6 +195,7 @@ class Request(BaseRecipe):
 
     def _local_answer(self) -> dict[str, str]:
         """What ``slapkit deploy --requested`` says the instance publishes."""
+        current().requested_names.add(self.reference)
         try:
             path = (self.buildout["slap-connection"].get("requested-file") or "").strip()
         except KeyError:

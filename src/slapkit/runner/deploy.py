@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slapkit.core.files import remove_file
+from slapkit.core.files import read_regular_file, remove_file
 from slapkit.core.parameter_reads import EVERY_PARAMETER, REPORT_FILE
 from slapkit.core.partition_state import (
     STATE_DIR,
@@ -158,6 +158,7 @@ def _deploy_locked(
     result.warnings = run.warnings
     if result.buildout_ok:
         result.notes += unread_parameters(partition, parameters)
+        result.notes += unasked_answers(partition)
         supervisor = Supervisor(partition, PARTITION_ID)
         progress("supervisord: loading programs")
         result.notes += supervisor.stop_orphan_supervisords()
@@ -233,6 +234,30 @@ def unread_parameters(partition: Path, parameters: dict[str, Any]) -> list[str]:
     return [
         f"parameters no part read: {', '.join(repr(name) for name in unread)} (a typo? "
         f"read by this profile: {read_given or 'none of those given'})"
+    ]
+
+
+def unasked_answers(partition: Path) -> list[str]:
+    """A note naming the answers of ``--requested`` for instances no part
+    requested (a typo in a name would otherwise leave its request unanswered
+    without a word)."""
+    state = partition / STATE_DIR
+    report = read_kept_json(str(partition), str(state / REPORT_FILE))
+    requested = report.get("requested")
+    try:
+        data = read_regular_file(str(state / "requested.json"), 2 << 20)
+        answers = json.loads(data) if data is not None else {}
+    except (OSError, ValueError, RecursionError):
+        return []
+    if not isinstance(requested, list) or not isinstance(answers, dict):
+        return []
+    unasked = sorted(set(answers) - set(requested))
+    if not unasked:
+        return []
+    asked = ", ".join(repr(name) for name in requested) or "none"
+    return [
+        f"--requested answers no part asked for: {', '.join(map(repr, unasked))} "
+        f"(a typo? requested by this profile: {asked})"
     ]
 
 
